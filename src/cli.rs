@@ -1,0 +1,323 @@
+//! The `guichet` command line: serve, ask, check, stamp, eval. With main.rs, the only
+//! place that uses anyhow; everything else returns typed errors.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use chrono::Local;
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::corpus::{self, Severity};
+use crate::embedder::{Embedder, ModelPaths, OnnxEmbedder};
+use crate::engine::{AskContext, Engine, EngineOptions};
+use crate::eval::{self, EvalSet};
+use crate::policy::Policy;
+use crate::reply::{Outcome, Reply};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "guichet",
+    version,
+    about = "A digital front desk that answers only with validated answers, word for word."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API (chat, webhooks, agents) on the corpus.
+    Serve {
+        #[command(flatten)]
+        config: Config,
+    },
+    /// Ask one question, as a person would.
+    Ask {
+        question: String,
+        /// Print the reply object as JSON (the same as POST /v1/chat).
+        #[arg(long)]
+        json: bool,
+        /// Language of the question (detected when absent).
+        #[arg(long)]
+        lang: Option<String>,
+        #[command(flatten)]
+        config: Config,
+    },
+    /// Validate the corpus; print every problem with file and line; exit 1 on errors.
+    Check {
+        #[command(flatten)]
+        config: Config,
+    },
+    /// Record that a service validated entries (hashes, date, validator).
+    Stamp {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Who validated (the service's name).
+        #[arg(long)]
+        by: String,
+    },
+    /// Measure answer quality on a data set in the ../shared/data format.
+    Eval {
+        #[arg(long)]
+        entries: PathBuf,
+        #[arg(long)]
+        queries: PathBuf,
+        /// Keep only entries and queries of this language.
+        #[arg(long)]
+        lang: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: Config,
+    },
+}
+
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GUICHET_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,ort=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+pub fn run(cli: Cli) -> Result<i32> {
+    match cli.command {
+        Command::Serve { config } => serve(config).map(|()| 0),
+        Command::Ask {
+            question,
+            json,
+            lang,
+            config,
+        } => ask(&config, &question, json, lang),
+        Command::Check { config } => check(&config.corpus),
+        Command::Stamp { files, by } => stamp(&files, &by),
+        Command::Eval {
+            entries,
+            queries,
+            lang,
+            json,
+            config,
+        } => run_eval(&config, &entries, &queries, lang.as_deref(), json),
+    }
+}
+
+fn load_policy(config: &Config) -> Result<Policy> {
+    if config.policy.exists() {
+        Policy::from_file(&config.policy)
+            .with_context(|| format!("policy {}", config.policy.display()))
+    } else {
+        tracing::warn!(path = %config.policy.display(), "no policy file: using the uncalibrated default");
+        Ok(Policy::default())
+    }
+}
+
+fn load_embedder(config: &Config) -> Result<Arc<dyn Embedder>> {
+    let embedder = OnnxEmbedder::load(&ModelPaths::in_folder(&config.models), config.workers())?;
+    Ok(Arc::new(embedder))
+}
+
+/// The engine over the configured corpus, as `serve` and `ask` use it.
+pub fn build_engine(config: &Config) -> Result<Engine> {
+    config.validate().map_err(anyhow::Error::msg)?;
+    let today = Local::now().date_naive();
+    let (corpus, problems) = corpus::load(&config.corpus, today)
+        .with_context(|| format!("corpus {}", config.corpus.display()))?;
+    for p in problems.iter().filter(|p| p.severity >= Severity::Warning) {
+        tracing::warn!("{p}");
+    }
+    let options = EngineOptions {
+        cache_dir: Some(config.cache.clone()),
+        policy: load_policy(config)?,
+        ..EngineOptions::default()
+    };
+    Ok(Engine::build(corpus, load_embedder(config)?, options)?)
+}
+
+fn serve(config: Config) -> Result<()> {
+    config.validate().map_err(anyhow::Error::msg)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let state = crate::http::AppState::new(config.clone());
+        let listener = tokio::net::TcpListener::bind(config.bind)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.bind))?;
+        tracing::info!(addr = %listener.local_addr()?, "listening");
+        let loading = state.clone();
+        let build = tokio::task::spawn_blocking(move || build_engine(&config));
+        tokio::spawn(async move {
+            match build.await {
+                Ok(Ok(engine)) => {
+                    tracing::info!(
+                        entries = engine.corpus().entries().len(),
+                        version = engine.corpus().version(),
+                        "ready"
+                    );
+                    loading.set_engine(Arc::new(engine));
+                }
+                Ok(Err(e)) => {
+                    tracing::error!("cannot start: {e:#}");
+                    std::process::exit(1);
+                }
+                Err(e) => {
+                    tracing::error!("cannot start: {e}");
+                    std::process::exit(1);
+                }
+            }
+        });
+        axum::serve(listener, crate::http::router(state))
+            .with_graceful_shutdown(shutdown())
+            .await?;
+        Ok(())
+    })
+}
+
+async fn shutdown() {
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("shutting down");
+}
+
+fn ask(config: &Config, question: &str, json: bool, lang: Option<String>) -> Result<i32> {
+    let engine = build_engine(config)?;
+    let asked = engine.ask(
+        question,
+        &AskContext {
+            lang,
+            ..AskContext::now()
+        },
+    )?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&asked.reply)?);
+    } else {
+        print!("{}", render(&asked.reply));
+    }
+    Ok(0)
+}
+
+/// A reply as text for a terminal: the validated words, then where they come from.
+pub fn render(reply: &Reply) -> String {
+    let mut out = String::new();
+    match reply.outcome {
+        Outcome::Answer => {
+            let e = reply.entry.as_ref().expect("an answer carries its entry");
+            out.push_str(&format!(
+                "{}\n\n{}\n\n[{} · {} · validé le {} · sha256 {}]\n",
+                e.question,
+                e.answer,
+                e.id,
+                e.service,
+                e.validated_on.as_deref().unwrap_or("-"),
+                &e.answer_sha256[..12.min(e.answer_sha256.len())]
+            ));
+        }
+        Outcome::Clarify => {
+            out.push_str(reply.message.as_deref().unwrap_or_default());
+            out.push('\n');
+            for (i, o) in reply.options.iter().flatten().enumerate() {
+                out.push_str(&format!("  {}. {}  [{}]\n", i + 1, o.question, o.id));
+            }
+        }
+        Outcome::Handoff => {
+            let h = reply
+                .handoff
+                .as_ref()
+                .expect("a hand-off carries its contacts");
+            let c = &h.contacts;
+            out.push_str(&format!("{}\n\n{}\n", h.message, c.name));
+            for line in [
+                c.phone.as_deref(),
+                c.email.as_deref(),
+                c.address.as_deref(),
+                c.web.as_deref(),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                out.push_str(&format!("  {line}\n"));
+            }
+            out.push_str(&format!(
+                "  {}\n",
+                if c.open_now {
+                    "ouvert en ce moment"
+                } else {
+                    "fermé en ce moment"
+                }
+            ));
+        }
+    }
+    out
+}
+
+fn check(dir: &Path) -> Result<i32> {
+    let today = Local::now().date_naive();
+    let problems = corpus::check(dir, today)?;
+    for p in &problems {
+        println!("{p}");
+    }
+    let errors = problems
+        .iter()
+        .filter(|p| p.severity == Severity::Error)
+        .count();
+    let warnings = problems
+        .iter()
+        .filter(|p| p.severity == Severity::Warning)
+        .count();
+    match corpus::load(dir, today) {
+        Ok((c, _)) => println!(
+            "{} entries servable, {errors} error(s), {warnings} warning(s)",
+            c.entries().len()
+        ),
+        Err(_) => println!("corpus not loadable: {errors} error(s), {warnings} warning(s)"),
+    }
+    Ok(if errors > 0 { 1 } else { 0 })
+}
+
+fn stamp(files: &[PathBuf], by: &str) -> Result<i32> {
+    if by.trim().is_empty() {
+        bail!("--by must name who validated");
+    }
+    let today = Local::now().date_naive();
+    for f in files {
+        let s = corpus::stamp::stamp(f, by, today)?;
+        println!(
+            "{}: validated by {by} on {today}, answer_sha256 {}{}",
+            f.display(),
+            s.answer_sha256,
+            if s.variants.is_empty() {
+                String::new()
+            } else {
+                format!(" (+ {})", s.variants.join(", "))
+            }
+        );
+    }
+    Ok(0)
+}
+
+fn run_eval(
+    config: &Config,
+    entries: &Path,
+    queries: &Path,
+    lang: Option<&str>,
+    json: bool,
+) -> Result<i32> {
+    let set = EvalSet::read(entries, queries, lang)?;
+    let options = EngineOptions {
+        cache_dir: Some(config.cache.clone()),
+        policy: load_policy(config)?,
+        ..EngineOptions::default()
+    };
+    let engines = set.engines(load_embedder(config)?, &options)?;
+    let results = eval::run(&set, &engines)?;
+    let report = eval::score(&results);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{report:#?}");
+    }
+    Ok(0)
+}

@@ -1,0 +1,365 @@
+//! Measuring answer quality on FAQ data nobody here wrote (`../shared/data` format):
+//! entries count as validated; each query names the entry that answers it, or none,
+//! in which case the only right outcome is a hand-off.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::corpus::{Corpus, Entry};
+use crate::embedder::Embedder;
+use crate::engine::{Engine, EngineError, EngineOptions};
+use crate::policy::{Decision, Policy, features};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}: {message}")]
+    Format {
+        path: String,
+        line: usize,
+        message: String,
+    },
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct EvalEntry {
+    pub id: String,
+    pub question: String,
+    pub answer: Option<String>,
+    #[serde(default = "default_lang")]
+    pub lang: String,
+    #[serde(default)]
+    pub variants: Vec<String>,
+    pub kb: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct EvalQuery {
+    pub query: String,
+    pub entry_id: Option<String>,
+    #[serde(default = "default_lang")]
+    pub lang: String,
+    pub kb: Option<String>,
+    #[serde(default)]
+    pub kind: Option<String>,
+}
+
+fn default_lang() -> String {
+    "fr".into()
+}
+
+fn read_jsonl<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, EvalError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| EvalError::Io {
+        path: shown.clone(),
+        source,
+    })?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|e| EvalError::Format {
+                path: shown.clone(),
+                line: i + 1,
+                message: e.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// A data set, restricted to one language when `lang` is given.
+pub struct EvalSet {
+    pub entries: Vec<EvalEntry>,
+    pub queries: Vec<EvalQuery>,
+}
+
+impl EvalSet {
+    pub fn read(entries: &Path, queries: &Path, lang: Option<&str>) -> Result<Self, EvalError> {
+        let mut entries: Vec<EvalEntry> = read_jsonl(entries)?;
+        let mut queries: Vec<EvalQuery> = read_jsonl(queries)?;
+        if let Some(lang) = lang {
+            entries.retain(|e| e.lang == lang);
+            queries.retain(|q| q.lang == lang);
+        }
+        Ok(Self { entries, queries })
+    }
+
+    /// One engine per knowledge base (`kb`), each over its own entries only.
+    pub fn engines(
+        &self,
+        embedder: Arc<dyn Embedder>,
+        options: &EngineOptions,
+    ) -> Result<BTreeMap<Option<String>, Engine>, EvalError> {
+        let mut groups: BTreeMap<Option<String>, Vec<Entry>> = BTreeMap::new();
+        for e in &self.entries {
+            let alternates = e
+                .variants
+                .iter()
+                .filter(|v| **v != e.question)
+                .cloned()
+                .collect();
+            let answer = e.answer.clone().unwrap_or_default();
+            groups.entry(e.kb.clone()).or_default().push(Entry::trusted(
+                &e.id,
+                &e.question,
+                alternates,
+                &answer,
+                &e.lang,
+            ));
+        }
+        groups
+            .into_iter()
+            .map(|(kb, entries)| {
+                Ok((
+                    kb,
+                    Engine::build(
+                        Corpus::from_trusted(entries),
+                        embedder.clone(),
+                        options.clone(),
+                    )?,
+                ))
+            })
+            .collect()
+    }
+}
+
+/// What happened to one query.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueryResult {
+    pub query: String,
+    pub expected: Option<String>,
+    pub kb: Option<String>,
+    pub kind: Option<String>,
+    /// "answer", "clarify" or "handoff".
+    pub outcome: &'static str,
+    pub answered: Option<String>,
+    pub options: Vec<String>,
+    /// The leading candidate, whatever was decided.
+    pub top: Option<String>,
+    pub features: Option<[f32; 6]>,
+    pub confidence: f32,
+    pub ms: f64,
+}
+
+impl QueryResult {
+    pub fn top_is_right(&self) -> bool {
+        self.expected.is_some() && self.top == self.expected
+    }
+}
+
+/// Runs every query through its knowledge base's engine (decision included).
+pub fn run(
+    set: &EvalSet,
+    engines: &BTreeMap<Option<String>, Engine>,
+) -> Result<Vec<QueryResult>, EvalError> {
+    let mut out = Vec::with_capacity(set.queries.len());
+    for q in &set.queries {
+        let Some(engine) = engines.get(&q.kb) else {
+            continue;
+        };
+        let started = Instant::now();
+        let expanded = engine.corpus().glossary().expand(&q.query);
+        let candidates = engine.retrieve(&expanded)?;
+        let decision = engine.policy().decide(&candidates);
+        let ms = started.elapsed().as_secs_f64() * 1e3;
+        let id = |i: usize| engine.corpus().entry(i).id.to_string();
+        let (outcome, answered, options, confidence) = match decision {
+            Decision::Answer { entry, confidence } => {
+                ("answer", Some(id(entry)), Vec::new(), confidence)
+            }
+            Decision::Clarify {
+                entries,
+                confidence,
+            } => (
+                "clarify",
+                None,
+                entries.into_iter().map(id).collect(),
+                confidence,
+            ),
+            Decision::HandOff { confidence } => ("handoff", None, Vec::new(), confidence),
+        };
+        out.push(QueryResult {
+            query: q.query.clone(),
+            expected: q.entry_id.clone(),
+            kb: q.kb.clone(),
+            kind: q.kind.clone(),
+            outcome,
+            answered,
+            options,
+            top: candidates.first().map(|c| id(c.entry)),
+            features: features(&candidates),
+            confidence,
+            ms,
+        });
+    }
+    Ok(out)
+}
+
+/// Re-decides recorded results under another policy, without embedding again.
+pub fn redecide(results: &[QueryResult], policy: &Policy) -> Vec<QueryResult> {
+    results
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            let confidence = r
+                .features
+                .map_or(0.0, |f| policy.calibration().probability(&f));
+            r.confidence = confidence;
+            if r.features.is_some() && confidence >= policy.answer_threshold() {
+                r.outcome = "answer";
+                r.answered = r.top.clone();
+            } else if r.outcome == "answer" {
+                r.outcome = "handoff";
+                r.answered = None;
+            }
+            r
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Report {
+    pub queries: usize,
+    pub answerable: usize,
+    pub null: usize,
+    pub answered_correct: usize,
+    pub answered_wrong: usize,
+    pub clarified_with_correct: usize,
+    pub clarified_without_correct: usize,
+    pub handed_off_answerable: usize,
+    pub answered_null: usize,
+    pub clarified_null: usize,
+    pub handed_off_null: usize,
+    /// Top-1 of the ranking is the right entry, whatever was decided (answerable only).
+    pub accuracy_at_1: f64,
+    pub wrong_answer_rate: f64,
+    pub coverage: f64,
+    pub resolved_rate: f64,
+    pub handoff_recall: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+fn ratio(a: usize, b: usize) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+pub fn score(results: &[QueryResult]) -> Report {
+    let mut r = Report {
+        queries: results.len(),
+        ..Report::default()
+    };
+    let mut top1 = 0;
+    for q in results {
+        match &q.expected {
+            Some(expected) => {
+                r.answerable += 1;
+                top1 += usize::from(q.top.as_ref() == Some(expected));
+                match q.outcome {
+                    "answer" if q.answered.as_ref() == Some(expected) => r.answered_correct += 1,
+                    "answer" => r.answered_wrong += 1,
+                    "clarify" if q.options.contains(expected) => r.clarified_with_correct += 1,
+                    "clarify" => r.clarified_without_correct += 1,
+                    _ => r.handed_off_answerable += 1,
+                }
+            }
+            None => {
+                r.null += 1;
+                match q.outcome {
+                    "answer" => r.answered_null += 1,
+                    "clarify" => r.clarified_null += 1,
+                    _ => r.handed_off_null += 1,
+                }
+            }
+        }
+    }
+    let answers = r.answered_correct + r.answered_wrong + r.answered_null;
+    r.accuracy_at_1 = ratio(top1, r.answerable);
+    r.wrong_answer_rate = ratio(r.answered_wrong + r.answered_null, answers);
+    r.coverage = ratio(r.answered_correct, r.answerable);
+    r.resolved_rate = ratio(r.answered_correct + r.clarified_with_correct, r.answerable);
+    r.handoff_recall = ratio(r.handed_off_null, r.null);
+    let mut ms: Vec<f64> = results.iter().map(|q| q.ms).collect();
+    ms.sort_by(f64::total_cmp);
+    let pct = |p: f64| {
+        if ms.is_empty() {
+            0.0
+        } else {
+            ms[((ms.len() - 1) as f64 * p).round() as usize]
+        }
+    };
+    r.p50_ms = pct(0.5);
+    r.p99_ms = pct(0.99);
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(
+        expected: Option<&str>,
+        outcome: &'static str,
+        answered: Option<&str>,
+        options: &[&str],
+    ) -> QueryResult {
+        QueryResult {
+            query: String::new(),
+            expected: expected.map(Into::into),
+            kb: None,
+            kind: None,
+            outcome,
+            answered: answered.map(Into::into),
+            options: options.iter().map(|s| s.to_string()).collect(),
+            top: answered.or(options.first().copied()).map(Into::into),
+            features: None,
+            confidence: 0.0,
+            ms: 1.0,
+        }
+    }
+
+    #[test]
+    fn each_outcome_is_counted_where_the_scoring_rules_put_it() {
+        let results = vec![
+            result(Some("a"), "answer", Some("a"), &[]),
+            result(Some("a"), "answer", Some("b"), &[]),
+            result(Some("a"), "clarify", None, &["b", "a"]),
+            result(Some("a"), "clarify", None, &["b", "c"]),
+            result(Some("a"), "handoff", None, &[]),
+            result(None, "answer", Some("a"), &[]),
+            result(None, "handoff", None, &[]),
+            result(None, "clarify", None, &["a", "b"]),
+        ];
+        let r = score(&results);
+        assert_eq!((r.answerable, r.null), (5, 3));
+        assert_eq!(
+            (
+                r.answered_correct,
+                r.answered_wrong,
+                r.clarified_with_correct,
+                r.clarified_without_correct,
+                r.handed_off_answerable
+            ),
+            (1, 1, 1, 1, 1)
+        );
+        assert_eq!(
+            (r.answered_null, r.clarified_null, r.handed_off_null),
+            (1, 1, 1)
+        );
+        assert!((r.wrong_answer_rate - 2.0 / 3.0).abs() < 1e-9);
+        assert!((r.coverage - 0.2).abs() < 1e-9);
+        assert!((r.resolved_rate - 0.4).abs() < 1e-9);
+        assert!((r.handoff_recall - 1.0 / 3.0).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,106 @@
+//! The API's error type: every variant maps explicitly to a status and a stable `code`;
+//! 5xx bodies never carry internals (those go to the log).
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::engine::{MAX_MESSAGE_CHARS, QuestionError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("the request body is not valid JSON: {0}")]
+    MalformedJson(String),
+    #[error("the request does not have the expected fields: {0}")]
+    InvalidRequest(String),
+    #[error("send the body as JSON with Content-Type: application/json")]
+    UnsupportedMediaType,
+    #[error("the request body is too large")]
+    PayloadTooLarge,
+    #[error("the message is empty")]
+    EmptyMessage,
+    #[error("the message is longer than {MAX_MESSAGE_CHARS} characters")]
+    MessageTooLong,
+    #[error("authentication required")]
+    Unauthorized,
+    #[error("not found")]
+    NotFound,
+    #[error("the assistant is starting, try again in a moment")]
+    NotReady,
+    #[error("the assistant is busy, try again in a moment")]
+    Busy,
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    fn parts(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::MalformedJson(_) => (StatusCode::BAD_REQUEST, "malformed_json"),
+            Self::InvalidRequest(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
+            Self::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::EmptyMessage => (StatusCode::UNPROCESSABLE_ENTITY, "empty_message"),
+            Self::MessageTooLong => (StatusCode::UNPROCESSABLE_ENTITY, "message_too_long"),
+            Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            Self::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
+            Self::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::JsonSyntaxError(e) => Self::MalformedJson(e.body_text()),
+            JsonRejection::JsonDataError(e) => Self::InvalidRequest(e.body_text()),
+            JsonRejection::MissingJsonContentType(_) => Self::UnsupportedMediaType,
+            JsonRejection::BytesRejection(_) => Self::PayloadTooLarge,
+            other => Self::MalformedJson(other.body_text()),
+        }
+    }
+}
+
+impl From<QuestionError> for ApiError {
+    fn from(e: QuestionError) -> Self {
+        match e {
+            QuestionError::Empty => Self::EmptyMessage,
+            QuestionError::TooLong => Self::MessageTooLong,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.parts();
+        let message = if status.is_server_error() {
+            if let Self::Internal(detail) = &self {
+                tracing::error!(%detail, "internal error");
+            }
+            // Only our own fixed wording: no internals in 5xx bodies.
+            match self {
+                Self::Internal(_) => "internal error".to_string(),
+                other => other.to_string(),
+            }
+        } else {
+            self.to_string()
+        };
+        let mut response = (
+            status,
+            Json(json!({ "error": { "code": code, "message": message } })),
+        )
+            .into_response();
+        if matches!(code, "busy" | "not_ready") {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}

@@ -1,0 +1,29 @@
+//! guichet: a digital front desk that answers only with validated answers, word for word,
+//! and hands over to a person whenever it is not sure.
+//!
+//! A question travels one way:
+//!
+//! ```text
+//! channel (http, webhooks) -> engine::Engine::ask -> reply::Reply -> channel
+//!                               |
+//!                               +- corpus   validated entries, services, messages (immutable)
+//!                               +- embedder question -> vector (fastembed, ONNX)
+//!                               +- index    vector -> nearest entries (hnsw_rs)
+//!                               +- lexical  words -> entries (BM25, French folding)
+//!                               +- policy   scored candidates -> answer / clarify / hand off
+//! ```
+//!
+//! The core (everything but `http` and `cli`) is synchronous and knows no web framework.
+
+pub mod cli;
+pub mod config;
+pub mod corpus;
+pub mod embedder;
+pub mod engine;
+pub mod eval;
+pub mod http;
+pub mod index;
+pub mod lexical;
+pub mod policy;
+pub mod reply;
+pub mod text;

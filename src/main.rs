@@ -1,0 +1,15 @@
+//! The `guichet` binary: parses the command line and hands over to the library.
+
+use clap::Parser;
+
+fn main() {
+    guichet::cli::init_tracing();
+    let cli = guichet::cli::Cli::parse();
+    match guichet::cli::run(cli) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(2);
+        }
+    }
+}

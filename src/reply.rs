@@ -1,0 +1,81 @@
+//! The one reply object every channel renders (web chat, `ask --json`, webhooks,
+//! coverage). Channels translate it; none changes a word of it.
+
+use serde::Serialize;
+
+use crate::corpus::Contacts;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Answer,
+    Clarify,
+    Handoff,
+}
+
+/// A validated entry, served verbatim.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EntryReply {
+    pub id: String,
+    pub question: String,
+    /// The validated text, byte for byte.
+    pub answer: String,
+    pub answer_sha256: String,
+    pub service: String,
+    pub validated_on: Option<String>,
+    pub url: Option<String>,
+    /// The plain-language variant, when the entry has a validated one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub easy_read: Option<EasyRead>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EasyRead {
+    pub answer: String,
+    pub sha256: String,
+}
+
+/// A validated question offered in a "did you mean".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OptionReply {
+    pub id: String,
+    pub question: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandoffReason {
+    /// Nothing in the corpus answers with enough confidence.
+    LowConfidence,
+    /// The person asked for a human.
+    Requested,
+    /// The message was empty or carried no words.
+    Empty,
+    /// A person already has this conversation; the assistant stays quiet.
+    TicketOpen,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HandoffReply {
+    pub reason: HandoffReason,
+    /// The validated sentence from `messages.toml`.
+    pub message: String,
+    pub contacts: Contacts,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reply {
+    pub outcome: Outcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry: Option<EntryReply>,
+    /// With `clarify`: the validated sentence that introduces the options.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub options: Option<Vec<OptionReply>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handoff: Option<HandoffReply>,
+    /// The language the reply is in (that of the validated text served).
+    pub lang: String,
+    pub corpus_version: String,
+}
