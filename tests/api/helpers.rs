@@ -1,0 +1,85 @@
+//! `TestApp`: the real router on `127.0.0.1:0`, over an engine built once per test binary
+//! from the demo corpus and the real model (`make models`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use guichet::config::Config;
+use guichet::engine::Engine;
+use guichet::http::{AppState, router};
+use serde_json::{Value, json};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A config over the demo corpus and the real model, with `extra` flags on top.
+pub fn config(extra: &[&str]) -> Config {
+    let root = root();
+    let mut args: Vec<String> = vec![
+        "--corpus".into(),
+        root.join("corpus").display().to_string(),
+        "--models".into(),
+        root.join("models").display().to_string(),
+        "--cache".into(),
+        root.join("target/test-cache").display().to_string(),
+        "--policy".into(),
+        root.join("calibration/policy.toml").display().to_string(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    Config::from_args(args).expect("test config parses")
+}
+
+/// The engine over the demo corpus, built once and shared by every test of the binary.
+pub fn engine() -> Arc<Engine> {
+    static ENGINE: OnceLock<Arc<Engine>> = OnceLock::new();
+    ENGINE.get_or_init(|| Arc::new(guichet::cli::build_engine(&config(&[])).expect("engine builds: run `make models` first"))).clone()
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub state: AppState,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    /// A server whose config has `extra` flags (secrets, origins...).
+    pub async fn spawn_with(extra: &[&str]) -> Self {
+        let state = AppState::new(config(extra));
+        state.set_engine(engine());
+        Self::serve(state).await
+    }
+
+    /// A server whose engine is not loaded (yet).
+    pub async fn spawn_not_ready() -> Self {
+        Self::serve(AppState::new(config(&[]))).await
+    }
+
+    async fn serve(state: AppState) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = router(state.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { addr, client: reqwest::Client::new(), state }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client.post(self.url(path)).json(body).send().await.unwrap()
+    }
+
+    /// Asks through `POST /v1/chat`; returns the status and the JSON body.
+    pub async fn chat(&self, message: &str) -> (u16, Value) {
+        let r = self.post_json("/v1/chat", &json!({ "message": message })).await;
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap())
+    }
+}
