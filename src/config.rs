@@ -139,3 +139,23 @@ impl Config {
         Ok(())
     }
 }
+
+#[derive(clap::Parser)]
+struct Standalone {
+    #[command(flatten)]
+    config: Config,
+}
+
+impl Config {
+    /// A config from flags alone (and the environment), as the binary would build it:
+    /// `Config::from_args(["--corpus", "corpus"])`.
+    pub fn from_args<I, S>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::Parser;
+        let argv = std::iter::once(std::ffi::OsString::from("guichet")).chain(args.into_iter().map(Into::into));
+        Ok(Standalone::try_parse_from(argv)?.config)
+    }
+}
