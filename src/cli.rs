@@ -142,8 +142,13 @@ fn serve(config: Config) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    // Opened before listening: a database that cannot be opened or migrated stops the
+    // start, rather than losing conversations later.
+    let store = crate::store::SqliteStore::open(&config.db)
+        .with_context(|| format!("database {}", config.db.display()))?;
     runtime.block_on(async move {
-        let state = crate::http::AppState::new(config.clone());
+        let state = crate::http::AppState::new(config.clone(), Arc::new(store));
+        crate::http::spawn_retention(&state);
         let listener = tokio::net::TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("cannot listen on {}", config.bind))?;

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 pub use entry::{Entry, EntryId, Status, Translation, Variant};
 pub use glossary::Glossary;
 pub use load::{check, load};
-pub use messages::{MessageSet, Messages};
+pub use messages::{MessageSet, Messages, PRIMARY_LANG};
 pub use problem::{Problem, Severity};
 pub use services::{Contacts, Service, Services, WeeklyHours};
 

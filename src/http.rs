@@ -3,7 +3,11 @@
 
 mod chat;
 mod error;
+mod feedback;
+mod handoffs;
 mod health;
+mod retention;
+mod widget;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -19,8 +23,10 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
 use crate::engine::{AskContext, Asked, Engine};
+use crate::store::{Store, StoreError};
 
 pub use error::ApiError;
+pub use retention::{purge_expired, spawn_retention};
 
 /// Largest request body accepted (a question is at most 1,000 characters).
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -32,17 +38,36 @@ pub struct AppState {
     engine: Arc<OnceLock<Arc<Engine>>>,
     permits: Arc<Semaphore>,
     pub config: Arc<Config>,
+    /// Conversations, tickets, feedback, processed ids: the only shared state.
+    pub store: Arc<dyn Store>,
+    /// Outbound HTTP (platforms' send APIs, hand-off notifications).
+    pub client: reqwest::Client,
 }
 
 impl AppState {
     /// A state whose engine is set later (the server listens while the model loads).
-    pub fn new(config: Config) -> Self {
+    pub fn new(config: Config, store: Arc<dyn Store>) -> Self {
         let permits = Arc::new(Semaphore::new(config.max_inflight));
         Self {
             engine: Arc::new(OnceLock::new()),
             permits,
             config: Arc::new(config),
+            store,
+            client: crate::channels::outbound::client(),
         }
+    }
+
+    /// Runs store calls on the blocking pool (SQLite blocks; the executor must not).
+    pub async fn with_store<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(store.as_ref()))
+            .await
+            .map_err(|e| ApiError::Internal(format!("store task failed: {e}")))?
+            .map_err(ApiError::from)
     }
 
     pub fn set_engine(&self, engine: Arc<Engine>) {
@@ -80,16 +105,21 @@ fn cors(config: &Config) -> CorsLayer {
         .collect();
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
-        .allow_methods([Method::POST, Method::OPTIONS])
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
         .allow_headers([header::CONTENT_TYPE])
         .max_age(Duration::from_secs(600))
 }
 
 pub fn router(state: AppState) -> Router {
-    let api = chat::router().layer(cors(&state.config));
+    let api = chat::router()
+        .merge(feedback::router())
+        .layer(cors(&state.config));
     Router::new()
         .merge(health::router())
         .merge(api)
+        .merge(widget::router())
+        .merge(handoffs::router())
+        .merge(crate::channels::router())
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(

@@ -13,8 +13,14 @@
 //!                               +- policy   scored candidates -> answer / clarify / hand off
 //! ```
 //!
-//! The core (everything but `http` and `cli`) is synchronous and knows no web framework.
+//!
+//! Around it: `http` and `channels` (web chat, agents' API, messengers' webhooks, the only
+//! modules that know axum), `store` (conversations, hand-off tickets, feedback; SQLite),
+//! `privacy` (redaction before anything is stored or logged), `cli`.
+//! The core (everything but `http`, `channels` and `cli`) is synchronous and knows no web
+//! framework.
 
+pub mod channels;
 pub mod cli;
 pub mod config;
 pub mod corpus;
@@ -25,5 +31,7 @@ pub mod http;
 pub mod index;
 pub mod lexical;
 pub mod policy;
+pub mod privacy;
 pub mod reply;
+pub mod store;
 pub mod text;

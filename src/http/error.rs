@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::engine::{MAX_MESSAGE_CHARS, QuestionError};
+use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -23,8 +24,16 @@ pub enum ApiError {
     EmptyMessage,
     #[error("the message is longer than {MAX_MESSAGE_CHARS} characters")]
     MessageTooLong,
+    #[error("no validated entry has this id and answer_sha256")]
+    UnknownEntry,
     #[error("authentication required")]
     Unauthorized,
+    #[error("the verification token does not match")]
+    Forbidden,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("this message was already processed")]
+    AlreadyProcessed,
     #[error("not found")]
     NotFound,
     #[error("the assistant is starting, try again in a moment")]
@@ -46,7 +55,11 @@ impl ApiError {
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::EmptyMessage => (StatusCode::UNPROCESSABLE_ENTITY, "empty_message"),
             Self::MessageTooLong => (StatusCode::UNPROCESSABLE_ENTITY, "message_too_long"),
+            Self::UnknownEntry => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_entry"),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Self::AlreadyProcessed => (StatusCode::CONFLICT, "already_processed"),
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             Self::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
             Self::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
@@ -72,6 +85,19 @@ impl From<QuestionError> for ApiError {
         match e {
             QuestionError::Empty => Self::EmptyMessage,
             QuestionError::TooLong => Self::MessageTooLong,
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => Self::NotFound,
+            StoreError::Conflict(why) => Self::Conflict(why),
+            StoreError::Sqlite(_)
+            | StoreError::Folder { .. }
+            | StoreError::Json(_)
+            | StoreError::Corrupt(_) => Self::Internal(e.to_string()),
         }
     }
 }

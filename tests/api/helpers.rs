@@ -8,6 +8,7 @@ use std::sync::{Arc, OnceLock};
 use guichet::config::Config;
 use guichet::engine::Engine;
 use guichet::http::{AppState, router};
+use guichet::store::{SqliteStore, Store};
 use serde_json::{Value, json};
 
 pub fn root() -> PathBuf {
@@ -34,13 +35,28 @@ pub fn config(extra: &[&str]) -> Config {
 /// The engine over the demo corpus, built once and shared by every test of the binary.
 pub fn engine() -> Arc<Engine> {
     static ENGINE: OnceLock<Arc<Engine>> = OnceLock::new();
-    ENGINE.get_or_init(|| Arc::new(guichet::cli::build_engine(&config(&[])).expect("engine builds: run `make models` first"))).clone()
+    ENGINE
+        .get_or_init(|| {
+            Arc::new(
+                guichet::cli::build_engine(&config(&[]))
+                    .expect("engine builds: run `make models` first"),
+            )
+        })
+        .clone()
 }
 
 pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
     pub state: AppState,
+    /// Holds this server's SQLite file (`--db`), removed when the last user drops it.
+    pub dir: Arc<tempfile::TempDir>,
+    extra: Vec<String>,
+}
+
+/// A store over the test's own SQLite file.
+fn open_store(config: &Config) -> Arc<dyn Store> {
+    Arc::new(SqliteStore::open(&config.db).expect("test database opens"))
 }
 
 impl TestApp {
@@ -50,22 +66,51 @@ impl TestApp {
 
     /// A server whose config has `extra` flags (secrets, origins...).
     pub async fn spawn_with(extra: &[&str]) -> Self {
-        let state = AppState::new(config(extra));
-        state.set_engine(engine());
-        Self::serve(state).await
+        let dir = Arc::new(tempfile::tempdir().unwrap());
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        Self::start(dir, extra, true).await
+    }
+
+    /// A server over another engine (a corpus built for one test).
+    pub async fn spawn_with_engine(engine: Arc<Engine>, extra: &[&str]) -> Self {
+        let dir = Arc::new(tempfile::tempdir().unwrap());
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let app = Self::start(dir, extra, false).await;
+        app.state.set_engine(engine);
+        app
     }
 
     /// A server whose engine is not loaded (yet).
     pub async fn spawn_not_ready() -> Self {
-        Self::serve(AppState::new(config(&[]))).await
+        Self::start(Arc::new(tempfile::tempdir().unwrap()), Vec::new(), false).await
     }
 
-    async fn serve(state: AppState) -> Self {
+    /// A new server (new `AppState`, new port) over the same flags and SQLite file, as
+    /// after a restart of the process.
+    pub async fn restart(&self) -> Self {
+        Self::start(self.dir.clone(), self.extra.clone(), true).await
+    }
+
+    async fn start(dir: Arc<tempfile::TempDir>, extra: Vec<String>, ready: bool) -> Self {
+        let db = dir.path().join("guichet.sqlite").display().to_string();
+        let mut flags: Vec<&str> = vec!["--db", &db];
+        flags.extend(extra.iter().map(String::as_str));
+        let config = config(&flags);
+        let state = AppState::new(config.clone(), open_store(&config));
+        if ready {
+            state.set_engine(engine());
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let app = router(state.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Self { addr, client: reqwest::Client::new(), state }
+        Self {
+            addr,
+            client: reqwest::Client::new(),
+            state,
+            dir,
+            extra,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -73,12 +118,19 @@ impl TestApp {
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
-        self.client.post(self.url(path)).json(body).send().await.unwrap()
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Asks through `POST /v1/chat`; returns the status and the JSON body.
     pub async fn chat(&self, message: &str) -> (u16, Value) {
-        let r = self.post_json("/v1/chat", &json!({ "message": message })).await;
+        let r = self
+            .post_json("/v1/chat", &json!({ "message": message }))
+            .await;
         let status = r.status().as_u16();
         (status, r.json().await.unwrap())
     }

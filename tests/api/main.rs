@@ -1,7 +1,12 @@
 //! One integration-test binary: the real server on loopback, the real model, the demo corpus.
 
 mod helpers;
+mod stub;
 
+mod channels;
 mod chat;
+mod conversations;
 mod corpus;
 mod grounding;
+mod handoffs;
+mod widget;

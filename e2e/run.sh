@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# guichet browser tests (`make e2e`): the website chat widget in Debian's chromium,
+# driven by playwright-core, checked by axe-core, against the real server and model.
+#
+# Installs what it needs (chromium from Debian, the pinned npm packages), builds the
+# debug binary (the one `cargo test` has just built, so CI compiles once), starts
+# `guichet serve` on a free loopback port, runs `node --test`, and stops the server.
+# Screenshots and the server's log go to target/e2e/.
+#
+# Env: GUICHET_MODELS (default ./models), E2E_KEEP_SERVER_LOG=1 prints the log on success.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+OUT=$ROOT/target/e2e
+mkdir -p "$OUT"
+
+if [ ! -x /usr/bin/chromium ]; then
+  echo "e2e: installing chromium (Debian package)"
+  apt-get update
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+fi
+
+echo "e2e: installing playwright-core and axe-core (pinned by e2e/package-lock.json)"
+(cd e2e && npm ci --no-audit --no-fund --loglevel=error)
+
+echo "e2e: building guichet (debug, as cargo test does)"
+cargo build --locked --bin guichet
+BIN=$ROOT/target/debug/guichet
+
+free_port() {
+  node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"
+}
+PORT=$(free_port)
+CITY_PORT=$(free_port)
+while [ "$CITY_PORT" = "$PORT" ]; do CITY_PORT=$(free_port); done
+
+WORK=$(mktemp -d)
+SERVER_PID=
+cleanup() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+# The "city site" of the tests lives on CITY_PORT (its own origin): only it may call the API
+# from a browser; the same page served from another host name must be refused.
+export GUICHET_BIND=127.0.0.1:$PORT
+export GUICHET_ALLOWED_ORIGINS=http://127.0.0.1:$CITY_PORT
+export GUICHET_CORPUS=$ROOT/corpus
+export GUICHET_MODELS=${GUICHET_MODELS:-$ROOT/models}
+export GUICHET_DB=$WORK/guichet.sqlite
+export GUICHET_CACHE=$ROOT/target/e2e/cache
+export RUST_LOG=${RUST_LOG:-info}
+
+echo "e2e: starting guichet on 127.0.0.1:$PORT"
+"$BIN" serve >"$OUT/server.log" 2>&1 &
+SERVER_PID=$!
+
+for _ in $(seq 1 600); do
+  if curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1; then break; fi
+  if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+    echo "e2e: guichet exited before it was ready:" >&2
+    cat "$OUT/server.log" >&2
+    exit 1
+  fi
+  sleep 0.5
+done
+if ! curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null; then
+  echo "e2e: guichet was not ready after 300 s:" >&2
+  tail -50 "$OUT/server.log" >&2
+  exit 1
+fi
+
+export GUICHET_URL=http://127.0.0.1:$PORT
+export CITY_PORT
+export E2E_OUT=$OUT
+export GUICHET_ROOT=$ROOT
+status=0
+node --test --test-concurrency=1 e2e/tests/*.test.mjs || status=$?
+if [ "$status" -ne 0 ]; then
+  echo "e2e: failed; last lines of the server's log:" >&2
+  tail -30 "$OUT/server.log" >&2
+elif [ "${E2E_KEEP_SERVER_LOG:-}" = 1 ]; then
+  cat "$OUT/server.log"
+fi
+echo "e2e: screenshots in $OUT"
+exit "$status"

@@ -1,0 +1,59 @@
+//! `POST /v1/feedback`: "was this answer helpful?" for one validated text. Only the entry,
+//! its hash and the verdict are stored: nothing about the person.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use axum::http::StatusCode;
+use axum::routing::post;
+use chrono::Utc;
+use serde::Deserialize;
+
+use super::{ApiError, AppState};
+use crate::store::Feedback;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackRequest {
+    pub entry_id: String,
+    pub answer_sha256: String,
+    pub helpful: bool,
+    /// Accepted from the widget, never stored: feedback is not tied to a conversation.
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub session_id: Option<String>,
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/feedback", post(feedback))
+}
+
+async fn feedback(
+    State(state): State<AppState>,
+    body: Result<Json<FeedbackRequest>, JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Json(request) = body?;
+    let engine = state.engine()?;
+    let corpus = engine.corpus();
+    // The hash of any validated text of the entry: the answer, a translation, easy-read.
+    let known = corpus.index_of(&request.entry_id).is_some_and(|i| {
+        let e = corpus.entry(i);
+        let sha = request.answer_sha256.as_str();
+        e.answer_sha256 == sha
+            || e.translations.values().any(|t| t.sha256 == sha)
+            || e.easy_read.as_ref().is_some_and(|v| v.sha256 == sha)
+    });
+    if !known {
+        return Err(ApiError::UnknownEntry);
+    }
+    let feedback = Feedback {
+        entry_id: request.entry_id,
+        answer_sha256: request.answer_sha256,
+        helpful: request.helpful,
+    };
+    state
+        .with_store(move |s| s.record_feedback(&feedback, Utc::now()))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

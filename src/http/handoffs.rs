@@ -1,0 +1,165 @@
+//! The agents' side of the hand-off, behind `Authorization: Bearer GUICHET_ADMIN_TOKEN`:
+//! list tickets, claim one, reply through the person's channel, resolve (the assistant
+//! takes over again). Without a token configured, these routes do not exist (404).
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, header};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiError, AppState};
+use crate::channels::signature::{bearer, token_matches};
+use crate::channels::{Outgoing, deliver, split};
+use crate::privacy::Redacted;
+use crate::store::{Author, NewTurn, Route, TicketStatus};
+
+/// Longest agent message accepted, in characters.
+const MAX_REPLY_CHARS: usize = 4000;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/handoffs", get(list))
+        .route("/v1/handoffs/{id}/claim", post(claim))
+        .route("/v1/handoffs/{id}/reply", post(reply))
+        .route("/v1/handoffs/{id}/resolve", post(resolve))
+}
+
+fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(token) = &state.config.admin_token else {
+        return Err(ApiError::NotFound);
+    };
+    let given = bearer(
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+    );
+    if token_matches(token.expose(), given) {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    status: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    authorize(&state, &headers)?;
+    let Query(query) = query.map_err(|e| ApiError::InvalidRequest(e.body_text()))?;
+    let status = match query.status.as_deref() {
+        None | Some("all") => None,
+        Some(s) => Some(TicketStatus::parse(s).ok_or_else(|| {
+            ApiError::InvalidRequest("status must be open, claimed, resolved or all".into())
+        })?),
+    };
+    let tickets = state.with_store(move |s| s.tickets(status)).await?;
+    Ok(Json(json!({ "tickets": tickets })))
+}
+
+async fn claim(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    authorize(&state, &headers)?;
+    let ticket = state
+        .with_store(move |s| s.claim_ticket(id, Utc::now()))
+        .await?;
+    tracing::info!(ticket = id, "ticket claimed");
+    Ok(Json(json!({ "ticket": ticket })))
+}
+
+async fn resolve(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    authorize(&state, &headers)?;
+    let ticket = state
+        .with_store(move |s| s.resolve_ticket(id, Utc::now()))
+        .await?;
+    tracing::info!(ticket = id, "ticket resolved: the assistant takes over");
+    Ok(Json(json!({ "ticket": ticket })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplyRequest {
+    text: String,
+}
+
+/// The agent's message goes back through the person's channel. It is redacted first,
+/// like everything that passes through the assistant: an agent who pastes a person's
+/// IBAN back does not put it in the store or on a platform; the response shows the text
+/// as delivered.
+async fn reply(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    body: Result<Json<ReplyRequest>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    authorize(&state, &headers)?;
+    let Json(request) = body?;
+    let raw = request.text.trim();
+    if raw.is_empty() {
+        return Err(ApiError::EmptyMessage);
+    }
+    if raw.chars().count() > MAX_REPLY_CHARS {
+        return Err(ApiError::InvalidRequest(format!(
+            "a reply is at most {MAX_REPLY_CHARS} characters"
+        )));
+    }
+    let text = Redacted::new(raw);
+    let turn = NewTurn {
+        author: Author::Agent,
+        text: text.clone(),
+        outcome: None,
+        entry_id: None,
+        answer_sha256: None,
+        confidence: None,
+        scores: None,
+    };
+    let ticket = state
+        .with_store(move |s| {
+            let now = Utc::now();
+            let ticket = s.claim_ticket(id, now)?;
+            s.record_turn(ticket.conversation, &turn, now)?;
+            Ok(ticket)
+        })
+        .await?;
+    let delivered = match &ticket.route {
+        Some(route) => {
+            let limit = match route {
+                Route::Messenger { .. } => crate::channels::messenger::STYLE.limit,
+                Route::Whatsapp { .. } => crate::channels::whatsapp::STYLE.limit,
+                Route::Telegram { .. } => crate::channels::telegram::STYLE.limit,
+                Route::Web | Route::Generic { .. } => usize::MAX,
+            };
+            let msgs: Vec<Outgoing> = split::split(text.as_str(), limit)
+                .into_iter()
+                .map(|p| Outgoing {
+                    text: p.to_string(),
+                    choices: Vec::new(),
+                })
+                .collect();
+            deliver(&state, route, &msgs, Some(id)).await.is_ok()
+        }
+        None => false,
+    };
+    tracing::info!(ticket = id, delivered, "agent reply");
+    Ok(Json(json!({
+        "ticket": ticket,
+        "delivered": delivered,
+        "text": text.as_str(),
+    })))
+}

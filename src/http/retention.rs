@@ -1,0 +1,47 @@
+//! The retention task: turns, tickets and delivery records older than
+//! `GUICHET_RETENTION_DAYS` are deleted every hour; daily aggregate counts stay.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::AppState;
+use crate::store::{Purged, Store, StoreError};
+
+/// How often expired rows are looked for.
+const EVERY: Duration = Duration::from_secs(3600);
+
+/// Deletes what is older than `days` days before `now`.
+pub fn purge_expired(
+    store: &dyn Store,
+    days: u32,
+    now: DateTime<Utc>,
+) -> Result<Purged, StoreError> {
+    store.purge(now - chrono::Duration::days(i64::from(days)), now)
+}
+
+/// Purges at start, then every hour, for as long as the runtime lives.
+pub fn spawn_retention(state: &AppState) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(EVERY);
+        loop {
+            tick.tick().await;
+            let days = state.config.retention_days;
+            match state
+                .with_store(move |s| purge_expired(s, days, Utc::now()))
+                .await
+            {
+                Ok(p) => tracing::info!(
+                    turns = p.turns,
+                    tickets = p.tickets,
+                    conversations = p.conversations,
+                    processed = p.processed,
+                    deliveries = p.deliveries,
+                    "retention purge"
+                ),
+                Err(e) => tracing::error!(error = %e, "retention purge failed"),
+            }
+        }
+    });
+}

@@ -1,0 +1,320 @@
+//! Persistence of conversations (redacted turns), hand-off tickets, feedback, processed
+//! inbound message ids and delivery attempts, behind our own synchronous [`Store`] trait.
+//! SQLite serves one machine ([`SqliteStore`]); the trait leaves room for PostgreSQL.
+//!
+//! Nothing personal goes in: turn and ticket texts are [`Redacted`], platform user ids
+//! are pseudonymised with a keyed hash, inbound message ids are hashed. The one
+//! exception is a ticket's [`Route`] (how to reach the person on their platform), which
+//! the agent's reply needs; it is erased when the ticket is resolved or purged.
+
+mod sqlite;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::privacy::Redacted;
+use crate::reply::Outcome;
+
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("cannot create the database folder {path}: {source}")]
+    Folder {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("stored JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("no such ticket")]
+    NotFound,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("stored data: {0}")]
+    Corrupt(String),
+}
+
+/// Where a conversation happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Web,
+    Messenger,
+    Whatsapp,
+    Telegram,
+    Generic,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Web => "web",
+            Self::Messenger => "messenger",
+            Self::Whatsapp => "whatsapp",
+            Self::Telegram => "telegram",
+            Self::Generic => "generic",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "web" => Some(Self::Web),
+            "messenger" => Some(Self::Messenger),
+            "whatsapp" => Some(Self::Whatsapp),
+            "telegram" => Some(Self::Telegram),
+            "generic" => Some(Self::Generic),
+            _ => None,
+        }
+    }
+}
+
+/// How to send a message back to the person who opened a ticket, on their platform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Route {
+    /// The widget polls `GET /v1/chat/{session_id}/messages`.
+    Web,
+    Messenger {
+        psid: String,
+    },
+    Whatsapp {
+        phone_number_id: String,
+        to: String,
+    },
+    Telegram {
+        chat_id: i64,
+    },
+    /// Announced to the hand-off webhook with the integration's own conversation id.
+    Generic {
+        conversation_id: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conversation {
+    pub id: i64,
+    pub channel: Channel,
+    /// Turns recorded so far (0: the next reply is the first, and greets).
+    pub turns: u64,
+}
+
+/// Who wrote a turn: the person (with the assistant's decision) or an agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Author {
+    Person,
+    Agent,
+}
+
+impl Author {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Person => "person",
+            Self::Agent => "agent",
+        }
+    }
+
+    fn parse(raw: &str) -> Self {
+        if raw == "agent" {
+            Self::Agent
+        } else {
+            Self::Person
+        }
+    }
+}
+
+/// One exchange: what the person wrote (redacted) and what the assistant decided, or an
+/// agent's message.
+#[derive(Debug, Clone)]
+pub struct NewTurn {
+    pub author: Author,
+    pub text: Redacted,
+    pub outcome: Option<Outcome>,
+    pub entry_id: Option<String>,
+    pub answer_sha256: Option<String>,
+    pub confidence: Option<f32>,
+    /// The candidates' scores (ids and numbers only), as JSON.
+    pub scores: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Turn {
+    pub id: i64,
+    pub author: Author,
+    pub text: String,
+    pub outcome: Option<String>,
+    pub entry_id: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketStatus {
+    Open,
+    Claimed,
+    Resolved,
+}
+
+impl TicketStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Claimed => "claimed",
+            Self::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "open" => Some(Self::Open),
+            "claimed" => Some(Self::Claimed),
+            "resolved" => Some(Self::Resolved),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewTicket {
+    pub channel: Channel,
+    pub conversation: i64,
+    /// Why the engine handed off (`low_confidence`, `requested`, `empty`).
+    pub reason: String,
+    pub question: Redacted,
+    /// Entry ids the engine considered, best first.
+    pub candidates: Vec<String>,
+    /// The service key the hand-off routed to.
+    pub service: String,
+    pub route: Route,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Ticket {
+    pub id: i64,
+    pub status: TicketStatus,
+    pub channel: Channel,
+    pub conversation: i64,
+    pub reason: String,
+    /// The person's redacted messages, oldest first.
+    pub questions: Vec<String>,
+    pub candidates: Vec<String>,
+    pub service: String,
+    pub created_at: DateTime<Utc>,
+    pub claimed_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// Never shown to agents: it may be a phone number (WhatsApp).
+    #[serde(skip)]
+    pub route: Option<Route>,
+}
+
+/// "Was this answer helpful?": which validated text, and the verdict. Nothing personal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Feedback {
+    pub entry_id: String,
+    pub answer_sha256: String,
+    pub helpful: bool,
+}
+
+/// One outbound send, successful or not, so a lost message is never silent.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub channel: Channel,
+    pub ticket: Option<i64>,
+    pub ok: bool,
+    pub attempts: u32,
+    /// Status code or transport error: never the message text.
+    pub detail: String,
+}
+
+/// What a purge removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Purged {
+    pub turns: u64,
+    pub tickets: u64,
+    pub conversations: u64,
+    pub processed: u64,
+    pub deliveries: u64,
+}
+
+/// How long processed inbound ids are remembered: platforms retry for up to a day or
+/// two, and a hash of an id is nothing personal.
+pub const PROCESSED_KEEP_DAYS: i64 = 7;
+
+/// The persistence the web layer and channels need. Synchronous: async callers go
+/// through `spawn_blocking`.
+pub trait Store: Send + Sync {
+    /// A keyed hash of a platform's user or session id: the same person maps to the same
+    /// conversation across restarts, and the raw id is never stored.
+    fn pseudonym(&self, channel: Channel, raw_id: &str) -> String;
+
+    /// The conversation for `channel` and pseudonymised `external` id, created if new.
+    fn conversation(
+        &self,
+        channel: Channel,
+        external: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Conversation, StoreError>;
+
+    /// An existing conversation, if any.
+    fn find_conversation(
+        &self,
+        channel: Channel,
+        external: &str,
+    ) -> Result<Option<Conversation>, StoreError>;
+
+    fn record_turn(
+        &self,
+        conversation: i64,
+        turn: &NewTurn,
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError>;
+
+    /// Turns of a conversation after the turn id `after`, by `author` when given.
+    fn turns_after(
+        &self,
+        conversation: i64,
+        author: Option<Author>,
+        after: i64,
+    ) -> Result<Vec<Turn>, StoreError>;
+
+    fn open_ticket(&self, ticket: &NewTicket, now: DateTime<Utc>) -> Result<Ticket, StoreError>;
+
+    /// The open or claimed ticket of a conversation: while there is one, the assistant
+    /// stays quiet.
+    fn active_ticket(&self, conversation: i64) -> Result<Option<Ticket>, StoreError>;
+
+    /// Adds a message the person wrote while a ticket was open.
+    fn add_question(&self, ticket: i64, question: &Redacted) -> Result<(), StoreError>;
+
+    fn ticket(&self, id: i64) -> Result<Option<Ticket>, StoreError>;
+
+    /// Tickets, oldest first, with `status` when given.
+    fn tickets(&self, status: Option<TicketStatus>) -> Result<Vec<Ticket>, StoreError>;
+
+    /// open -> claimed (claiming a claimed ticket again is fine).
+    fn claim_ticket(&self, id: i64, now: DateTime<Utc>) -> Result<Ticket, StoreError>;
+
+    /// open | claimed -> resolved; erases the route.
+    fn resolve_ticket(&self, id: i64, now: DateTime<Utc>) -> Result<Ticket, StoreError>;
+
+    fn record_feedback(&self, feedback: &Feedback, now: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// Remembers an inbound message id; false when it was already processed (a retry).
+    fn first_delivery(
+        &self,
+        channel: Channel,
+        message_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    fn record_delivery(&self, delivery: &Delivery, now: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// Deletes turns, tickets and deliveries older than `before`, processed ids older
+    /// than [`PROCESSED_KEEP_DAYS`] before `now`; daily aggregate counts stay.
+    fn purge(&self, before: DateTime<Utc>, now: DateTime<Utc>) -> Result<Purged, StoreError>;
+
+    /// Aggregate counts kept after purges: (day, channel, kind) -> number.
+    fn daily_counts(&self) -> Result<Vec<(String, String, String, u64)>, StoreError>;
+}

@@ -1,0 +1,678 @@
+//! The SQLite [`Store`]: one file in WAL mode, embedded migrations applied at open, one
+//! connection behind a mutex (writes are small; SQLite serialises them anyway).
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use hmac::{Hmac, Mac};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use sha2::{Digest, Sha256};
+
+use super::{
+    Author, Channel, Conversation, Delivery, Feedback, NewTicket, NewTurn, PROCESSED_KEEP_DAYS,
+    Purged, Route, Store, StoreError, Ticket, TicketStatus, Turn,
+};
+use crate::privacy::Redacted;
+use crate::reply::Outcome;
+
+/// Migrations in order; `PRAGMA user_version` records how many were applied.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+    pseudonym_key: Vec<u8>,
+}
+
+fn ts(t: DateTime<Utc>) -> i64 {
+    t.timestamp()
+}
+
+fn from_ts(s: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(s, 0).single().unwrap_or_default()
+}
+
+fn outcome_str(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Answer => "answer",
+        Outcome::Clarify => "clarify",
+        Outcome::Handoff => "handoff",
+    }
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the database file, its folder included, and migrates it.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+        Self::from_connection(Connection::open(path)?)
+    }
+
+    /// A private in-memory database (unit tests).
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Self::from_connection(Connection::open_in_memory()?)
+    }
+
+    fn from_connection(mut conn: Connection) -> Result<Self, StoreError> {
+        conn.busy_timeout(Duration::from_secs(5))?;
+        // In memory the answer is "memory": WAL applies to files only.
+        let _mode: String =
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        migrate(&mut conn)?;
+        let key: String = conn.query_row(
+            "SELECT value FROM meta WHERE key = 'pseudonym_key'",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+            pseudonym_key: key.into_bytes(),
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent (each call is one
+        // statement or one transaction), so a poisoned lock is still usable.
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn ticket_in(conn: &Connection, id: i64) -> Result<Option<Ticket>, StoreError> {
+        let row = conn
+            .query_row(
+                &format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = ?1"),
+                [id],
+                ticket_row,
+            )
+            .optional()?;
+        row.map(RawTicket::into_ticket).transpose()
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let applied: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.commit()?;
+        tracing::info!(version = i + 1, "database migrated");
+    }
+    Ok(())
+}
+
+fn bump(conn: &Connection, now: DateTime<Utc>, channel: &str, kind: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO daily_counts (day, channel, kind, n) VALUES (?1, ?2, ?3, 1)
+         ON CONFLICT (day, channel, kind) DO UPDATE SET n = n + 1",
+        params![now.format("%Y-%m-%d").to_string(), channel, kind],
+    )?;
+    Ok(())
+}
+
+const TICKET_COLUMNS: &str = "id, status, channel, conversation, reason, questions, candidates, \
+     service, route, created_at, claimed_at, resolved_at";
+
+struct RawTicket {
+    id: i64,
+    status: String,
+    channel: String,
+    conversation: i64,
+    reason: String,
+    questions: String,
+    candidates: String,
+    service: String,
+    route: Option<String>,
+    created_at: i64,
+    claimed_at: Option<i64>,
+    resolved_at: Option<i64>,
+}
+
+fn ticket_row(r: &Row<'_>) -> rusqlite::Result<RawTicket> {
+    Ok(RawTicket {
+        id: r.get(0)?,
+        status: r.get(1)?,
+        channel: r.get(2)?,
+        conversation: r.get(3)?,
+        reason: r.get(4)?,
+        questions: r.get(5)?,
+        candidates: r.get(6)?,
+        service: r.get(7)?,
+        route: r.get(8)?,
+        created_at: r.get(9)?,
+        claimed_at: r.get(10)?,
+        resolved_at: r.get(11)?,
+    })
+}
+
+impl RawTicket {
+    fn into_ticket(self) -> Result<Ticket, StoreError> {
+        let bad = |what: &str, v: &str| StoreError::Corrupt(format!("{what} {v:?}"));
+        Ok(Ticket {
+            id: self.id,
+            status: TicketStatus::parse(&self.status).ok_or_else(|| bad("status", &self.status))?,
+            channel: Channel::parse(&self.channel).ok_or_else(|| bad("channel", &self.channel))?,
+            conversation: self.conversation,
+            reason: self.reason,
+            questions: serde_json::from_str(&self.questions)?,
+            candidates: serde_json::from_str(&self.candidates)?,
+            service: self.service,
+            created_at: from_ts(self.created_at),
+            claimed_at: self.claimed_at.map(from_ts),
+            resolved_at: self.resolved_at.map(from_ts),
+            route: self
+                .route
+                .as_deref()
+                .map(serde_json::from_str::<Route>)
+                .transpose()?,
+        })
+    }
+}
+
+impl Store for SqliteStore {
+    fn pseudonym(&self, channel: Channel, raw_id: &str) -> String {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.pseudonym_key).expect("HMAC takes any key");
+        mac.update(channel.as_str().as_bytes());
+        mac.update(b":");
+        mac.update(raw_id.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    fn conversation(
+        &self,
+        channel: Channel,
+        external: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Conversation, StoreError> {
+        let conn = self.conn();
+        let id: i64 = conn.query_row(
+            "INSERT INTO conversations (channel, external, created_at, last_seen)
+             VALUES (?1, ?2, ?3, ?3)
+             ON CONFLICT (channel, external) DO UPDATE SET last_seen = excluded.last_seen
+             RETURNING id",
+            params![channel.as_str(), external, ts(now)],
+            |r| r.get(0),
+        )?;
+        let turns: i64 = conn.query_row(
+            "SELECT count(*) FROM turns WHERE conversation = ?1",
+            [id],
+            |r| r.get(0),
+        )?;
+        Ok(Conversation {
+            id,
+            channel,
+            turns: turns as u64,
+        })
+    }
+
+    fn find_conversation(
+        &self,
+        channel: Channel,
+        external: &str,
+    ) -> Result<Option<Conversation>, StoreError> {
+        let conn = self.conn();
+        let found = conn
+            .query_row(
+                "SELECT c.id, (SELECT count(*) FROM turns t WHERE t.conversation = c.id)
+                 FROM conversations c WHERE c.channel = ?1 AND c.external = ?2",
+                params![channel.as_str(), external],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+            )
+            .optional()?;
+        Ok(found.map(|(id, turns)| Conversation {
+            id,
+            channel,
+            turns: turns as u64,
+        }))
+    }
+
+    fn record_turn(
+        &self,
+        conversation: i64,
+        turn: &NewTurn,
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let channel: String = tx.query_row(
+            "SELECT channel FROM conversations WHERE id = ?1",
+            [conversation],
+            |r| r.get(0),
+        )?;
+        tx.execute(
+            "INSERT INTO turns (conversation, channel, author, text, outcome, entry_id,
+                                answer_sha256, confidence, scores, at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                conversation,
+                channel,
+                turn.author.as_str(),
+                turn.text.as_str(),
+                turn.outcome.map(outcome_str),
+                turn.entry_id,
+                turn.answer_sha256,
+                turn.confidence.map(f64::from),
+                turn.scores.as_ref().map(serde_json::Value::to_string),
+                ts(now),
+            ],
+        )?;
+        let id = tx.last_insert_rowid();
+        let kind = match (turn.author, turn.outcome) {
+            (Author::Agent, _) => "agent",
+            (Author::Person, Some(o)) => outcome_str(o),
+            (Author::Person, None) => "message",
+        };
+        bump(&tx, now, &channel, kind)?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    fn turns_after(
+        &self,
+        conversation: i64,
+        author: Option<Author>,
+        after: i64,
+    ) -> Result<Vec<Turn>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id, author, text, outcome, entry_id, at FROM turns
+             WHERE conversation = ?1 AND id > ?2 AND (?3 IS NULL OR author = ?3)
+             ORDER BY id LIMIT 200",
+        )?;
+        let rows = stmt.query_map(
+            params![conversation, after, author.map(Author::as_str)],
+            |r| {
+                Ok(Turn {
+                    id: r.get(0)?,
+                    author: Author::parse(&r.get::<_, String>(1)?),
+                    text: r.get(2)?,
+                    outcome: r.get(3)?,
+                    entry_id: r.get(4)?,
+                    at: from_ts(r.get(5)?),
+                })
+            },
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn open_ticket(&self, ticket: &NewTicket, now: DateTime<Utc>) -> Result<Ticket, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO tickets (status, channel, conversation, reason, questions, candidates,
+                                  service, route, created_at)
+             VALUES ('open', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                ticket.channel.as_str(),
+                ticket.conversation,
+                ticket.reason,
+                serde_json::to_string(&[ticket.question.as_str()])?,
+                serde_json::to_string(&ticket.candidates)?,
+                ticket.service,
+                serde_json::to_string(&ticket.route)?,
+                ts(now),
+            ],
+        )?;
+        let id = tx.last_insert_rowid();
+        bump(&tx, now, ticket.channel.as_str(), "ticket")?;
+        let t = Self::ticket_in(&tx, id)?.ok_or(StoreError::NotFound)?;
+        tx.commit()?;
+        Ok(t)
+    }
+
+    fn active_ticket(&self, conversation: i64) -> Result<Option<Ticket>, StoreError> {
+        let conn = self.conn();
+        let row = conn
+            .query_row(
+                &format!(
+                    "SELECT {TICKET_COLUMNS} FROM tickets
+                     WHERE conversation = ?1 AND status IN ('open', 'claimed')
+                     ORDER BY id DESC LIMIT 1"
+                ),
+                [conversation],
+                ticket_row,
+            )
+            .optional()?;
+        row.map(RawTicket::into_ticket).transpose()
+    }
+
+    fn add_question(&self, ticket: i64, question: &Redacted) -> Result<(), StoreError> {
+        let changed = self.conn().execute(
+            "UPDATE tickets SET questions = json_insert(questions, '$[#]', ?2)
+             WHERE id = ?1 AND status IN ('open', 'claimed')",
+            params![ticket, question.as_str()],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    fn ticket(&self, id: i64) -> Result<Option<Ticket>, StoreError> {
+        Self::ticket_in(&self.conn(), id)
+    }
+
+    fn tickets(&self, status: Option<TicketStatus>) -> Result<Vec<Ticket>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {TICKET_COLUMNS} FROM tickets WHERE (?1 IS NULL OR status = ?1)
+             ORDER BY id LIMIT 500"
+        ))?;
+        let raws = stmt
+            .query_map([status.map(TicketStatus::as_str)], ticket_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        raws.into_iter().map(RawTicket::into_ticket).collect()
+    }
+
+    fn claim_ticket(&self, id: i64, now: DateTime<Utc>) -> Result<Ticket, StoreError> {
+        let conn = self.conn();
+        let t = Self::ticket_in(&conn, id)?.ok_or(StoreError::NotFound)?;
+        match t.status {
+            TicketStatus::Open => {
+                conn.execute(
+                    "UPDATE tickets SET status = 'claimed', claimed_at = ?2 WHERE id = ?1",
+                    params![id, ts(now)],
+                )?;
+                Self::ticket_in(&conn, id)?.ok_or(StoreError::NotFound)
+            }
+            TicketStatus::Claimed => Ok(t),
+            TicketStatus::Resolved => Err(StoreError::Conflict(
+                "the ticket is already resolved".into(),
+            )),
+        }
+    }
+
+    fn resolve_ticket(&self, id: i64, now: DateTime<Utc>) -> Result<Ticket, StoreError> {
+        let conn = self.conn();
+        let t = Self::ticket_in(&conn, id)?.ok_or(StoreError::NotFound)?;
+        match t.status {
+            TicketStatus::Open | TicketStatus::Claimed => {
+                conn.execute(
+                    "UPDATE tickets SET status = 'resolved', resolved_at = ?2, route = NULL
+                     WHERE id = ?1",
+                    params![id, ts(now)],
+                )?;
+                Self::ticket_in(&conn, id)?.ok_or(StoreError::NotFound)
+            }
+            TicketStatus::Resolved => Err(StoreError::Conflict(
+                "the ticket is already resolved".into(),
+            )),
+        }
+    }
+
+    fn record_feedback(&self, feedback: &Feedback, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO feedback (entry_id, answer_sha256, helpful, at) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                feedback.entry_id,
+                feedback.answer_sha256,
+                feedback.helpful,
+                ts(now)
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn first_delivery(
+        &self,
+        channel: Channel,
+        message_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        // Hashed: a WhatsApp message id encodes the sender's phone number.
+        let hashed = hex::encode(Sha256::digest(message_id.as_bytes()));
+        let inserted = self.conn().execute(
+            "INSERT OR IGNORE INTO processed (channel, message, at) VALUES (?1, ?2, ?3)",
+            params![channel.as_str(), hashed, ts(now)],
+        )?;
+        Ok(inserted == 1)
+    }
+
+    fn record_delivery(&self, delivery: &Delivery, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO deliveries (channel, ticket, ok, attempts, detail, at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                delivery.channel.as_str(),
+                delivery.ticket,
+                delivery.ok,
+                delivery.attempts,
+                delivery.detail,
+                ts(now)
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn purge(&self, before: DateTime<Utc>, now: DateTime<Utc>) -> Result<Purged, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let cutoff = ts(before);
+        let processed_cutoff = ts(now) - PROCESSED_KEEP_DAYS * 86_400;
+        let turns = tx.execute("DELETE FROM turns WHERE at < ?1", [cutoff])?;
+        let tickets = tx.execute("DELETE FROM tickets WHERE created_at < ?1", [cutoff])?;
+        let deliveries = tx.execute("DELETE FROM deliveries WHERE at < ?1", [cutoff])?;
+        let conversations = tx.execute(
+            "DELETE FROM conversations WHERE last_seen < ?1
+               AND NOT EXISTS (SELECT 1 FROM turns t WHERE t.conversation = conversations.id)
+               AND NOT EXISTS (SELECT 1 FROM tickets k WHERE k.conversation = conversations.id)",
+            [cutoff],
+        )?;
+        let processed = tx.execute("DELETE FROM processed WHERE at < ?1", [processed_cutoff])?;
+        tx.commit()?;
+        Ok(Purged {
+            turns: turns as u64,
+            tickets: tickets as u64,
+            conversations: conversations as u64,
+            processed: processed as u64,
+            deliveries: deliveries as u64,
+        })
+    }
+
+    fn daily_counts(&self) -> Result<Vec<(String, String, String, u64)>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT day, channel, kind, n FROM daily_counts ORDER BY day, channel, kind",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, i64>(3)? as u64))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration as Days;
+
+    use super::*;
+
+    fn person(text: &str) -> NewTurn {
+        NewTurn {
+            author: Author::Person,
+            text: Redacted::new(text),
+            outcome: Some(Outcome::Answer),
+            entry_id: Some("horaires-mairie".into()),
+            answer_sha256: Some("ab".into()),
+            confidence: Some(0.9),
+            scores: None,
+        }
+    }
+
+    fn ticket_for(conversation: i64, route: Route) -> NewTicket {
+        NewTicket {
+            channel: Channel::Telegram,
+            conversation,
+            reason: "requested".into(),
+            question: Redacted::new("je veux parler à quelqu'un, 06 12 34 56 78"),
+            candidates: vec!["horaires-mairie".into()],
+            service: "accueil".into(),
+            route,
+        }
+    }
+
+    #[test]
+    fn pseudonyms_are_stable_keyed_and_not_the_raw_id() {
+        let a = SqliteStore::in_memory().unwrap();
+        let b = SqliteStore::in_memory().unwrap();
+        let p = a.pseudonym(Channel::Telegram, "123456");
+        assert_eq!(p, a.pseudonym(Channel::Telegram, "123456"));
+        assert_ne!(p, a.pseudonym(Channel::Messenger, "123456"));
+        assert_ne!(
+            p,
+            b.pseudonym(Channel::Telegram, "123456"),
+            "each database has its key"
+        );
+        assert!(!p.contains("123456"));
+    }
+
+    #[test]
+    fn a_conversation_counts_its_turns() {
+        let s = SqliteStore::in_memory().unwrap();
+        let now = Utc::now();
+        let c = s.conversation(Channel::Web, "abc", now).unwrap();
+        assert_eq!(c.turns, 0);
+        s.record_turn(c.id, &person("bonjour"), now).unwrap();
+        let again = s.conversation(Channel::Web, "abc", now).unwrap();
+        assert_eq!((again.id, again.turns), (c.id, 1));
+        assert_eq!(
+            s.conversation(Channel::Telegram, "abc", now).unwrap().turns,
+            0
+        );
+    }
+
+    #[test]
+    fn turns_are_stored_redacted() {
+        let s = SqliteStore::in_memory().unwrap();
+        let now = Utc::now();
+        let c = s.conversation(Channel::Web, "abc", now).unwrap();
+        s.record_turn(c.id, &person("mon mail est a@b.fr"), now)
+            .unwrap();
+        let turns = s.turns_after(c.id, None, 0).unwrap();
+        assert_eq!(turns[0].text, "mon mail est [email]");
+    }
+
+    #[test]
+    fn a_ticket_goes_open_claimed_resolved_and_forgets_its_route() {
+        let s = SqliteStore::in_memory().unwrap();
+        let now = Utc::now();
+        let c = s.conversation(Channel::Telegram, "p", now).unwrap();
+        let t = s
+            .open_ticket(&ticket_for(c.id, Route::Telegram { chat_id: 42 }), now)
+            .unwrap();
+        assert_eq!(t.status, TicketStatus::Open);
+        assert_eq!(t.questions, vec!["je veux parler à quelqu'un, [téléphone]"]);
+        assert_eq!(s.active_ticket(c.id).unwrap().map(|t| t.id), Some(t.id));
+        s.add_question(t.id, &Redacted::new("allo ?")).unwrap();
+        let claimed = s.claim_ticket(t.id, now).unwrap();
+        assert_eq!(claimed.status, TicketStatus::Claimed);
+        assert_eq!(claimed.questions.len(), 2);
+        assert_eq!(claimed.route, Some(Route::Telegram { chat_id: 42 }));
+        assert_eq!(s.tickets(Some(TicketStatus::Open)).unwrap().len(), 0);
+        let resolved = s.resolve_ticket(t.id, now).unwrap();
+        assert_eq!(resolved.status, TicketStatus::Resolved);
+        assert_eq!(resolved.route, None);
+        assert!(s.active_ticket(c.id).unwrap().is_none());
+        assert!(matches!(
+            s.resolve_ticket(t.id, now),
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(matches!(
+            s.claim_ticket(999, now),
+            Err(StoreError::NotFound)
+        ));
+    }
+
+    #[test]
+    fn an_inbound_message_is_processed_once() {
+        let s = SqliteStore::in_memory().unwrap();
+        let now = Utc::now();
+        assert!(s.first_delivery(Channel::Messenger, "mid.1", now).unwrap());
+        assert!(!s.first_delivery(Channel::Messenger, "mid.1", now).unwrap());
+        assert!(s.first_delivery(Channel::Whatsapp, "mid.1", now).unwrap());
+    }
+
+    #[test]
+    fn purge_deletes_expired_rows_and_keeps_counts() {
+        let s = SqliteStore::in_memory().unwrap();
+        let now = Utc::now();
+        let old = now - Days::days(40);
+        let c_old = s.conversation(Channel::Web, "old", old).unwrap();
+        s.record_turn(c_old.id, &person("ancienne"), old).unwrap();
+        s.open_ticket(&ticket_for(c_old.id, Route::Web), old)
+            .unwrap();
+        s.first_delivery(Channel::Telegram, "1", old).unwrap();
+        let c_new = s.conversation(Channel::Web, "new", now).unwrap();
+        s.record_turn(c_new.id, &person("récente"), now).unwrap();
+        s.first_delivery(Channel::Telegram, "2", now).unwrap();
+
+        let purged = s.purge(now - Days::days(30), now).unwrap();
+        assert_eq!(
+            purged,
+            Purged {
+                turns: 1,
+                tickets: 1,
+                conversations: 1,
+                processed: 1,
+                deliveries: 0
+            }
+        );
+        assert!(s.turns_after(c_old.id, None, 0).unwrap().is_empty());
+        assert_eq!(s.turns_after(c_new.id, None, 0).unwrap().len(), 1);
+        assert!(s.tickets(None).unwrap().is_empty());
+        assert!(!s.first_delivery(Channel::Telegram, "2", now).unwrap());
+        let counts = s.daily_counts().unwrap();
+        assert!(
+            counts
+                .iter()
+                .any(|(_, ch, kind, n)| ch == "telegram" && kind == "ticket" && *n == 1)
+        );
+        assert_eq!(
+            counts
+                .iter()
+                .filter(|c| c.2 == "answer")
+                .map(|c| c.3)
+                .sum::<u64>(),
+            2
+        );
+    }
+
+    #[test]
+    fn a_reopened_file_keeps_tickets_dedupe_and_pseudonyms() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/guichet.sqlite");
+        let now = Utc::now();
+        let (pseudonym, ticket) = {
+            let s = SqliteStore::open(&path).unwrap();
+            let c = s.conversation(Channel::Telegram, "p", now).unwrap();
+            let t = s
+                .open_ticket(&ticket_for(c.id, Route::Telegram { chat_id: 7 }), now)
+                .unwrap();
+            s.first_delivery(Channel::Telegram, "update-1", now)
+                .unwrap();
+            (s.pseudonym(Channel::Telegram, "7"), t.id)
+        };
+        let s = SqliteStore::open(&path).unwrap();
+        assert_eq!(s.pseudonym(Channel::Telegram, "7"), pseudonym);
+        assert_eq!(
+            s.ticket(ticket).unwrap().unwrap().status,
+            TicketStatus::Open
+        );
+        assert!(
+            !s.first_delivery(Channel::Telegram, "update-1", now)
+                .unwrap()
+        );
+        let mode: String = s
+            .conn()
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+}
