@@ -15,6 +15,7 @@
 //!
 //! The core (everything but `http` and `cli`) is synchronous and knows no web framework.
 
+pub mod calibrate;
 pub mod cli;
 pub mod config;
 pub mod corpus;
@@ -26,4 +27,5 @@ pub mod index;
 pub mod lexical;
 pub mod policy;
 pub mod reply;
+pub mod retrieval;
 pub mod text;
