@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 use chrono::Local;
 use clap::{Parser, Subcommand};
 
+use crate::calibrate::{LabelledSet, Targets};
 use crate::config::Config;
 use crate::corpus::{self, Severity};
 use crate::embedder::{Embedder, ModelPaths, OnnxEmbedder};
@@ -70,6 +71,27 @@ pub enum Command {
         lang: Option<String>,
         #[arg(long)]
         json: bool,
+        /// Also write each query's outcome and features as JSON lines to this file.
+        #[arg(long)]
+        dump: Option<PathBuf>,
+        #[command(flatten)]
+        config: Config,
+    },
+    /// Fit the decision policy on labelled sets and write it (see calibration/README.md).
+    Calibrate {
+        /// A labelled set: NAME=DIR[:LANG][@MAX_WRONG[,MIN_RECALL]], DIR holding entries.jsonl
+        /// and queries.dev.jsonl; the targets after @ override the defaults for that set.
+        #[arg(long = "set", required = true)]
+        sets: Vec<String>,
+        /// Highest wrong-answer rate allowed on any set.
+        #[arg(long, default_value_t = 0.05)]
+        max_wrong_rate: f64,
+        /// Lowest hand-off recall allowed on sets with unanswerable queries.
+        #[arg(long, default_value_t = 0.90)]
+        min_handoff_recall: f64,
+        /// Where to write the policy.
+        #[arg(long)]
+        out: PathBuf,
         #[command(flatten)]
         config: Config,
     },
@@ -77,7 +99,7 @@ pub enum Command {
 
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("GUICHET_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,ort=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,ort=warn,hnsw_rs=warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -100,8 +122,31 @@ pub fn run(cli: Cli) -> Result<i32> {
             queries,
             lang,
             json,
+            dump,
             config,
-        } => run_eval(&config, &entries, &queries, lang.as_deref(), json),
+        } => run_eval(
+            &config,
+            &entries,
+            &queries,
+            lang.as_deref(),
+            json,
+            dump.as_deref(),
+        ),
+        Command::Calibrate {
+            sets,
+            max_wrong_rate,
+            min_handoff_recall,
+            out,
+            config,
+        } => calibrate(
+            &config,
+            &sets,
+            Targets {
+                max_wrong_rate,
+                min_handoff_recall,
+            },
+            &out,
+        ),
     }
 }
 
@@ -303,26 +348,140 @@ fn stamp(files: &[PathBuf], by: &str) -> Result<i32> {
     Ok(0)
 }
 
+fn eval_options(config: &Config, policy: Policy) -> EngineOptions {
+    EngineOptions {
+        cache_dir: Some(config.cache.clone()),
+        policy,
+        ..EngineOptions::default()
+    }
+}
+
 fn run_eval(
     config: &Config,
     entries: &Path,
     queries: &Path,
     lang: Option<&str>,
     json: bool,
+    dump: Option<&Path>,
 ) -> Result<i32> {
     let set = EvalSet::read(entries, queries, lang)?;
-    let options = EngineOptions {
-        cache_dir: Some(config.cache.clone()),
-        policy: load_policy(config)?,
-        ..EngineOptions::default()
-    };
-    let engines = set.engines(load_embedder(config)?, &options)?;
-    let results = eval::run(&set, &engines)?;
+    let policy = load_policy(config)?;
+    let engines = set.engines(
+        load_embedder(config)?,
+        &eval_options(config, policy.clone()),
+    )?;
+    let results = eval::decide_all(&eval::probe(&set, &engines)?, &policy);
     let report = eval::score(&results);
+    if let Some(path) = dump {
+        let lines: Vec<String> = results
+            .iter()
+            .map(serde_json::to_string)
+            .collect::<Result<_, _>>()?;
+        std::fs::write(path, lines.join("\n") + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!("{report:#?}");
     }
+    Ok(0)
+}
+
+/// `NAME=DIR[:LANG][@WRONG[,RECALL]]` -> (name, entries file, queries file, lang, targets).
+fn parse_set(
+    spec: &str,
+    defaults: Targets,
+) -> Result<(String, PathBuf, PathBuf, Option<String>, Targets)> {
+    let bad = || format!("--set {spec:?}: expected NAME=DIR[:LANG][@MAX_WRONG[,MIN_RECALL]]");
+    let (spec_main, targets) = match spec.split_once('@') {
+        None => (spec, defaults),
+        Some((main, t)) => {
+            let mut nums = t.split(',').map(|x| x.parse::<f64>());
+            let max_wrong_rate = nums
+                .next()
+                .transpose()
+                .with_context(bad)?
+                .unwrap_or(defaults.max_wrong_rate);
+            let min_handoff_recall = nums
+                .next()
+                .transpose()
+                .with_context(bad)?
+                .unwrap_or(defaults.min_handoff_recall);
+            (
+                main,
+                Targets {
+                    max_wrong_rate,
+                    min_handoff_recall,
+                },
+            )
+        }
+    };
+    let (name, rest) = spec_main.split_once('=').with_context(bad)?;
+    let (dir, lang) = match rest.rsplit_once(':') {
+        Some((d, l)) if l.len() == 2 => (d, Some(l.to_string())),
+        _ => (rest, None),
+    };
+    let dir = PathBuf::from(dir);
+    Ok((
+        name.to_string(),
+        dir.join("entries.jsonl"),
+        dir.join("queries.dev.jsonl"),
+        lang,
+        targets,
+    ))
+}
+
+fn calibrate(config: &Config, specs: &[String], targets: Targets, out: &Path) -> Result<i32> {
+    let embedder = load_embedder(config)?;
+    let mut sets = Vec::new();
+    for spec in specs {
+        let (name, entries, queries, lang, set_targets) = parse_set(spec, targets)?;
+        let set = EvalSet::read(&entries, &queries, lang.as_deref())?;
+        let engines = set.engines(embedder.clone(), &eval_options(config, Policy::default()))?;
+        eprintln!("{name}: {} queries probed", set.queries.len());
+        sets.push(LabelledSet {
+            name,
+            probes: eval::probe(&set, &engines)?,
+            targets: set_targets,
+        });
+    }
+    let (mut policy, summary) = crate::calibrate::fit(&sets)?;
+    policy.provenance = format!(
+        "fitted {} by `guichet calibrate {}` (default targets: max wrong-answer rate {}, min hand-off recall {}); top-1 with these weights: {}; log loss {:.3}",
+        Local::now().format("%Y-%m-%d"),
+        specs
+            .iter()
+            .map(|s| format!("--set {s}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        targets.max_wrong_rate,
+        targets.min_handoff_recall,
+        summary
+            .weights_accuracy
+            .iter()
+            .map(|(n, a)| format!("{n} {a:.3}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        summary.log_loss,
+    );
+    if let Some(parent) = out.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(out, policy.to_toml())
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    for s in &sets {
+        let r = eval::score(&eval::decide_all(&s.probes, &policy));
+        eprintln!(
+            "{}: acc@1 {:.3} wrong {:.3} coverage {:.3} resolved {:.3} handoff_recall {:.3}",
+            s.name,
+            r.accuracy_at_1,
+            r.wrong_answer_rate,
+            r.coverage,
+            r.resolved_rate,
+            r.handoff_recall
+        );
+    }
+    println!("{}", policy.to_toml());
     Ok(0)
 }

@@ -155,7 +155,8 @@ impl Config {
         S: Into<std::ffi::OsString> + Clone,
     {
         use clap::Parser;
-        let argv = std::iter::once(std::ffi::OsString::from("guichet")).chain(args.into_iter().map(Into::into));
+        let argv = std::iter::once(std::ffi::OsString::from("guichet"))
+            .chain(args.into_iter().map(Into::into));
         Ok(Standalone::try_parse_from(argv)?.config)
     }
 }

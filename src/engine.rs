@@ -1,33 +1,24 @@
 //! The one door into the core: a question in, a [`Reply`] out. Builds the indexes from a
 //! corpus once; afterwards everything is read-only and shared by all threads.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::corpus::{Corpus, Entry, Service};
-use crate::embedder::{EmbedError, Embedder, Embedding, TextKind, embed_passages_cached};
-use crate::index::{IndexError, IndexParams, VectorIndex};
-use crate::lexical::Bm25;
-use crate::policy::{Candidate, Decision, Policy};
+use crate::corpus::{Corpus, Service};
+use crate::embedder::{EmbedError, Embedder, TextKind};
+use crate::index::{IndexError, IndexParams};
+use crate::policy::{Candidate, Decision, Policy, rank};
 use crate::reply::{
     EasyRead, EntryReply, HandoffReason, HandoffReply, OptionReply, Outcome, Reply,
 };
+use crate::retrieval::{RetrievalError, Retriever, Signals, majority_lang};
 use crate::text::fold;
 
 /// Longest message accepted, in characters.
 pub const MAX_MESSAGE_CHARS: usize = 1000;
-/// How many nearest texts the vector index returns per question.
-const DENSE_K: usize = 40;
-/// How many entries the lexical ranking contributes.
-const LEXICAL_K: usize = 20;
-/// Reciprocal rank fusion constant (the usual 60).
-const RRF_K: f32 = 60.0;
-/// Weight of the answer text in lexical matching, next to questions and alternates.
-const ANSWER_WEIGHT: f32 = 0.3;
 /// How many candidates a trace keeps.
 const TRACE_LEN: usize = 5;
 
@@ -37,6 +28,15 @@ pub enum EngineError {
     Embed(#[from] EmbedError),
     #[error(transparent)]
     Index(#[from] IndexError),
+}
+
+impl From<RetrievalError> for EngineError {
+    fn from(e: RetrievalError) -> Self {
+        match e {
+            RetrievalError::Embed(e) => Self::Embed(e),
+            RetrievalError::Index(e) => Self::Index(e),
+        }
+    }
 }
 
 /// A message as the engine accepts it: non-empty, at most [`MAX_MESSAGE_CHARS`].
@@ -108,9 +108,9 @@ impl AskContext {
 pub struct ScoredEntry {
     pub id: String,
     pub service: String,
-    pub dense: f32,
-    pub lexical: f32,
-    pub fused: f32,
+    #[serde(flatten)]
+    pub signals: Signals,
+    pub score: f32,
 }
 
 /// Why the engine replied as it did: never shown to people, kept for agents.
@@ -118,7 +118,7 @@ pub struct ScoredEntry {
 pub struct Trace {
     /// P(the leading candidate is right), from the calibrated policy.
     pub confidence: f32,
-    /// Dense score of the leader minus the next entry's.
+    /// Score of the leader minus the next entry's.
     pub margin: f32,
     pub candidates: Vec<ScoredEntry>,
     /// The language detected or asked for.
@@ -134,25 +134,12 @@ pub struct Asked {
 pub struct Engine {
     corpus: Corpus,
     embedder: Arc<dyn Embedder>,
-    vectors: VectorIndex,
-    /// Entry index of each point of `vectors`.
-    owners: Vec<usize>,
-    /// Point indexes of each entry.
-    points_of: Vec<Vec<usize>>,
-    questions: Bm25,
-    answers: Bm25,
+    retriever: Retriever,
     policy: Policy,
     /// Folded phrases by which people ask for a person.
     human_phrases: Vec<String>,
-    /// The language most entries are written in (for stemming).
+    /// The language most entries are written in.
     lang: String,
-}
-
-/// The texts an entry is found by: its question, alternates and translated questions.
-fn match_texts(entry: &Entry) -> impl Iterator<Item = &str> {
-    std::iter::once(entry.question.as_str())
-        .chain(entry.alternates.iter().map(String::as_str))
-        .chain(entry.translations.values().map(|t| t.question.as_str()))
 }
 
 impl Engine {
@@ -163,50 +150,23 @@ impl Engine {
         embedder: Arc<dyn Embedder>,
         options: EngineOptions,
     ) -> Result<Self, EngineError> {
-        let mut texts = Vec::new();
-        let mut owners = Vec::new();
-        let mut points_of = vec![Vec::new(); corpus.entries().len()];
-        for (i, entry) in corpus.entries().iter().enumerate() {
-            for t in match_texts(entry) {
-                points_of[i].push(texts.len());
-                texts.push(t.to_string());
-                owners.push(i);
-            }
-        }
-        let started = std::time::Instant::now();
-        let (embeddings, computed) =
-            embed_passages_cached(embedder.as_ref(), &texts, options.cache_dir.as_deref())?;
-        tracing::info!(
-            texts = texts.len(),
-            computed,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "corpus embedded"
-        );
-        let vectors = VectorIndex::build(embeddings, options.index)?;
-        let lang = majority_lang(&corpus);
-        let questions = Bm25::build(&lang, owners.iter().copied().zip(texts.iter().cloned()));
-        let answers = Bm25::build(
-            &lang,
-            corpus
-                .entries()
-                .iter()
-                .enumerate()
-                .map(|(i, e)| (i, e.answer.clone())),
-        );
+        let retriever = Retriever::build(
+            &corpus,
+            embedder.as_ref(),
+            options.cache_dir.as_deref(),
+            options.index,
+        )?;
         let human_phrases = corpus
             .messages()
             .all_human_phrases()
             .map(fold)
             .filter(|p| !p.is_empty())
             .collect();
+        let lang = majority_lang(&corpus);
         Ok(Self {
             corpus,
             embedder,
-            vectors,
-            owners,
-            points_of,
-            questions,
-            answers,
+            retriever,
             policy: options.policy,
             human_phrases,
             lang,
@@ -230,75 +190,19 @@ impl Engine {
         Self { policy, ..self }
     }
 
-    /// Candidates for a question, best first (fused ranking of dense and lexical).
+    /// Candidates for a question, ranked by the policy's weights, best first.
     pub fn retrieve(&self, question: &str) -> Result<Vec<Candidate>, EngineError> {
         let query = self.embedder.embed(question, TextKind::Query)?;
-        Ok(self.retrieve_embedded(question, &query))
+        Ok(rank(
+            self.retriever.candidates(question, &query),
+            self.policy.weights(),
+        ))
     }
 
-    fn retrieve_embedded(&self, question: &str, query: &Embedding) -> Vec<Candidate> {
-        let mut dense: HashMap<usize, f32> = HashMap::new();
-        for hit in self.vectors.search(query, DENSE_K) {
-            let e = self.owners[hit.point];
-            let best = dense.entry(e).or_insert(f32::MIN);
-            *best = best.max(hit.similarity);
-        }
-        let (q_scores, q_ceiling) = self.questions.search(question);
-        let (a_scores, a_ceiling) = self.answers.search(question);
-        let ceiling = q_ceiling + ANSWER_WEIGHT * a_ceiling;
-        let mut lexical: Vec<(usize, f32)> = q_scores
-            .keys()
-            .chain(a_scores.keys())
-            .map(|&e| {
-                let s = q_scores.get(&e).copied().unwrap_or(0.0)
-                    + ANSWER_WEIGHT * a_scores.get(&e).copied().unwrap_or(0.0);
-                (e, if ceiling > 0.0 { s / ceiling } else { 0.0 })
-            })
-            .collect();
-        lexical.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        lexical.dedup_by_key(|x| x.0);
-        lexical.truncate(LEXICAL_K);
-        // Entries found only lexically get their exact dense score too.
-        for &(e, _) in &lexical {
-            dense.entry(e).or_insert_with(|| {
-                self.points_of[e]
-                    .iter()
-                    .map(|&p| query.dot(self.vectors.point(p)))
-                    .fold(f32::MIN, f32::max)
-            });
-        }
-        let lex_of: HashMap<usize, f32> = lexical.iter().copied().collect();
-        let mut by_dense: Vec<(usize, f32)> = dense.into_iter().collect();
-        by_dense.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        let lex_rank: HashMap<usize, usize> = lexical
-            .iter()
-            .filter(|(_, s)| *s > 0.0)
-            .enumerate()
-            .map(|(r, (e, _))| (*e, r))
-            .collect();
-        let mut out: Vec<Candidate> = by_dense
-            .iter()
-            .enumerate()
-            .map(|(rank, &(entry, d))| {
-                let mut fused = 1.0 / (RRF_K + rank as f32 + 1.0);
-                if let Some(r) = lex_rank.get(&entry) {
-                    fused += 1.0 / (RRF_K + *r as f32 + 1.0);
-                }
-                Candidate {
-                    entry,
-                    dense: d,
-                    lexical: lex_of.get(&entry).copied().unwrap_or(0.0),
-                    fused,
-                }
-            })
-            .collect();
-        out.sort_by(|a, b| {
-            b.fused
-                .total_cmp(&a.fused)
-                .then(b.dense.total_cmp(&a.dense))
-                .then(a.entry.cmp(&b.entry))
-        });
-        out
+    /// Unranked candidates with their signals (for calibration, which tries other weights).
+    pub fn signals(&self, question: &str) -> Result<Vec<(usize, Signals)>, EngineError> {
+        let query = self.embedder.embed(question, TextKind::Query)?;
+        Ok(self.retriever.candidates(question, &query))
     }
 
     fn asks_for_a_person(&self, question: &str) -> bool {
@@ -371,11 +275,7 @@ impl Engine {
     }
 
     fn trace(&self, candidates: &[Candidate], decision: &Decision, asked_lang: &str) -> Trace {
-        let confidence = match decision {
-            Decision::Answer { confidence, .. }
-            | Decision::Clarify { confidence, .. }
-            | Decision::HandOff { confidence } => *confidence,
-        };
+        let confidence = decision.confidence();
         let margin = crate::policy::features(candidates).map_or(0.0, |f| f[1]);
         let candidates = candidates
             .iter()
@@ -385,9 +285,8 @@ impl Engine {
                 ScoredEntry {
                     id: e.id.to_string(),
                     service: e.service.clone(),
-                    dense: c.dense,
-                    lexical: c.lexical,
-                    fused: c.fused,
+                    signals: c.signals,
+                    score: c.score,
                 }
             })
             .collect();
@@ -497,17 +396,6 @@ impl Engine {
             corpus_version: self.corpus.version().to_string(),
         }
     }
-}
-
-fn majority_lang(corpus: &Corpus) -> String {
-    let mut counts: HashMap<&str, usize> = HashMap::new();
-    for e in corpus.entries() {
-        *counts.entry(e.lang.as_str()).or_default() += 1;
-    }
-    counts
-        .into_iter()
-        .max_by_key(|(l, n)| (*n, *l == "fr"))
-        .map_or_else(|| "fr".to_string(), |(l, _)| l.to_string())
 }
 
 /// The language of a question, when the text says so clearly; else the corpus language.

@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use crate::corpus::{Corpus, Entry};
 use crate::embedder::Embedder;
 use crate::engine::{Engine, EngineError, EngineOptions};
-use crate::policy::{Decision, Policy, features};
+use crate::policy::{Decision, Features, Policy, features, rank};
+use crate::retrieval::Signals;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
@@ -134,7 +135,51 @@ impl EvalSet {
     }
 }
 
-/// What happened to one query.
+/// One query with the signals of its candidates: computed once (the model's work), then
+/// decided under as many policies as calibration wants to try.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    pub query: String,
+    pub expected: Option<String>,
+    pub kb: Option<String>,
+    pub kind: Option<String>,
+    /// (entry id, signals), unranked.
+    pub candidates: Vec<(String, Signals)>,
+    /// Embedding and retrieval time.
+    pub ms: f64,
+}
+
+/// Embeds and retrieves every query through its knowledge base's engine.
+pub fn probe(
+    set: &EvalSet,
+    engines: &BTreeMap<Option<String>, Engine>,
+) -> Result<Vec<Probe>, EvalError> {
+    let mut out = Vec::with_capacity(set.queries.len());
+    for q in &set.queries {
+        let Some(engine) = engines.get(&q.kb) else {
+            continue;
+        };
+        let started = Instant::now();
+        let expanded = engine.corpus().glossary().expand(&q.query);
+        let signals = engine.signals(&expanded)?;
+        let ms = started.elapsed().as_secs_f64() * 1e3;
+        let candidates = signals
+            .into_iter()
+            .map(|(e, s)| (engine.corpus().entry(e).id.to_string(), s))
+            .collect();
+        out.push(Probe {
+            query: q.query.clone(),
+            expected: q.entry_id.clone(),
+            kb: q.kb.clone(),
+            kind: q.kind.clone(),
+            candidates,
+            ms,
+        });
+    }
+    Ok(out)
+}
+
+/// What happened to one query under a policy.
 #[derive(Debug, Clone, Serialize)]
 pub struct QueryResult {
     pub query: String,
@@ -147,83 +192,74 @@ pub struct QueryResult {
     pub options: Vec<String>,
     /// The leading candidate, whatever was decided.
     pub top: Option<String>,
-    pub features: Option<[f32; 6]>,
+    pub features: Option<Features>,
     pub confidence: f32,
     pub ms: f64,
 }
 
-impl QueryResult {
-    pub fn top_is_right(&self) -> bool {
-        self.expected.is_some() && self.top == self.expected
+/// Decides one probe under `policy` (ranking with its weights included).
+pub fn decide(p: &Probe, policy: &Policy) -> QueryResult {
+    let started = Instant::now();
+    let ranked = rank(
+        p.candidates
+            .iter()
+            .enumerate()
+            .map(|(i, (_, s))| (i, *s))
+            .collect(),
+        policy.weights(),
+    );
+    let decision = policy.decide(&ranked);
+    let ms = p.ms + started.elapsed().as_secs_f64() * 1e3;
+    let id = |i: usize| p.candidates[i].0.clone();
+    let confidence = decision.confidence();
+    let (outcome, answered, options) = match decision {
+        Decision::Answer { entry, .. } => ("answer", Some(id(entry)), Vec::new()),
+        Decision::Clarify { entries, .. } => {
+            ("clarify", None, entries.into_iter().map(id).collect())
+        }
+        Decision::HandOff { .. } => ("handoff", None, Vec::new()),
+    };
+    QueryResult {
+        query: p.query.clone(),
+        expected: p.expected.clone(),
+        kb: p.kb.clone(),
+        kind: p.kind.clone(),
+        outcome,
+        answered,
+        options,
+        top: ranked.first().map(|c| id(c.entry)),
+        features: features(&ranked),
+        confidence,
+        ms,
     }
 }
 
-/// Runs every query through its knowledge base's engine (decision included).
-pub fn run(
-    set: &EvalSet,
-    engines: &BTreeMap<Option<String>, Engine>,
-) -> Result<Vec<QueryResult>, EvalError> {
-    let mut out = Vec::with_capacity(set.queries.len());
-    for q in &set.queries {
-        let Some(engine) = engines.get(&q.kb) else {
-            continue;
-        };
-        let started = Instant::now();
-        let expanded = engine.corpus().glossary().expand(&q.query);
-        let candidates = engine.retrieve(&expanded)?;
-        let decision = engine.policy().decide(&candidates);
-        let ms = started.elapsed().as_secs_f64() * 1e3;
-        let id = |i: usize| engine.corpus().entry(i).id.to_string();
-        let (outcome, answered, options, confidence) = match decision {
-            Decision::Answer { entry, confidence } => {
-                ("answer", Some(id(entry)), Vec::new(), confidence)
-            }
-            Decision::Clarify {
-                entries,
-                confidence,
-            } => (
-                "clarify",
-                None,
-                entries.into_iter().map(id).collect(),
-                confidence,
-            ),
-            Decision::HandOff { confidence } => ("handoff", None, Vec::new(), confidence),
-        };
-        out.push(QueryResult {
-            query: q.query.clone(),
-            expected: q.entry_id.clone(),
-            kb: q.kb.clone(),
-            kind: q.kind.clone(),
-            outcome,
-            answered,
-            options,
-            top: candidates.first().map(|c| id(c.entry)),
-            features: features(&candidates),
-            confidence,
-            ms,
-        });
-    }
-    Ok(out)
+pub fn decide_all(probes: &[Probe], policy: &Policy) -> Vec<QueryResult> {
+    probes.iter().map(|p| decide(p, policy)).collect()
 }
 
-/// Re-decides recorded results under another policy, without embedding again.
-pub fn redecide(results: &[QueryResult], policy: &Policy) -> Vec<QueryResult> {
-    results
-        .iter()
-        .map(|r| {
-            let mut r = r.clone();
-            let confidence = r
-                .features
-                .map_or(0.0, |f| policy.calibration().probability(&f));
-            r.confidence = confidence;
-            if r.features.is_some() && confidence >= policy.answer_threshold() {
-                r.outcome = "answer";
-                r.answered = r.top.clone();
-            } else if r.outcome == "answer" {
-                r.outcome = "handoff";
-                r.answered = None;
-            }
-            r
+/// One point of the trade-off between answering more and answering wrongly.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct CurvePoint {
+    pub answer_threshold: f32,
+    pub coverage: f64,
+    pub wrong_answer_rate: f64,
+}
+
+/// Coverage and wrong-answer rate as the answer threshold goes from loose to strict.
+pub fn curve(probes: &[Probe], policy: &Policy, steps: usize) -> Vec<CurvePoint> {
+    (0..=steps)
+        .filter_map(|i| {
+            let t = i as f32 / steps as f32;
+            let p = policy
+                .with_thresholds(t, policy.clarify_threshold().min(t))
+                .ok()?;
+            let r = score(&decide_all(probes, &p));
+            Some(CurvePoint {
+                answer_threshold: t,
+                coverage: r.coverage,
+                wrong_answer_rate: r.wrong_answer_rate,
+            })
         })
         .collect()
 }

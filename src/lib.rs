@@ -10,9 +10,9 @@
 //!                               +- embedder question -> vector (fastembed, ONNX)
 //!                               +- index    vector -> nearest entries (hnsw_rs)
 //!                               +- lexical  words -> entries (BM25, French folding)
-//!                               +- policy   scored candidates -> answer / clarify / hand off
+//!                               +- retrieval phrasings and answers, dense and lexical -> candidates
+//!                               +- policy   ranked candidates -> answer / clarify / hand off (calibrated)
 //! ```
-//!
 //!
 //! Around it: `http` and `channels` (web chat, agents' API, messengers' webhooks, the only
 //! modules that know axum), `store` (conversations, hand-off tickets, feedback; SQLite),
@@ -20,6 +20,7 @@
 //! The core (everything but `http`, `channels` and `cli`) is synchronous and knows no web
 //! framework.
 
+pub mod calibrate;
 pub mod channels;
 pub mod cli;
 pub mod config;
@@ -33,5 +34,6 @@ pub mod lexical;
 pub mod policy;
 pub mod privacy;
 pub mod reply;
+pub mod retrieval;
 pub mod store;
 pub mod text;

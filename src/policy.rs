@@ -1,93 +1,127 @@
-//! The decision, pure and synchronous: from scored candidates to answer, clarify or hand
-//! off. A calibrated model turns the features of the best candidate into the probability
-//! that answering with it is right; strictness is a threshold on that probability.
+//! The decision, pure and synchronous: from retrieval signals to answer, clarify or hand
+//! off. Candidates are ranked by a weighted score; a calibrated logistic model turns the
+//! features of the leader into the probability that answering with it is right, and
+//! strictness is a threshold on that probability.
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-/// What retrieval says about one entry.
+use crate::retrieval::Signals;
+
+/// How the four signals add up to one ranking score (the phrasing cosine counts 1).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Weights {
+    pub dense_answer: f32,
+    pub lexical: f32,
+    pub lexical_answer: f32,
+}
+
+impl Default for Weights {
+    fn default() -> Self {
+        Self {
+            dense_answer: 0.3,
+            lexical: 0.1,
+            lexical_answer: 0.05,
+        }
+    }
+}
+
+impl Weights {
+    pub fn score(&self, s: &Signals) -> f32 {
+        s.dense
+            + self.dense_answer * s.dense_answer
+            + self.lexical * s.lexical
+            + self.lexical_answer * s.lexical_answer
+    }
+}
+
+/// One entry as ranked for a question.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Candidate {
     pub entry: usize,
-    /// Best cosine between the question and one of the entry's texts.
-    pub dense: f32,
-    /// BM25 of the entry, normalised into [0, 1] by the query's ceiling.
-    pub lexical: f32,
-    /// Reciprocal-rank fusion of both rankings; candidates are sorted by it.
-    pub fused: f32,
+    pub signals: Signals,
+    pub score: f32,
 }
 
-/// Features of the leading candidate, in the order of [`Calibration::weights`].
-pub const FEATURES: [&str; 6] = [
+/// Ranks candidates by score, best first (ties: by entry, for determinism).
+pub fn rank(candidates: Vec<(usize, Signals)>, weights: &Weights) -> Vec<Candidate> {
+    let mut ranked: Vec<Candidate> = candidates
+        .into_iter()
+        .map(|(entry, signals)| Candidate {
+            entry,
+            signals,
+            score: weights.score(&signals),
+        })
+        .collect();
+    ranked.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.entry.cmp(&b.entry)));
+    ranked
+}
+
+/// Names of the features of the leading candidate, in the order of `features()`.
+pub const FEATURES: [&str; 8] = [
+    "score",
+    "score_margin",
     "dense",
     "dense_margin",
     "lexical",
     "lexical_margin",
+    "dense_answer",
     "agree",
-    "fused_margin",
 ];
+pub type Features = [f32; 8];
 
-pub fn features(candidates: &[Candidate]) -> Option<[f32; 6]> {
-    let top = candidates.first()?;
-    let second = candidates.get(1);
-    let dense_second = candidates
-        .iter()
-        .skip(1)
-        .map(|c| c.dense)
-        .fold(f32::MIN, f32::max);
-    let lexical_second = candidates
-        .iter()
-        .skip(1)
-        .map(|c| c.lexical)
-        .fold(0.0, f32::max);
-    let best_dense = candidates
-        .iter()
-        .max_by(|a, b| a.dense.total_cmp(&b.dense))
-        .map(|c| c.entry);
-    let best_lexical = candidates
-        .iter()
-        .max_by(|a, b| a.lexical.total_cmp(&b.lexical))
-        .filter(|c| c.lexical > 0.0)
-        .map(|c| c.entry);
-    let agree = best_dense == Some(top.entry) && best_lexical == Some(top.entry);
+/// Features of the leader of a ranked list (none for an empty list).
+pub fn features(ranked: &[Candidate]) -> Option<Features> {
+    let top = ranked.first()?;
+    let others = || ranked.iter().skip(1);
+    let best_other = |f: fn(&Candidate) -> f32| {
+        others()
+            .map(f)
+            .fold(None, |m: Option<f32>, x| Some(m.map_or(x, |m| m.max(x))))
+    };
+    let score_second = best_other(|c| c.score).unwrap_or(0.0);
+    let dense_second = best_other(|c| c.signals.dense).unwrap_or(0.0);
+    let lexical_second = best_other(|c| c.signals.lexical).unwrap_or(0.0);
+    let leads = |f: fn(&Candidate) -> f32| others().all(|c| f(c) < f(top));
+    let agree =
+        leads(|c| c.signals.dense) && top.signals.lexical > 0.0 && leads(|c| c.signals.lexical);
     Some([
-        top.dense,
-        if second.is_some() {
-            top.dense - dense_second
-        } else {
-            top.dense
-        },
-        top.lexical,
-        top.lexical - lexical_second,
+        top.score,
+        top.score - score_second,
+        top.signals.dense,
+        top.signals.dense - dense_second,
+        top.signals.lexical,
+        top.signals.lexical - lexical_second,
+        top.signals.dense_answer,
         if agree { 1.0 } else { 0.0 },
-        top.fused - second.map_or(0.0, |c| c.fused),
     ])
 }
 
 /// Logistic model: P(right) = sigmoid(bias + weights . features).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Calibration {
     pub bias: f32,
-    pub weights: [f32; 6],
-    /// Where the coefficients came from (data sets, command, date).
-    #[serde(default)]
-    pub provenance: String,
+    pub weights: Vec<f32>,
+    /// Feature names, as a check that the file matches this code.
+    pub features: Vec<String>,
 }
 
 impl Default for Calibration {
-    /// Hand-set until fitted: leans on the dense score and the margin.
+    /// Hand-set until fitted: leans on the phrasing cosine and the margin.
     fn default() -> Self {
         Self {
             bias: -70.0,
-            weights: [75.0, 60.0, 2.0, 2.0, 1.0, 0.0],
-            provenance: "hand-set default, not fitted".into(),
+            weights: vec![0.0, 0.0, 75.0, 60.0, 2.0, 2.0, 0.0, 1.0],
+            features: FEATURES.iter().map(|s| s.to_string()).collect(),
         }
     }
 }
 
 impl Calibration {
-    pub fn probability(&self, f: &[f32; 6]) -> f32 {
+    pub fn probability(&self, f: &Features) -> f32 {
         let z = self.bias + self.weights.iter().zip(f).map(|(w, x)| w * x).sum::<f32>();
         1.0 / (1.0 + (-z).exp())
     }
@@ -99,20 +133,34 @@ pub enum PolicyError {
     Threshold { name: &'static str, value: f32 },
     #[error("clarify_threshold ({clarify}) must not exceed answer_threshold ({answer})")]
     Order { clarify: f32, answer: f32 },
+    #[error(
+        "the calibration has features {found:?}, this build computes {expected:?}: fit it again (`guichet calibrate`)"
+    )]
+    Features {
+        found: Vec<String>,
+        expected: Vec<String>,
+    },
+    #[error("a weight or coefficient is not a finite number")]
+    NotFinite,
     #[error("cannot read policy file {path}: {detail}")]
     File { path: String, detail: String },
 }
 
 /// The decision parameters, built only through [`Policy::new`], which checks them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Policy {
-    calibration: Calibration,
+    /// Where these numbers come from: data, command, date.
+    #[serde(default)]
+    pub provenance: String,
     /// Answer when P(right) is at least this.
     answer_threshold: f32,
     /// Below the answer threshold, offer a "did you mean" when P(right) is at least this.
     clarify_threshold: f32,
-    /// Offer other entries whose dense score is within this of the best one.
+    /// Offer other entries whose score is within this of the leader's.
     clarify_window: f32,
+    weights: Weights,
+    calibration: Calibration,
 }
 
 /// How many validated questions a "did you mean" offers at most.
@@ -133,8 +181,19 @@ pub enum Decision {
     },
 }
 
+impl Decision {
+    pub fn confidence(&self) -> f32 {
+        match self {
+            Self::Answer { confidence, .. }
+            | Self::Clarify { confidence, .. }
+            | Self::HandOff { confidence } => *confidence,
+        }
+    }
+}
+
 impl Policy {
     pub fn new(
+        weights: Weights,
         calibration: Calibration,
         answer_threshold: f32,
         clarify_threshold: f32,
@@ -143,6 +202,7 @@ impl Policy {
         for (name, value) in [
             ("answer_threshold", answer_threshold),
             ("clarify_threshold", clarify_threshold),
+            ("clarify_window", clarify_window),
         ] {
             if !(0.0..=1.0).contains(&value) {
                 return Err(PolicyError::Threshold { name, value });
@@ -154,36 +214,62 @@ impl Policy {
                 answer: answer_threshold,
             });
         }
-        if !(0.0..=1.0).contains(&clarify_window) {
-            return Err(PolicyError::Threshold {
-                name: "clarify_window",
-                value: clarify_window,
+        let expected: Vec<String> = FEATURES.iter().map(|s| s.to_string()).collect();
+        if calibration.features != expected || calibration.weights.len() != FEATURES.len() {
+            return Err(PolicyError::Features {
+                found: calibration.features,
+                expected,
             });
         }
+        let numbers = [
+            weights.dense_answer,
+            weights.lexical,
+            weights.lexical_answer,
+            calibration.bias,
+        ];
+        if !numbers
+            .iter()
+            .chain(&calibration.weights)
+            .all(|x| x.is_finite())
+        {
+            return Err(PolicyError::NotFinite);
+        }
         Ok(Self {
-            calibration,
+            provenance: String::new(),
             answer_threshold,
             clarify_threshold,
             clarify_window,
+            weights,
+            calibration,
         })
     }
 
     /// Reads a policy file (TOML), checking it like [`Policy::new`].
     pub fn from_file(path: &Path) -> Result<Self, PolicyError> {
-        let text = std::fs::read_to_string(path).map_err(|e| PolicyError::File {
+        let fail = |detail: String| PolicyError::File {
             path: path.display().to_string(),
-            detail: e.to_string(),
-        })?;
-        let p: Policy = toml::from_str(&text).map_err(|e| PolicyError::File {
-            path: path.display().to_string(),
-            detail: e.message().to_string(),
-        })?;
-        Self::new(
+            detail,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+        let p: Policy = toml::from_str(&text).map_err(|e| fail(e.message().to_string()))?;
+        let provenance = p.provenance.clone();
+        let mut checked = Self::new(
+            p.weights,
             p.calibration,
             p.answer_threshold,
             p.clarify_threshold,
             p.clarify_window,
-        )
+        )?;
+        checked.provenance = provenance;
+        Ok(checked)
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("a policy serialises")
+    }
+
+    pub fn weights(&self) -> &Weights {
+        &self.weights
     }
 
     pub fn calibration(&self) -> &Calibration {
@@ -194,23 +280,30 @@ impl Policy {
         self.answer_threshold
     }
 
-    /// The same policy, stricter or looser (used to trace a coverage / wrong-answer curve).
+    pub fn clarify_threshold(&self) -> f32 {
+        self.clarify_threshold
+    }
+
+    /// The same policy with other thresholds (stricter or looser).
     pub fn with_thresholds(&self, answer: f32, clarify: f32) -> Result<Self, PolicyError> {
-        Self::new(
+        let mut p = Self::new(
+            self.weights,
             self.calibration.clone(),
             answer,
             clarify,
             self.clarify_window,
-        )
+        )?;
+        p.provenance = self.provenance.clone();
+        Ok(p)
     }
 
-    /// Candidates must come sorted by `fused`, best first.
-    pub fn decide(&self, candidates: &[Candidate]) -> Decision {
-        let Some(f) = features(candidates) else {
+    /// Decides on a list ranked by [`rank`] with this policy's weights.
+    pub fn decide(&self, ranked: &[Candidate]) -> Decision {
+        let Some(f) = features(ranked) else {
             return Decision::HandOff { confidence: 0.0 };
         };
         let confidence = self.calibration.probability(&f);
-        let top = candidates[0];
+        let top = ranked[0];
         if confidence >= self.answer_threshold {
             return Decision::Answer {
                 entry: top.entry,
@@ -218,16 +311,12 @@ impl Policy {
             };
         }
         if confidence >= self.clarify_threshold {
-            let mut options = vec![top.entry];
-            let best_dense = candidates.iter().map(|c| c.dense).fold(f32::MIN, f32::max);
-            for c in &candidates[1..] {
-                if options.len() == MAX_OPTIONS {
-                    break;
-                }
-                if c.dense >= best_dense - self.clarify_window {
-                    options.push(c.entry);
-                }
-            }
+            let options: Vec<usize> = ranked
+                .iter()
+                .take_while(|c| c.score >= top.score - self.clarify_window)
+                .take(MAX_OPTIONS)
+                .map(|c| c.entry)
+                .collect();
             if options.len() >= 2 {
                 return Decision::Clarify {
                     entries: options,
@@ -241,7 +330,10 @@ impl Policy {
 
 impl Default for Policy {
     fn default() -> Self {
-        Self::new(Calibration::default(), 0.5, 0.15, 0.02).expect("default thresholds are valid")
+        let mut p = Self::new(Weights::default(), Calibration::default(), 0.5, 0.15, 0.02)
+            .expect("default thresholds are valid");
+        p.provenance = "hand-set default, not fitted".into();
+        p
     }
 }
 
@@ -250,13 +342,23 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn candidate(entry: usize, dense: f32, lexical: f32, fused: f32) -> Candidate {
-        Candidate {
-            entry,
+    fn signals(dense: f32, lexical: f32) -> Signals {
+        Signals {
             dense,
+            dense_answer: dense - 0.05,
             lexical,
-            fused,
+            lexical_answer: 0.0,
         }
+    }
+
+    fn ranked(list: &[(f32, f32)]) -> Vec<Candidate> {
+        rank(
+            list.iter()
+                .enumerate()
+                .map(|(i, (d, l))| (i, signals(*d, *l)))
+                .collect(),
+            &Weights::default(),
+        )
     }
 
     #[test]
@@ -268,56 +370,82 @@ mod tests {
     }
 
     #[test]
-    fn thresholds_out_of_range_or_out_of_order_are_refused() {
-        assert!(Policy::new(Calibration::default(), 1.5, 0.1, 0.02).is_err());
-        assert!(Policy::new(Calibration::default(), 0.3, 0.6, 0.02).is_err());
+    fn thresholds_out_of_range_out_of_order_or_a_stale_calibration_are_refused() {
+        let (w, c) = (Weights::default(), Calibration::default());
+        assert!(matches!(
+            Policy::new(w, c.clone(), 1.5, 0.1, 0.02),
+            Err(PolicyError::Threshold { .. })
+        ));
+        assert!(matches!(
+            Policy::new(w, c.clone(), 0.3, 0.6, 0.02),
+            Err(PolicyError::Order { .. })
+        ));
+        let stale = Calibration {
+            weights: vec![1.0; 3],
+            features: vec!["dense".into()],
+            ..c
+        };
+        assert!(matches!(
+            Policy::new(w, stale, 0.5, 0.1, 0.02),
+            Err(PolicyError::Features { .. })
+        ));
+    }
+
+    #[test]
+    fn a_policy_survives_a_round_trip_through_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("policy.toml");
+        std::fs::write(&path, Policy::default().to_toml()).unwrap();
+        assert_eq!(Policy::from_file(&path).unwrap(), Policy::default());
     }
 
     #[test]
     fn a_clear_winner_is_answered_and_a_tie_is_clarified() {
         let p = Policy::default();
-        let clear = [candidate(0, 0.95, 0.8, 0.03), candidate(1, 0.85, 0.1, 0.02)];
         assert!(matches!(
-            p.decide(&clear),
+            p.decide(&ranked(&[(0.95, 0.8), (0.85, 0.1)])),
             Decision::Answer { entry: 0, .. }
         ));
-        let tie = [
-            candidate(0, 0.90, 0.3, 0.03),
-            candidate(1, 0.895, 0.3, 0.029),
-            candidate(2, 0.80, 0.0, 0.01),
-        ];
-        match p.with_thresholds(0.99, 0.01).unwrap().decide(&tie) {
+        let tie = ranked(&[(0.90, 0.3), (0.895, 0.3), (0.80, 0.0)]);
+        match p.with_thresholds(1.0, 0.0).unwrap().decide(&tie) {
             Decision::Clarify { entries, .. } => assert_eq!(entries, vec![0, 1]),
             other => panic!("expected a clarification, got {other:?}"),
         }
     }
 
-    fn arb_candidates() -> impl Strategy<Value = Vec<Candidate>> {
-        prop::collection::vec((0.5f32..1.0, 0.0f32..1.0, 0.0f32..0.04), 0..6).prop_map(|v| {
-            let mut c: Vec<Candidate> = v
-                .into_iter()
-                .enumerate()
-                .map(|(i, (d, l, f))| candidate(i, d, l, f))
-                .collect();
-            c.sort_by(|a, b| b.fused.total_cmp(&a.fused));
-            c
-        })
+    fn arb_ranked() -> impl Strategy<Value = Vec<Candidate>> {
+        prop::collection::vec((0.5f32..1.0, 0.0f32..1.0), 0..6).prop_map(|v| ranked(&v))
     }
 
     proptest! {
         #[test]
         fn a_stricter_setting_never_turns_a_handoff_into_an_answer(
-            cands in arb_candidates(), a in 0.0f32..1.0, b in 0.0f32..1.0, c in 0.0f32..1.0,
+            cands in arb_ranked(), a in 0.0f32..=1.0, b in 0.0f32..=1.0, c in 0.0f32..=1.0,
         ) {
             let (loose, strict) = if a <= b { (a, b) } else { (b, a) };
             let clarify = c.min(loose);
-            let loose_p = Policy::default().with_thresholds(loose, clarify).unwrap();
-            let strict_p = Policy::default().with_thresholds(strict, clarify).unwrap();
-            let answered_strict = matches!(strict_p.decide(&cands), Decision::Answer { .. });
-            let answered_loose = matches!(loose_p.decide(&cands), Decision::Answer { .. });
-            prop_assert!(!answered_strict || answered_loose);
-            if let Decision::Answer { entry, .. } = strict_p.decide(&cands) {
-                prop_assert_eq!(loose_p.decide(&cands), Decision::Answer { entry, confidence: loose_p.calibration().probability(&features(&cands).unwrap()) });
+            let loose_d = Policy::default().with_thresholds(loose, clarify).unwrap().decide(&cands);
+            let strict_d = Policy::default().with_thresholds(strict, clarify).unwrap().decide(&cands);
+            if let Decision::Answer { entry, .. } = strict_d {
+                prop_assert!(matches!(loose_d, Decision::Answer { entry: e, .. } if e == entry));
+            }
+            if matches!(loose_d, Decision::HandOff { .. }) {
+                prop_assert!(matches!(strict_d, Decision::HandOff { .. }));
+            }
+        }
+
+        #[test]
+        fn an_answer_is_always_the_leader_and_options_are_distinct_leaders(cands in arb_ranked(), t in 0.0f32..=1.0) {
+            match Policy::default().with_thresholds(t, t / 2.0).unwrap().decide(&cands) {
+                Decision::Answer { entry, .. } => prop_assert_eq!(entry, cands[0].entry),
+                Decision::Clarify { entries, .. } => {
+                    prop_assert!(entries.len() >= 2 && entries.len() <= MAX_OPTIONS);
+                    prop_assert_eq!(entries[0], cands[0].entry);
+                    let mut d = entries.clone();
+                    d.dedup();
+                    prop_assert_eq!(d.len(), entries.len());
+                }
+                Decision::HandOff { .. } => {}
             }
         }
     }

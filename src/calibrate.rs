@@ -1,0 +1,258 @@
+//! Fitting the decision on labelled data: ranking weights by grid search (top-1 accuracy),
+//! a logistic model of "the leader is right" on the leader's features, then the answer and
+//! clarify thresholds that keep wrong answers and missed hand-offs within targets.
+//! Every set counts equally, however many queries it has.
+
+use serde::Serialize;
+
+use crate::eval::{Probe, decide_all, score};
+use crate::policy::{
+    Calibration, FEATURES, Features, Policy, PolicyError, Weights, features, rank,
+};
+
+/// What the thresholds must hold on every set.
+#[derive(Debug, Clone, Copy)]
+pub struct Targets {
+    /// Highest wrong-answer rate allowed on any set.
+    pub max_wrong_rate: f64,
+    /// Lowest hand-off recall allowed on any set that has unanswerable queries.
+    pub min_handoff_recall: f64,
+}
+
+/// One labelled set: its name, its probed queries and what it must hold.
+pub struct LabelledSet {
+    pub name: String,
+    pub probes: Vec<Probe>,
+    pub targets: Targets,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FitSummary {
+    pub weights_accuracy: Vec<(String, f64)>,
+    pub log_loss: f64,
+}
+
+const DENSE_ANSWER: [f32; 6] = [0.0, 0.1, 0.2, 0.3, 0.5, 0.8];
+const LEXICAL: [f32; 6] = [0.0, 0.05, 0.1, 0.2, 0.3, 0.5];
+const LEXICAL_ANSWER: [f32; 4] = [0.0, 0.05, 0.1, 0.2];
+const WINDOWS: [f32; 4] = [0.01, 0.02, 0.03, 0.05];
+
+fn ranked_top_features(p: &Probe, w: &Weights) -> Option<(bool, Features)> {
+    let ranked = rank(
+        p.candidates
+            .iter()
+            .enumerate()
+            .map(|(i, (_, s))| (i, *s))
+            .collect(),
+        w,
+    );
+    let f = features(&ranked)?;
+    let right = p.expected.as_deref() == Some(p.candidates[ranked[0].entry].0.as_str());
+    Some((right, f))
+}
+
+fn accuracy(probes: &[Probe], w: &Weights) -> f64 {
+    let answerable = probes
+        .iter()
+        .filter(|p| p.expected.is_some())
+        .count()
+        .max(1);
+    let right = probes
+        .iter()
+        .filter_map(|p| ranked_top_features(p, w))
+        .filter(|(r, _)| *r)
+        .count();
+    right as f64 / answerable as f64
+}
+
+/// The weights with the best mean top-1 accuracy across sets.
+pub fn fit_weights(sets: &[LabelledSet]) -> (Weights, f64) {
+    let mut best = (
+        Weights {
+            dense_answer: 0.0,
+            lexical: 0.0,
+            lexical_answer: 0.0,
+        },
+        f64::MIN,
+    );
+    for &dense_answer in &DENSE_ANSWER {
+        for &lexical in &LEXICAL {
+            for &lexical_answer in &LEXICAL_ANSWER {
+                let w = Weights {
+                    dense_answer,
+                    lexical,
+                    lexical_answer,
+                };
+                let mean = sets.iter().map(|s| accuracy(&s.probes, &w)).sum::<f64>()
+                    / sets.len().max(1) as f64;
+                if mean > best.1 + 1e-9 {
+                    best = (w, mean);
+                }
+            }
+        }
+    }
+    best
+}
+
+/// Weighted logistic regression by gradient descent on standardised features, with a
+/// little L2 so that separable data keeps finite coefficients. Returns the model in the
+/// raw feature scale and its mean log loss.
+pub fn fit_logistic(rows: &[(Features, bool, f64)]) -> (Calibration, f64) {
+    let n = FEATURES.len();
+    let total: f64 = rows.iter().map(|r| r.2).sum::<f64>().max(1e-12);
+    let mut mean = vec![0.0f64; n];
+    let mut sd = vec![0.0f64; n];
+    for (f, _, w) in rows {
+        for j in 0..n {
+            mean[j] += w * f[j] as f64 / total;
+        }
+    }
+    for (f, _, w) in rows {
+        for j in 0..n {
+            sd[j] += w * (f[j] as f64 - mean[j]).powi(2) / total;
+        }
+    }
+    let sd: Vec<f64> = sd.into_iter().map(|v| v.sqrt().max(1e-6)).collect();
+    let x: Vec<Vec<f64>> = rows
+        .iter()
+        .map(|(f, ..)| (0..n).map(|j| (f[j] as f64 - mean[j]) / sd[j]).collect())
+        .collect();
+    let (mut b, mut w) = (0.0f64, vec![0.0f64; n]);
+    let (lr, l2) = (0.5, 1e-3);
+    let sigmoid = |z: f64| 1.0 / (1.0 + (-z).exp());
+    for _ in 0..4000 {
+        let (mut gb, mut gw) = (0.0, vec![0.0; n]);
+        for (xi, (_, y, wt)) in x.iter().zip(rows) {
+            let p = sigmoid(b + w.iter().zip(xi).map(|(a, c)| a * c).sum::<f64>());
+            let err = (p - if *y { 1.0 } else { 0.0 }) * wt / total;
+            gb += err;
+            for j in 0..n {
+                gw[j] += err * xi[j];
+            }
+        }
+        b -= lr * gb;
+        for j in 0..n {
+            w[j] -= lr * (gw[j] + l2 * w[j]);
+        }
+    }
+    let loss = x
+        .iter()
+        .zip(rows)
+        .map(|(xi, (_, y, wt))| {
+            let p = sigmoid(b + w.iter().zip(xi).map(|(a, c)| a * c).sum::<f64>())
+                .clamp(1e-9, 1.0 - 1e-9);
+            -wt * if *y { p.ln() } else { (1.0 - p).ln() } / total
+        })
+        .sum();
+    let raw: Vec<f32> = (0..n).map(|j| (w[j] / sd[j]) as f32).collect();
+    let bias = (b - (0..n).map(|j| w[j] * mean[j] / sd[j]).sum::<f64>()) as f32;
+    (
+        Calibration {
+            bias,
+            weights: raw,
+            features: FEATURES.iter().map(|s| s.to_string()).collect(),
+        },
+        loss,
+    )
+}
+
+/// Fits a whole policy. Thresholds: the loosest answer threshold under which every set
+/// stays within the wrong-answer target; then the clarify window and the loosest clarify
+/// threshold under which every set keeps its hand-off recall, best mean resolved rate first.
+pub fn fit(sets: &[LabelledSet]) -> Result<(Policy, FitSummary), PolicyError> {
+    let (weights, _) = fit_weights(sets);
+    let mut rows = Vec::new();
+    for s in sets {
+        let mine: Vec<(bool, Features)> = s
+            .probes
+            .iter()
+            .filter_map(|p| ranked_top_features(p, &weights))
+            .collect();
+        let per = 1.0 / mine.len().max(1) as f64;
+        rows.extend(mine.into_iter().map(|(y, f)| (f, y, per)));
+    }
+    let (calibration, log_loss) = fit_logistic(&rows);
+    let base = Policy::new(weights, calibration, 1.0, 0.0, WINDOWS[0])?;
+    let holds = |p: &Policy, check: &dyn Fn(&crate::eval::Report, &Targets) -> bool| {
+        sets.iter()
+            .all(|s| check(&score(&decide_all(&s.probes, p)), &s.targets))
+    };
+    let steps: Vec<f32> = (0..=100).map(|i| i as f32 / 100.0).collect();
+    let answer = steps
+        .iter()
+        .copied()
+        .find(|&t| {
+            holds(&base.with_thresholds(t, 0.0).expect("valid"), &|r, t| {
+                r.wrong_answer_rate <= t.max_wrong_rate
+            })
+        })
+        .unwrap_or(1.0);
+    let mut best: Option<(f64, Policy)> = None;
+    for &window in &WINDOWS {
+        let windowed = Policy::new(weights, base.calibration().clone(), answer, 0.0, window)?;
+        let clarify = steps.iter().copied().filter(|&c| c <= answer).find(|&c| {
+            holds(
+                &windowed.with_thresholds(answer, c).expect("valid"),
+                &|r, t| r.null == 0 || r.handoff_recall >= t.min_handoff_recall,
+            )
+        });
+        let Some(clarify) = clarify else { continue };
+        let p = windowed.with_thresholds(answer, clarify)?;
+        let resolved = sets
+            .iter()
+            .map(|s| score(&decide_all(&s.probes, &p)).resolved_rate)
+            .sum::<f64>()
+            / sets.len().max(1) as f64;
+        if best.as_ref().is_none_or(|(r, _)| resolved > *r + 1e-9) {
+            best = Some((resolved, p));
+        }
+    }
+    let policy = match best {
+        Some((_, p)) => p,
+        None => Policy::new(
+            weights,
+            base.calibration().clone(),
+            answer,
+            answer,
+            WINDOWS[0],
+        )?,
+    };
+    let weights_accuracy = sets
+        .iter()
+        .map(|s| (s.name.clone(), accuracy(&s.probes, &weights)))
+        .collect();
+    Ok((
+        policy,
+        FitSummary {
+            weights_accuracy,
+            log_loss,
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logistic_regression_separates_a_feature_that_decides_the_label() {
+        // Label is true exactly when feature 0 is above 0.5; the other features are noise.
+        let rows: Vec<(Features, bool, f64)> = (0..200)
+            .map(|i| {
+                let x = i as f32 / 200.0;
+                let noise = ((i * 37) % 11) as f32 / 11.0;
+                ([x, noise, 0.5, 0.0, noise, 0.0, 0.3, 0.0], x > 0.5, 1.0)
+            })
+            .collect();
+        let (c, loss) = fit_logistic(&rows);
+        assert!(loss < 0.3, "loss {loss}");
+        let at = |x: f32| c.probability(&[x, 0.5, 0.5, 0.0, 0.5, 0.0, 0.3, 0.0]);
+        assert!(
+            at(0.9) > 0.9 && at(0.1) < 0.1,
+            "p(0.9) = {}, p(0.1) = {}",
+            at(0.9),
+            at(0.1)
+        );
+        assert!(at(0.6) > at(0.4), "monotone in the deciding feature");
+    }
+}

@@ -1,0 +1,177 @@
+//! Retrieval: from a question to candidate entries with their signals. Four views of an
+//! entry are searched: its phrasings (question, alternates, translated questions) and its
+//! answer, each densely (e5 vectors, hnsw_rs) and lexically (BM25, folded and stemmed).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::corpus::{Corpus, Entry};
+use crate::embedder::{EmbedError, Embedder, Embedding, embed_passages_cached};
+use crate::index::{IndexError, IndexParams, VectorIndex};
+use crate::lexical::Bm25;
+
+/// Nearest phrasings taken from the vector index per question.
+const DENSE_K: usize = 40;
+/// Nearest answers taken from the answer index.
+const ANSWER_K: usize = 10;
+/// Entries taken from each lexical ranking.
+const LEXICAL_K: usize = 15;
+
+/// What retrieval knows of one entry for one question. Every signal is computed exactly
+/// for every candidate, whichever view found it.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Signals {
+    /// Best cosine with one of the entry's phrasings.
+    pub dense: f32,
+    /// Cosine with the entry's answer (the phrasing cosine when it has no answer text).
+    pub dense_answer: f32,
+    /// BM25 over phrasings, divided by what the query's known words could reach at most.
+    pub lexical: f32,
+    /// BM25 over the answer, normalised likewise.
+    pub lexical_answer: f32,
+}
+
+/// The texts an entry is found by: its question, alternates and translated questions.
+pub fn match_texts(entry: &Entry) -> impl Iterator<Item = &str> {
+    std::iter::once(entry.question.as_str())
+        .chain(entry.alternates.iter().map(String::as_str))
+        .chain(entry.translations.values().map(|t| t.question.as_str()))
+}
+
+pub struct Retriever {
+    phrasings: VectorIndex,
+    /// Entry of each phrasing point.
+    owners: Vec<usize>,
+    /// Phrasing points of each entry.
+    points_of: Vec<Vec<usize>>,
+    /// One point per entry with an answer text; `answer_point[e]` is its point.
+    answers: VectorIndex,
+    answer_point: Vec<Option<usize>>,
+    answer_owner: Vec<usize>,
+    lexical_phrasings: Bm25,
+    lexical_answers: Bm25,
+}
+
+impl Retriever {
+    pub fn build(
+        corpus: &Corpus,
+        embedder: &dyn Embedder,
+        cache: Option<&Path>,
+        params: IndexParams,
+    ) -> Result<Self, RetrievalError> {
+        let lang = majority_lang(corpus);
+        let mut texts = Vec::new();
+        let mut owners = Vec::new();
+        let mut points_of = vec![Vec::new(); corpus.entries().len()];
+        for (i, entry) in corpus.entries().iter().enumerate() {
+            for t in match_texts(entry) {
+                points_of[i].push(texts.len());
+                texts.push(t.to_string());
+                owners.push(i);
+            }
+        }
+        let mut answer_texts = Vec::new();
+        let mut answer_point = vec![None; corpus.entries().len()];
+        let mut answer_owner = Vec::new();
+        for (i, entry) in corpus.entries().iter().enumerate() {
+            if !entry.answer.trim().is_empty() {
+                answer_point[i] = Some(answer_texts.len());
+                answer_texts.push(entry.answer.clone());
+                answer_owner.push(i);
+            }
+        }
+        let started = std::time::Instant::now();
+        let (phrasing_vectors, computed) = embed_passages_cached(embedder, &texts, cache)?;
+        let (answer_vectors, computed_answers) =
+            embed_passages_cached(embedder, &answer_texts, cache)?;
+        tracing::info!(
+            phrasings = texts.len(),
+            answers = answer_texts.len(),
+            computed = computed + computed_answers,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "corpus embedded"
+        );
+        let lexical_phrasings = Bm25::build(&lang, owners.iter().copied().zip(texts));
+        let lexical_answers = Bm25::build(&lang, answer_owner.iter().copied().zip(answer_texts));
+        Ok(Self {
+            phrasings: VectorIndex::build(phrasing_vectors, params)?,
+            owners,
+            points_of,
+            answers: VectorIndex::build(answer_vectors, params)?,
+            answer_point,
+            answer_owner,
+            lexical_phrasings,
+            lexical_answers,
+        })
+    }
+
+    /// Candidate entries for a question (its text and its query embedding), unsorted.
+    pub fn candidates(&self, text: &str, query: &Embedding) -> Vec<(usize, Signals)> {
+        let mut pool: Vec<usize> = Vec::new();
+        pool.extend(
+            self.phrasings
+                .search(query, DENSE_K)
+                .iter()
+                .map(|h| self.owners[h.point]),
+        );
+        pool.extend(
+            self.answers
+                .search(query, ANSWER_K)
+                .iter()
+                .map(|h| self.answer_owner[h.point]),
+        );
+        let (lex_p, ceil_p) = self.lexical_phrasings.search(text);
+        let (lex_a, ceil_a) = self.lexical_answers.search(text);
+        for scores in [&lex_p, &lex_a] {
+            let mut top: Vec<(usize, f32)> = scores.iter().map(|(e, s)| (*e, *s)).collect();
+            top.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            pool.extend(top.into_iter().take(LEXICAL_K).map(|(e, _)| e));
+        }
+        pool.sort_unstable();
+        pool.dedup();
+        let norm = |scores: &HashMap<usize, f32>, ceiling: f32, e: usize| {
+            if ceiling > 0.0 {
+                scores.get(&e).copied().unwrap_or(0.0) / ceiling
+            } else {
+                0.0
+            }
+        };
+        pool.into_iter()
+            .map(|e| {
+                let dense = self.points_of[e]
+                    .iter()
+                    .map(|&p| query.dot(self.phrasings.point(p)))
+                    .fold(f32::MIN, f32::max);
+                let dense_answer =
+                    self.answer_point[e].map_or(dense, |p| query.dot(self.answers.point(p)));
+                let signals = Signals {
+                    dense,
+                    dense_answer,
+                    lexical: norm(&lex_p, ceil_p, e),
+                    lexical_answer: norm(&lex_a, ceil_a, e),
+                };
+                (e, signals)
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RetrievalError {
+    #[error(transparent)]
+    Embed(#[from] EmbedError),
+    #[error(transparent)]
+    Index(#[from] IndexError),
+}
+
+/// The language most entries are written in (it picks the stemmer).
+pub fn majority_lang(corpus: &Corpus) -> String {
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for e in corpus.entries() {
+        *counts.entry(e.lang.as_str()).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .max_by_key(|(l, n)| (*n, *l == "fr"))
+        .map_or_else(|| "fr".to_string(), |(l, _)| l.to_string())
+}
