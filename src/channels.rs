@@ -22,11 +22,12 @@ use chrono::Utc;
 use serde_json::json;
 
 use crate::corpus::PRIMARY_LANG;
-use crate::engine::{AskContext, Engine, MAX_MESSAGE_CHARS, Question, detect_lang};
+use crate::engine::{AskContext, Engine, MAX_MESSAGE_CHARS, Question};
 use crate::http::{ApiError, AppState};
 use crate::privacy::Redacted;
 use crate::reply::{HandoffReason, Outcome, Reply};
 use crate::store::{Author, Channel, NewTicket, NewTurn, Route, Ticket};
+use crate::text::detect_lang;
 
 use self::format::Markup;
 

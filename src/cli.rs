@@ -44,6 +44,9 @@ pub enum Command {
         /// Language of the question (detected when absent).
         #[arg(long)]
         lang: Option<String>,
+        /// Also print why (candidates, signals, confidence) on standard error.
+        #[arg(long)]
+        explain: bool,
         #[command(flatten)]
         config: Config,
     },
@@ -113,8 +116,9 @@ pub fn run(cli: Cli) -> Result<i32> {
             question,
             json,
             lang,
+            explain,
             config,
-        } => ask(&config, &question, json, lang),
+        } => ask(&config, &question, json, lang, explain),
         Command::Check { config } => check(&config.corpus),
         Command::Stamp { files, by } => stamp(&files, &by),
         Command::Eval {
@@ -232,7 +236,13 @@ async fn shutdown() {
     tracing::info!("shutting down");
 }
 
-fn ask(config: &Config, question: &str, json: bool, lang: Option<String>) -> Result<i32> {
+fn ask(
+    config: &Config,
+    question: &str,
+    json: bool,
+    lang: Option<String>,
+    explain: bool,
+) -> Result<i32> {
     let engine = build_engine(config)?;
     let asked = engine.ask(
         question,
@@ -241,6 +251,9 @@ fn ask(config: &Config, question: &str, json: bool, lang: Option<String>) -> Res
             ..AskContext::now()
         },
     )?;
+    if explain {
+        eprintln!("{}", serde_json::to_string_pretty(&asked.trace)?);
+    }
     if json {
         println!("{}", serde_json::to_string_pretty(&asked.reply)?);
     } else {

@@ -5,7 +5,7 @@ mod cache;
 mod hashing;
 mod onnx;
 
-pub use cache::embed_passages_cached;
+pub use cache::embed_cached;
 pub use hashing::HashingEmbedder;
 pub use onnx::{ModelPaths, OnnxEmbedder};
 

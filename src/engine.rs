@@ -68,22 +68,12 @@ impl Question {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct EngineOptions {
     /// Where passage embeddings are cached (none: always embed).
     pub cache_dir: Option<PathBuf>,
     pub index: IndexParams,
     pub policy: Policy,
-}
-
-impl Default for EngineOptions {
-    fn default() -> Self {
-        Self {
-            cache_dir: None,
-            index: IndexParams::default(),
-            policy: Policy::default(),
-        }
-    }
 }
 
 /// Per-question context.
@@ -218,7 +208,7 @@ impl Engine {
         let asked_lang = ctx
             .lang
             .clone()
-            .unwrap_or_else(|| detect_lang(question, &self.lang));
+            .unwrap_or_else(|| crate::text::detect_lang(question, &self.lang));
         if !fold(question).chars().any(char::is_alphanumeric) {
             let trace = Trace {
                 confidence: 0.0,
@@ -395,33 +385,5 @@ impl Engine {
             lang: msg_lang.to_string(),
             corpus_version: self.corpus.version().to_string(),
         }
-    }
-}
-
-/// The language of a question, when the text says so clearly; else the corpus language.
-/// Short questions are ambiguous, so detection must be reliable to override the default.
-pub fn detect_lang(text: &str, default: &str) -> String {
-    if text.split_whitespace().count() < 3 {
-        return default.to_string();
-    }
-    match whatlang::detect(text) {
-        Some(info) if info.is_reliable() => match info.lang().code() {
-            "fra" => "fr",
-            "eng" => "en",
-            "deu" => "de",
-            "spa" => "es",
-            "ita" => "it",
-            "por" => "pt",
-            "ara" => "ar",
-            "tur" => "tr",
-            "ukr" => "uk",
-            "rus" => "ru",
-            "nld" => "nl",
-            "pol" => "pl",
-            "ron" => "ro",
-            _ => default,
-        }
-        .to_string(),
-        _ => default.to_string(),
     }
 }

@@ -427,10 +427,12 @@ mod tests {
             let loose_d = Policy::default().with_thresholds(loose, clarify).unwrap().decide(&cands);
             let strict_d = Policy::default().with_thresholds(strict, clarify).unwrap().decide(&cands);
             if let Decision::Answer { entry, .. } = strict_d {
-                prop_assert!(matches!(loose_d, Decision::Answer { entry: e, .. } if e == entry));
+                let same = matches!(loose_d, Decision::Answer { entry: e, .. } if e == entry);
+                prop_assert!(same, "strict answers {entry}, loose decides {loose_d:?}");
             }
             if matches!(loose_d, Decision::HandOff { .. }) {
-                prop_assert!(matches!(strict_d, Decision::HandOff { .. }));
+                let handed_off = matches!(strict_d, Decision::HandOff { .. });
+                prop_assert!(handed_off, "loose hands off, strict decides {strict_d:?}");
             }
         }
 

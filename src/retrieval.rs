@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use crate::corpus::{Corpus, Entry};
-use crate::embedder::{EmbedError, Embedder, Embedding, embed_passages_cached};
+use crate::embedder::{EmbedError, Embedder, Embedding, TextKind, embed_cached};
 use crate::index::{IndexError, IndexParams, VectorIndex};
 use crate::lexical::Bm25;
 
@@ -66,7 +66,8 @@ impl Retriever {
         for (i, entry) in corpus.entries().iter().enumerate() {
             for t in match_texts(entry) {
                 points_of[i].push(texts.len());
-                texts.push(t.to_string());
+                // Expanded like questions are, so "délais CNI" matches itself, not "CNI" entries.
+                texts.push(corpus.glossary().expand(t));
                 owners.push(i);
             }
         }
@@ -81,9 +82,11 @@ impl Retriever {
             }
         }
         let started = std::time::Instant::now();
-        let (phrasing_vectors, computed) = embed_passages_cached(embedder, &texts, cache)?;
+        // Question against question is a symmetric match: e5 wants `query: ` on both sides;
+        // question against answer is asymmetric: `passage: ` for the answer.
+        let (phrasing_vectors, computed) = embed_cached(embedder, &texts, TextKind::Query, cache)?;
         let (answer_vectors, computed_answers) =
-            embed_passages_cached(embedder, &answer_texts, cache)?;
+            embed_cached(embedder, &answer_texts, TextKind::Passage, cache)?;
         tracing::info!(
             phrasings = texts.len(),
             answers = answer_texts.len(),

@@ -96,9 +96,57 @@ impl Analyzer {
     }
 }
 
+/// The language of a question when the text says so clearly, else `default`. Function
+/// words decide between French and English (short questions fool statistical detectors);
+/// other languages need a reliable detection, or a script of their own.
+pub fn detect_lang(text: &str, default: &str) -> String {
+    let folded = fold(text);
+    let words: Vec<&str> = folded.split(' ').filter(|w| !w.is_empty()).collect();
+    let fr = words.iter().filter(|w| STOP_FR.contains(w)).count();
+    let en = words.iter().filter(|w| STOP_EN.contains(w)).count();
+    if en >= 2 && en > fr {
+        return "en".into();
+    }
+    if fr >= 2 && fr > en {
+        return "fr".into();
+    }
+    let Some(info) = whatlang::detect(text) else {
+        return default.into();
+    };
+    let own_script = !matches!(info.script(), whatlang::Script::Latin);
+    if !(info.is_reliable() || own_script && words.len() >= 2) {
+        return default.into();
+    }
+    let code = match info.lang().code() {
+        "fra" => "fr",
+        "eng" => "en",
+        "deu" => "de",
+        "spa" => "es",
+        "ita" => "it",
+        "por" => "pt",
+        "ara" => "ar",
+        "tur" => "tr",
+        "ukr" => "uk",
+        "rus" => "ru",
+        "nld" => "nl",
+        "pol" => "pl",
+        "ron" => "ro",
+        _ => default,
+    };
+    code.into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_english_and_french_questions_are_told_apart_by_function_words() {
+        assert_eq!(detect_lang("How do I renew my ID card?", "fr"), "en");
+        assert_eq!(detect_lang("Comment renouveler ma carte ?", "en"), "fr");
+        assert_eq!(detect_lang("piscine", "fr"), "fr");
+        assert_eq!(detect_lang("كيف أحصل على المساعدة الغذائية؟", "fr"), "ar");
+    }
 
     #[test]
     fn folding_removes_case_accents_and_punctuation() {

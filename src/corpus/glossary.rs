@@ -88,10 +88,10 @@ impl Glossary {
             .filter(|w| !w.is_empty())
         {
             let lower = word.to_lowercase();
-            if let Some((_, exp)) = self.terms.iter().find(|(abbr, _)| *abbr == lower) {
-                if !expansions.contains(&exp.as_str()) {
-                    expansions.push(exp);
-                }
+            if let Some((_, exp)) = self.terms.iter().find(|(abbr, _)| *abbr == lower)
+                && !expansions.contains(&exp.as_str())
+            {
+                expansions.push(exp);
             }
         }
         if expansions.is_empty() {

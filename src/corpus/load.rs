@@ -149,16 +149,16 @@ fn parse_entry(
     if raw.question.get_ref().trim().is_empty() {
         err(at(raw.question.span()), "question is empty".into());
     }
-    if let Some(services) = services {
-        if !services.contains(raw.service.get_ref()) {
-            err(
-                at(raw.service.span()),
-                format!(
-                    "service {:?} is not defined in services.toml",
-                    raw.service.get_ref()
-                ),
-            );
-        }
+    if let Some(services) = services
+        && !services.contains(raw.service.get_ref())
+    {
+        err(
+            at(raw.service.span()),
+            format!(
+                "service {:?} is not defined in services.toml",
+                raw.service.get_ref()
+            ),
+        );
     }
     let status = Status::parse(raw.status.get_ref()).unwrap_or_else(|| {
         err(
@@ -190,13 +190,13 @@ fn parse_entry(
             format!("lang {lang:?} must be a two-letter code such as \"fr\""),
         );
     }
-    if let Some(url) = &raw.url {
-        if !url.get_ref().starts_with("https://") {
-            err(
-                at(url.span()),
-                format!("url {:?} must start with https://", url.get_ref()),
-            );
-        }
+    if let Some(url) = &raw.url
+        && !url.get_ref().starts_with("https://")
+    {
+        err(
+            at(url.span()),
+            format!("url {:?} must start with https://", url.get_ref()),
+        );
     }
     let recorded = raw
         .answer_sha256

@@ -63,24 +63,24 @@ pub fn stamp(path: &Path, by: &str, today: NaiveDate) -> Result<Stamped, StampEr
     doc["validated_on"] = value(today.format("%Y-%m-%d").to_string());
     doc["answer_sha256"] = value(answer_sha256.clone());
     let mut variants = Vec::new();
-    if let Some(easy) = doc.get_mut("easy_read").and_then(Item::as_table_like_mut) {
-        if let Some(answer) = easy.get("answer").and_then(Item::as_str) {
-            let h = sha256_hex(answer);
-            easy.insert("sha256", value(h));
-            variants.push("easy_read".to_string());
-        }
+    if let Some(easy) = doc.get_mut("easy_read").and_then(Item::as_table_like_mut)
+        && let Some(answer) = easy.get("answer").and_then(Item::as_str)
+    {
+        let h = sha256_hex(answer);
+        easy.insert("sha256", value(h));
+        variants.push("easy_read".to_string());
     }
     if let Some(translations) = doc
         .get_mut("translations")
         .and_then(Item::as_table_like_mut)
     {
         for (lang, tr) in translations.iter_mut() {
-            if let Some(tr) = tr.as_table_like_mut() {
-                if let Some(answer) = tr.get("answer").and_then(Item::as_str) {
-                    let h = sha256_hex(answer);
-                    tr.insert("sha256", value(h));
-                    variants.push(format!("translations.{lang}"));
-                }
+            if let Some(tr) = tr.as_table_like_mut()
+                && let Some(answer) = tr.get("answer").and_then(Item::as_str)
+            {
+                let h = sha256_hex(answer);
+                tr.insert("sha256", value(h));
+                variants.push(format!("translations.{lang}"));
             }
         }
     }

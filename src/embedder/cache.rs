@@ -10,18 +10,22 @@ use sha2::{Digest, Sha256};
 
 use super::{EmbedError, Embedder, Embedding, TextKind};
 
-fn key(text: &str) -> [u8; 32] {
+fn key(kind: TextKind, text: &str) -> [u8; 32] {
     let mut h = Sha256::new();
-    h.update(b"passage\0");
+    h.update(match kind {
+        TextKind::Query => b"query\0".as_slice(),
+        TextKind::Passage => b"passage\0".as_slice(),
+    });
     h.update(text.as_bytes());
     h.finalize().into()
 }
 
-/// Embeds `texts` as passages, reading and extending the cache in `cache_dir` (if any).
+/// Embeds `texts` as `kind`, reading and extending the cache in `cache_dir` (if any).
 /// Returns the embeddings and how many were computed (not found in the cache).
-pub fn embed_passages_cached(
+pub fn embed_cached(
     embedder: &dyn Embedder,
     texts: &[String],
+    kind: TextKind,
     cache_dir: Option<&Path>,
 ) -> Result<(Vec<Embedding>, usize), EmbedError> {
     let dim = embedder.dimension();
@@ -42,11 +46,11 @@ pub fn embed_passages_cached(
     let mut out = Vec::with_capacity(texts.len());
     let mut fresh: Vec<([u8; 32], Embedding)> = Vec::new();
     for text in texts {
-        let k = key(text);
+        let k = key(kind, text);
         match known.get(&k) {
             Some(v) => out.push(Embedding::from_unit(v.clone())?),
             None => {
-                let e = embedder.embed(text, TextKind::Passage)?;
+                let e = embedder.embed(text, kind)?;
                 known.insert(k, e.as_slice().to_vec());
                 fresh.push((k, e.clone()));
                 out.push(e);
@@ -91,13 +95,15 @@ mod tests {
             "carte d'identité".to_string(),
             "collecte des déchets".to_string(),
         ];
-        let (first, computed) = embed_passages_cached(&e, &texts, Some(dir.path())).unwrap();
+        let (first, computed) =
+            embed_cached(&e, &texts, TextKind::Passage, Some(dir.path())).unwrap();
         assert_eq!(computed, 2);
-        let (second, computed) = embed_passages_cached(&e, &texts, Some(dir.path())).unwrap();
+        let (second, computed) =
+            embed_cached(&e, &texts, TextKind::Passage, Some(dir.path())).unwrap();
         assert_eq!(computed, 0);
         assert_eq!(first, second);
         let more = vec![texts[0].clone(), "piscine".to_string()];
-        let (_, computed) = embed_passages_cached(&e, &more, Some(dir.path())).unwrap();
+        let (_, computed) = embed_cached(&e, &more, TextKind::Passage, Some(dir.path())).unwrap();
         assert_eq!(computed, 1);
     }
 }

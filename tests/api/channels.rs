@@ -513,7 +513,7 @@ async fn telegram_options_are_buttons_carrying_the_entry_id_and_a_press_gets_tha
     let stub = Stub::start().await;
     let app = telegram_app(&stub, &[]).await;
     assert_eq!(
-        post_telegram(&app, &telegram_update(20, 55, "papiers")).await,
+        post_telegram(&app, &telegram_update(20, 55, "inscription cantine tarif")).await,
         200
     );
     let sent = stub.wait_for("/sendMessage", 2).await;
@@ -524,9 +524,11 @@ async fn telegram_options_are_buttons_carrying_the_entry_id_and_a_press_gets_tha
         .iter()
         .map(|row| row[0]["callback_data"].as_str().unwrap())
         .collect();
-    assert!(ids.contains(&"pacs"), "{keyboard}");
+    assert!(ids.contains(&"cantine-tarifs"), "{keyboard}");
     let e = engine();
-    let pacs = e.corpus().entry(e.corpus().index_of("pacs").unwrap());
+    let pacs = e
+        .corpus()
+        .entry(e.corpus().index_of("cantine-tarifs").unwrap());
     assert!(
         keyboard
             .as_array()
@@ -538,7 +540,7 @@ async fn telegram_options_are_buttons_carrying_the_entry_id_and_a_press_gets_tha
     let press = serde_json::to_vec(&json!({
         "update_id": 21,
         "callback_query": {
-            "id": "cbq-1", "from": { "id": 55, "is_bot": false, "first_name": "A" }, "data": "pacs",
+            "id": "cbq-1", "from": { "id": 55, "is_bot": false, "first_name": "A" }, "data": "cantine-tarifs",
             "message": { "message_id": 3, "date": 1, "chat": { "id": 55, "type": "private" }, "text": "…" }
         }
     }))

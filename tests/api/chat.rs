@@ -12,12 +12,23 @@ fn code(body: &Value) -> &str {
 #[tokio::test]
 async fn a_reworded_question_gets_the_validated_answer_verbatim() {
     let app = TestApp::spawn().await;
-    let (status, body) = app.chat("ma carte d'identité est périmée, comment la refaire ?").await;
+    let (status, body) = app.chat("comment inscrire mon fils à l'école ?").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["outcome"], "answer", "{body}");
-    assert_eq!(body["entry"]["id"], "cni-renouvellement");
+    assert_eq!(body["entry"]["id"], "inscription-scolaire");
     let engine = crate::helpers::engine();
-    let entry = &engine.corpus().entries()[engine.corpus().index_of("cni-renouvellement").unwrap()];
+    let entry = engine
+        .corpus()
+        .entry(engine.corpus().index_of("inscription-scolaire").unwrap());
+    let phrasings: Vec<&String> = std::iter::once(&entry.question)
+        .chain(&entry.alternates)
+        .collect();
+    assert!(
+        !phrasings
+            .iter()
+            .any(|p| p.as_str() == "comment inscrire mon fils à l'école ?"),
+        "the question is reworded, not a stored phrasing"
+    );
     assert_eq!(body["entry"]["answer"], entry.answer.as_str());
     assert_eq!(body["entry"]["answer_sha256"], entry.answer_sha256.as_str());
     assert_eq!(body["corpus_version"], engine.corpus().version());
@@ -28,6 +39,7 @@ async fn the_reply_shape_of_each_outcome_is_stable() {
     let app = TestApp::spawn().await;
     let (_, answer) = app.chat("Comment renouveler ma carte d'identité ?").await;
     let (_, handoff) = app.chat("je veux parler à un conseiller").await;
+    let (_, clarify) = app.chat("inscription cantine tarif").await;
     let settings = {
         let mut s = insta::Settings::clone_current();
         s.add_redaction(".corpus_version", "[version]");
@@ -37,6 +49,7 @@ async fn the_reply_shape_of_each_outcome_is_stable() {
     settings.bind(|| {
         insta::assert_json_snapshot!("answer_reply", answer);
         insta::assert_json_snapshot!("handoff_reply", handoff);
+        insta::assert_json_snapshot!("clarify_reply", clarify);
     });
 }
 
@@ -62,17 +75,36 @@ async fn a_message_over_1000_characters_is_refused_and_1000_is_accepted() {
 #[tokio::test]
 async fn malformed_json_gets_400_and_a_wrong_shape_gets_422_in_the_same_error_format() {
     let app = TestApp::spawn().await;
-    let r = app.client.post(app.url("/v1/chat")).header("content-type", "application/json").body("{\"message\": ").send().await.unwrap();
+    let r = app
+        .client
+        .post(app.url("/v1/chat"))
+        .header("content-type", "application/json")
+        .body("{\"message\": ")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 400);
     let body: Value = r.json().await.unwrap();
     assert_eq!(code(&body), "malformed_json");
-    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty())
+    );
 
-    let r = app.post_json("/v1/chat", &json!({ "text": "bonjour" })).await;
+    let r = app
+        .post_json("/v1/chat", &json!({ "text": "bonjour" }))
+        .await;
     assert_eq!(r.status().as_u16(), 422);
     assert_eq!(code(&r.json().await.unwrap()), "invalid_request");
 
-    let r = app.client.post(app.url("/v1/chat")).body("{\"message\":\"x\"}").send().await.unwrap();
+    let r = app
+        .client
+        .post(app.url("/v1/chat"))
+        .body("{\"message\":\"x\"}")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 415);
     assert_eq!(code(&r.json().await.unwrap()), "unsupported_media_type");
 }
@@ -80,7 +112,12 @@ async fn malformed_json_gets_400_and_a_wrong_shape_gets_422_in_the_same_error_fo
 #[tokio::test]
 async fn an_unknown_route_answers_404_in_the_error_format() {
     let app = TestApp::spawn().await;
-    let r = app.client.get(app.url("/v1/nothing-here")).send().await.unwrap();
+    let r = app
+        .client
+        .get(app.url("/v1/nothing-here"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 404);
     assert_eq!(code(&r.json().await.unwrap()), "not_found");
 }
@@ -88,9 +125,19 @@ async fn an_unknown_route_answers_404_in_the_error_format() {
 #[tokio::test]
 async fn health_is_up_at_once_and_ready_only_with_the_engine() {
     let loading = TestApp::spawn_not_ready().await;
-    let r = loading.client.get(loading.url("/healthz")).send().await.unwrap();
+    let r = loading
+        .client
+        .get(loading.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
-    let r = loading.client.get(loading.url("/readyz")).send().await.unwrap();
+    let r = loading
+        .client
+        .get(loading.url("/readyz"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 503);
     assert_eq!(r.headers()["retry-after"], "1");
     let (status, body) = loading.chat("bonjour").await;
@@ -100,7 +147,10 @@ async fn health_is_up_at_once_and_ready_only_with_the_engine() {
     let r = ready.client.get(ready.url("/readyz")).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
     let body: Value = r.json().await.unwrap();
-    assert_eq!(body["entries"], crate::helpers::engine().corpus().entries().len());
+    assert_eq!(
+        body["entries"],
+        crate::helpers::engine().corpus().entries().len()
+    );
 }
 
 #[tokio::test]
@@ -113,9 +163,17 @@ async fn when_every_slot_is_taken_a_question_gets_a_fast_503_busy() {
     for _ in 0..8 {
         let (client, url, message) = (app.client.clone(), app.url("/v1/chat"), long.clone());
         set.spawn(async move {
-            let r = client.post(url).json(&json!({ "message": message })).send().await.unwrap();
+            let r = client
+                .post(url)
+                .json(&json!({ "message": message }))
+                .send()
+                .await
+                .unwrap();
             let status = r.status().as_u16();
-            let retry = r.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string());
+            let retry = r
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_string());
             (status, retry, r.json::<Value>().await.unwrap())
         });
     }
@@ -123,7 +181,10 @@ async fn when_every_slot_is_taken_a_question_gets_a_fast_503_busy() {
     let ok = results.iter().filter(|(s, ..)| *s == 200).count();
     let busy: Vec<_> = results.iter().filter(|(s, ..)| *s == 503).collect();
     assert!(ok >= 1, "at least one question is answered");
-    assert!(!busy.is_empty(), "with one slot, concurrent questions are refused, not queued");
+    assert!(
+        !busy.is_empty(),
+        "with one slot, concurrent questions are refused, not queued"
+    );
     for (_, retry, body) in busy {
         assert_eq!(code(body), "busy");
         assert_eq!(retry.as_deref(), Some("1"));

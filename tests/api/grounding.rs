@@ -15,7 +15,11 @@ use crate::helpers::engine;
 fn body_of(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap();
     assert!(text.starts_with("+++\n"));
-    text.split_once("\n+++\n").expect("a body after the front matter").1.trim().to_string()
+    text.split_once("\n+++\n")
+        .expect("a body after the front matter")
+        .1
+        .trim()
+        .to_string()
 }
 
 #[test]
@@ -35,8 +39,16 @@ fn every_question_and_alternate_retrieves_its_own_entry_first() {
             }
         }
     }
-    assert!(total > 300, "the demo corpus should have hundreds of phrasings, has {total}");
-    assert!(misses.is_empty(), "{} of {total} phrasings find another entry first:\n{}", misses.len(), misses.join("\n"));
+    assert!(
+        total > 300,
+        "the demo corpus should have hundreds of phrasings, has {total}"
+    );
+    assert!(
+        misses.is_empty(),
+        "{} of {total} phrasings find another entry first:\n{}",
+        misses.len(),
+        misses.join("\n")
+    );
 }
 
 #[test]
@@ -54,11 +66,18 @@ fn every_answer_served_is_the_file_body_byte_for_byte_with_a_matching_hash() {
         let body = body_of(&entry.source);
         assert_eq!(served.answer, body, "{} is not served verbatim", entry.id);
         assert_eq!(served.answer_sha256, sha256_hex(&body));
-        assert_eq!(served.answer_sha256, entry.answer_sha256, "{}: the hash served is the recorded one", entry.id);
+        assert_eq!(
+            served.answer_sha256, entry.answer_sha256,
+            "{}: the hash served is the recorded one",
+            entry.id
+        );
     }
     // Asking an entry's own validated question must answer it for nearly all entries.
     let n = engine.corpus().entries().len();
-    assert!(answered * 10 >= n * 9, "only {answered} of {n} exact questions were answered");
+    assert!(
+        answered * 10 >= n * 9,
+        "only {answered} of {n} exact questions were answered"
+    );
 }
 
 #[test]
@@ -71,28 +90,55 @@ fn questions_from_another_domain_are_handed_off_to_the_default_service() {
         "Comment installer Python sur mon ordinateur ?",
     ] {
         let asked = engine.ask(q, &AskContext::now()).unwrap();
-        assert_eq!(asked.reply.outcome, Outcome::Handoff, "{q:?} got {:?} (trace {:?})", asked.reply, asked.trace);
+        assert_eq!(
+            asked.reply.outcome,
+            Outcome::Handoff,
+            "{q:?} got {:?} (trace {:?})",
+            asked.reply,
+            asked.trace
+        );
         let h = asked.reply.handoff.unwrap();
         assert_eq!(h.reason, HandoffReason::LowConfidence);
-        assert!(h.contacts.phone.is_some(), "a hand-off gives a phone number");
+        assert!(
+            h.contacts.phone.is_some(),
+            "a hand-off gives a phone number"
+        );
     }
 }
 
 #[test]
 fn asking_for_a_person_hands_off_even_when_a_topic_is_recognised() {
     let engine = engine();
-    let asked = engine.ask("Je veux parler à quelqu'un pour le renouvellement de ma carte d'identité", &AskContext::now()).unwrap();
+    let asked = engine
+        .ask(
+            "Je veux parler à quelqu'un pour le renouvellement de ma carte d'identité",
+            &AskContext::now(),
+        )
+        .unwrap();
     let h = asked.reply.handoff.expect("a hand-off");
     assert_eq!(h.reason, HandoffReason::Requested);
-    assert_eq!(h.contacts.service, "titres", "routed to the service of the topic");
-    let plain = engine.ask("je veux parler à quelqu'un", &AskContext::now()).unwrap();
-    assert_eq!(plain.reply.handoff.unwrap().reason, HandoffReason::Requested);
+    assert_eq!(
+        h.contacts.service, "titres",
+        "routed to the service of the topic"
+    );
+    let plain = engine
+        .ask("je veux parler à quelqu'un", &AskContext::now())
+        .unwrap();
+    assert_eq!(
+        plain.reply.handoff.unwrap().reason,
+        HandoffReason::Requested
+    );
 }
 
 #[test]
 fn an_english_question_gets_the_validated_english_translation() {
     let engine = engine();
-    let entry = engine.corpus().entries().iter().find(|e| e.translations.contains_key("en")).expect("the demo corpus has English translations");
+    let entry = engine
+        .corpus()
+        .entries()
+        .iter()
+        .find(|e| e.translations.contains_key("en"))
+        .expect("the demo corpus has English translations");
     let en = &entry.translations["en"];
     let asked = engine.ask(&en.question, &AskContext::now()).unwrap();
     assert_eq!(asked.reply.outcome, Outcome::Answer, "{:?}", asked.trace);
