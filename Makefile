@@ -43,3 +43,8 @@ calibrate: models build
 	  --set "covid_de=$(DATA)/deepset_covid_faq:de@1" \
 	  --set "hint3=$(DATA)/hint3@0.10,0.85" \
 	  --out calibration/policy.toml
+
+## Measure every set in $(DATA) with the calibrated policy; writes docs/quality.md and its plot.
+quality: models build
+	./target/release/guichet quality --data $(DATA) --policy calibration/policy.toml \
+	  --out docs/quality.md --svg docs/quality-curve.svg

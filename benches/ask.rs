@@ -1,1 +1,86 @@
-fn main() {}
+//! Where a question's time goes, on the demo corpus with the real model: embedding one
+//! question, the vector search, retrieval with BM25, the decision alone, and a whole `ask`.
+//! Run with `make bench` (numbers go in the issue notes; tests never assert on time).
+
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::Local;
+use criterion::{Criterion, criterion_group, criterion_main};
+use guichet::corpus;
+use guichet::embedder::{Embedder, ModelPaths, OnnxEmbedder, TextKind};
+use guichet::engine::{AskContext, Engine, EngineOptions};
+use guichet::policy::{Policy, rank};
+
+/// Questions asked in turn (a fixed list: the same inputs on every run).
+const QUESTIONS: [&str; 6] = [
+    "comment inscrire mon fils à l'école ?",
+    "ma voiture a été enlevée par la fourrière",
+    "inscription cantine tarif",
+    "Quelle est la capitale de l'Australie ?",
+    "How much do school meals cost?",
+    "il y a un lampadaire qui ne marche plus dans ma rue",
+];
+/// One model session, as one core serves one question.
+const WORKERS: usize = 1;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn setup() -> (Arc<dyn Embedder>, Engine) {
+    let models =
+        std::env::var_os("GUICHET_MODELS").map_or_else(|| root().join("models"), PathBuf::from);
+    let embedder: Arc<dyn Embedder> = Arc::new(
+        OnnxEmbedder::load(&ModelPaths::in_folder(&models), WORKERS)
+            .expect("run `make models` first"),
+    );
+    let (corpus, _) =
+        corpus::load(&root().join("corpus"), Local::now().date_naive()).expect("demo corpus loads");
+    let policy = Policy::from_file(&root().join("calibration/policy.toml")).expect("policy loads");
+    let options = EngineOptions {
+        cache_dir: Some(root().join("target/bench-cache")),
+        policy,
+        ..EngineOptions::default()
+    };
+    let engine = Engine::build(corpus, embedder.clone(), options).expect("engine builds");
+    (embedder, engine)
+}
+
+fn benches(c: &mut Criterion) {
+    let (embedder, engine) = setup();
+    let mut i = 0;
+    let mut next = || {
+        i = (i + 1) % QUESTIONS.len();
+        QUESTIONS[i]
+    };
+    c.bench_function("embed one question", |b| {
+        b.iter(|| embedder.embed(black_box(next()), TextKind::Query).unwrap())
+    });
+
+    let query = embedder.embed(QUESTIONS[0], TextKind::Query).unwrap();
+    let signals = engine.signals(QUESTIONS[0]).unwrap();
+    c.bench_function(
+        "retrieve (given the embedding: hnsw + bm25 + signals)",
+        |b| b.iter(|| engine.candidates_for(black_box(QUESTIONS[0]), black_box(&query))),
+    );
+    c.bench_function("decide (rank + features + calibrated model)", |b| {
+        b.iter(|| {
+            let ranked = rank(black_box(signals.clone()), engine.policy().weights());
+            engine.policy().decide(&ranked)
+        })
+    });
+    let ctx = AskContext::now();
+    c.bench_function(
+        "ask (whole question: expand, embed, retrieve, decide, reply)",
+        |b| b.iter(|| engine.ask(black_box(next()), &ctx).unwrap()),
+    );
+}
+
+criterion_group! {
+    name = ask;
+    config = Criterion::default().sample_size(60);
+    targets = benches
+}
+criterion_main!(ask);

@@ -1,5 +1,7 @@
-//! The `guichet` command line: serve, ask, check, stamp, eval. With main.rs, the only
+//! The `guichet` command line: serve, ask, check, stamp, eval, quality, coverage, gaps. With main.rs, the only
 //! place that uses anyhow; everything else returns typed errors.
+
+mod coverage;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -52,6 +54,42 @@ pub enum Command {
     },
     /// Validate the corpus; print every problem with file and line; exit 1 on errors.
     Check {
+        /// Print the lint report instead: review dates, drafts, hash mismatches, services
+        /// without contacts, confusable entries (loads the model).
+        #[arg(long)]
+        report: bool,
+        /// Cosine between two entries' questions above which they are confusable.
+        #[arg(long, default_value_t = crate::coverage::lint::DEFAULT_CONFUSABLE)]
+        confusable: f32,
+        #[command(flatten)]
+        config: Config,
+    },
+    /// Probe the assistant with questions from a file (CSV `question,expect`, JSONL, or one
+    /// per line), or check that every stored phrasing finds its own entry (`--self`).
+    Coverage {
+        #[arg(required_unless_present = "self_test", conflicts_with = "self_test")]
+        file: Option<PathBuf>,
+        /// Every validated question and alternate must find its own entry; exit 1 if not.
+        #[arg(long = "self")]
+        self_test: bool,
+        /// Write the results as CSV.
+        #[arg(long)]
+        csv: Option<PathBuf>,
+        /// Write a self-contained HTML report.
+        #[arg(long)]
+        html: Option<PathBuf>,
+        #[command(flatten)]
+        config: Config,
+    },
+    /// Questions handed off or clarified in the last days (from GUICHET_DB), by meaning.
+    Gaps {
+        #[arg(long, default_value_t = 30)]
+        days: i64,
+        /// Average cosine at which two groups of questions merge.
+        #[arg(long, default_value_t = crate::coverage::gaps::DEFAULT_THRESHOLD)]
+        threshold: f32,
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         config: Config,
     },
@@ -72,11 +110,36 @@ pub enum Command {
         /// Keep only entries and queries of this language.
         #[arg(long)]
         lang: Option<String>,
+        /// Keep only entries and queries of this knowledge base (`kb`, e.g. one hint3 bot).
+        #[arg(long)]
+        kb: Option<String>,
         #[arg(long)]
         json: bool,
+        /// Also give the coverage / wrong-answer rate curve as the answer threshold rises
+        /// from 0 to 1 (`curve` in the JSON).
+        #[arg(long)]
+        curve: bool,
         /// Also write each query's outcome and features as JSON lines to this file.
         #[arg(long)]
         dump: Option<PathBuf>,
+        #[command(flatten)]
+        config: Config,
+    },
+    /// Write the quality report: every set under --data measured with the configured policy,
+    /// as a markdown page and an SVG plot of wrong-answer rate against coverage.
+    Quality {
+        /// The folder of data sets (../shared/data format).
+        #[arg(long)]
+        data: PathBuf,
+        /// Where to write the markdown page.
+        #[arg(long)]
+        out: PathBuf,
+        /// Where to write the plot.
+        #[arg(long)]
+        svg: PathBuf,
+        /// Answer thresholds tried between 0 and 1 for the curve, minus one.
+        #[arg(long, default_value_t = 50)]
+        steps: usize,
         #[command(flatten)]
         config: Config,
     },
@@ -119,23 +182,65 @@ pub fn run(cli: Cli) -> Result<i32> {
             explain,
             config,
         } => ask(&config, &question, json, lang, explain),
-        Command::Check { config } => check(&config.corpus),
+        Command::Check {
+            report: false,
+            config,
+            ..
+        } => check(&config.corpus),
+        Command::Check {
+            report: true,
+            confusable,
+            config,
+        } => coverage::check_report(&config, confusable),
+        Command::Coverage {
+            file,
+            self_test,
+            csv,
+            html,
+            config,
+        } => match file {
+            Some(file) if !self_test => {
+                coverage::probe_file(&config, &file, csv.as_deref(), html.as_deref())
+            }
+            _ => coverage::self_test(&config),
+        },
+        Command::Gaps {
+            days,
+            threshold,
+            json,
+            config,
+        } => coverage::gaps(&config, days, threshold, json),
         Command::Stamp { files, by } => stamp(&files, &by),
         Command::Eval {
             entries,
             queries,
             lang,
+            kb,
             json,
+            curve,
             dump,
             config,
         } => run_eval(
             &config,
             &entries,
             &queries,
-            lang.as_deref(),
-            json,
-            dump.as_deref(),
+            EvalFilter {
+                lang: lang.as_deref(),
+                kb: kb.as_deref(),
+            },
+            EvalOutput {
+                json,
+                curve,
+                dump: dump.as_deref(),
+            },
         ),
+        Command::Quality {
+            data,
+            out,
+            svg,
+            steps,
+            config,
+        } => quality(&config, &data, &out, &svg, steps),
         Command::Calibrate {
             sets,
             max_wrong_rate,
@@ -369,22 +474,43 @@ fn eval_options(config: &Config, policy: Policy) -> EngineOptions {
     }
 }
 
+/// Which part of a data set `eval` measures.
+struct EvalFilter<'a> {
+    lang: Option<&'a str>,
+    kb: Option<&'a str>,
+}
+
+/// What `eval` prints or writes.
+struct EvalOutput<'a> {
+    json: bool,
+    curve: bool,
+    dump: Option<&'a Path>,
+}
+
 fn run_eval(
     config: &Config,
     entries: &Path,
     queries: &Path,
-    lang: Option<&str>,
-    json: bool,
-    dump: Option<&Path>,
+    filter: EvalFilter<'_>,
+    output: EvalOutput<'_>,
 ) -> Result<i32> {
-    let set = EvalSet::read(entries, queries, lang)?;
+    let EvalOutput { json, curve, dump } = output;
+    let mut set = EvalSet::read(entries, queries, filter.lang)?;
+    if let Some(kb) = filter.kb {
+        set.retain_kb(kb);
+        if set.entries.is_empty() {
+            bail!("--kb {kb:?}: no entry of {} has this kb", entries.display());
+        }
+    }
     let policy = load_policy(config)?;
     let engines = set.engines(
         load_embedder(config)?,
         &eval_options(config, policy.clone()),
     )?;
-    let results = eval::decide_all(&eval::probe(&set, &engines)?, &policy);
+    let probes = eval::probe(&set, &engines)?;
+    let results = eval::decide_all(&probes, &policy);
     let report = eval::score(&results);
+    let curve = curve.then(|| eval::curve(&probes, &policy, 50));
     if let Some(path) = dump {
         let lines: Vec<String> = results
             .iter()
@@ -394,10 +520,89 @@ fn run_eval(
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        #[derive(serde::Serialize)]
+        struct WithCurve<'a> {
+            #[serde(flatten)]
+            report: &'a eval::Report,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            curve: Option<Vec<eval::CurvePoint>>,
+        }
+        let out = WithCurve {
+            report: &report,
+            curve,
+        };
+        println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         println!("{report:#?}");
+        for p in curve.iter().flatten() {
+            println!(
+                "answer_threshold {:.2}: coverage {:.3}, wrong_answer_rate {:.3}",
+                p.answer_threshold, p.coverage, p.wrong_answer_rate
+            );
+        }
     }
+    Ok(0)
+}
+
+fn quality(config: &Config, data: &Path, out: &Path, svg: &Path, steps: usize) -> Result<i32> {
+    if steps == 0 {
+        bail!("--steps must be at least 1");
+    }
+    let specs = crate::quality::discover(data)
+        .with_context(|| format!("data sets in {}", data.display()))?;
+    if specs.is_empty() {
+        bail!(
+            "no data set (entries.jsonl + queries.dev.jsonl) under {}",
+            data.display()
+        );
+    }
+    let policy = load_policy(config)?;
+    let embedder = load_embedder(config)?;
+    let options = eval_options(config, policy.clone());
+    let mut sets = Vec::with_capacity(specs.len());
+    for spec in &specs {
+        let m = crate::quality::measure(spec, embedder.clone(), &options, &policy, steps)?;
+        eprintln!(
+            "{}: {} queries, wrong {:.3}, coverage {:.3}, resolved {:.3}, handoff_recall {:.3}",
+            m.name,
+            m.report.queries,
+            m.report.wrong_answer_rate,
+            m.report.coverage,
+            m.report.resolved_rate,
+            m.report.handoff_recall
+        );
+        sets.push(m);
+    }
+    let svg_link = match (svg.parent(), out.parent()) {
+        (Some(a), Some(b)) if a == b => svg
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        _ => svg.display().to_string(),
+    };
+    let page = crate::quality::Page {
+        command: format!(
+            "guichet quality --data {} --out {} --svg {} --steps {steps} --policy {}",
+            data.display(),
+            out.display(),
+            svg.display(),
+            config.policy.display()
+        ),
+        generated: Local::now().format("%Y-%m-%d").to_string(),
+        policy_path: config.policy.display().to_string(),
+        policy,
+        svg_link,
+    };
+    for (path, text) in [
+        (out, crate::quality::markdown(&page, &sets)),
+        (svg, crate::quality::svg(&sets)),
+    ] {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    println!("wrote {} and {}", out.display(), svg.display());
     Ok(0)
 }
 

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::corpus::{Corpus, Service};
-use crate::embedder::{EmbedError, Embedder, TextKind};
+use crate::embedder::{EmbedError, Embedder, Embedding, TextKind};
 use crate::index::{IndexError, IndexParams};
 use crate::policy::{Candidate, Decision, Policy, rank};
 use crate::reply::{
@@ -193,6 +193,11 @@ impl Engine {
     pub fn signals(&self, question: &str) -> Result<Vec<(usize, Signals)>, EngineError> {
         let query = self.embedder.embed(question, TextKind::Query)?;
         Ok(self.retriever.candidates(question, &query))
+    }
+
+    /// Unranked candidates for a question already embedded (retrieval without the model).
+    pub fn candidates_for(&self, question: &str, query: &Embedding) -> Vec<(usize, Signals)> {
+        self.retriever.candidates(question, query)
     }
 
     fn asks_for_a_person(&self, question: &str) -> bool {

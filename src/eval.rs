@@ -96,6 +96,12 @@ impl EvalSet {
         Ok(Self { entries, queries })
     }
 
+    /// Keeps one knowledge base (`kb`): its entries and the queries sent to it.
+    pub fn retain_kb(&mut self, kb: &str) {
+        self.entries.retain(|e| e.kb.as_deref() == Some(kb));
+        self.queries.retain(|q| q.kb.as_deref() == Some(kb));
+    }
+
     /// One engine per knowledge base (`kb`), each over its own entries only.
     pub fn engines(
         &self,

@@ -2,6 +2,7 @@
 //! `channels` know axum; they translate HTTP to `Engine::ask` and back.
 
 mod chat;
+mod coverage;
 mod error;
 mod feedback;
 mod handoffs;
@@ -97,6 +98,29 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// Runs `f` on the engine on the blocking pool, behind the same in-flight limit as
+    /// [`AppState::ask`] (one permit for the whole job: a batch is one caller).
+    pub async fn with_engine<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&Engine) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let engine = self.engine()?;
+        let permit = self
+            .permits
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| ApiError::Busy)?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            f(&engine)
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("engine task failed: {e}")))
+    }
+}
+
 fn cors(config: &Config) -> CorsLayer {
     let origins: Vec<HeaderValue> = config
         .allowed_origins
@@ -119,6 +143,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .merge(widget::router())
         .merge(handoffs::router())
+        .merge(coverage::router())
         .merge(crate::channels::router())
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

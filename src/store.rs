@@ -317,4 +317,9 @@ pub trait Store: Send + Sync {
 
     /// Aggregate counts kept after purges: (day, channel, kind) -> number.
     fn daily_counts(&self) -> Result<Vec<(String, String, String, u64)>, StoreError>;
+
+    /// The person's turns since `since` that were handed off or clarified, newest first,
+    /// at most `limit` (redacted texts: gap mining reads them).
+    fn unanswered_since(&self, since: DateTime<Utc>, limit: usize)
+    -> Result<Vec<Turn>, StoreError>;
 }

@@ -26,6 +26,8 @@ pub enum ApiError {
     MessageTooLong,
     #[error("no validated entry has this id and answer_sha256")]
     UnknownEntry,
+    #[error("a batch has at most {max} items, this one has {got}")]
+    TooManyItems { max: usize, got: usize },
     #[error("authentication required")]
     Unauthorized,
     #[error("the verification token does not match")]
@@ -56,6 +58,7 @@ impl ApiError {
             Self::EmptyMessage => (StatusCode::UNPROCESSABLE_ENTITY, "empty_message"),
             Self::MessageTooLong => (StatusCode::UNPROCESSABLE_ENTITY, "message_too_long"),
             Self::UnknownEntry => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_entry"),
+            Self::TooManyItems { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "too_many_items"),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),

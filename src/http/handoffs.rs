@@ -28,7 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/handoffs/{id}/resolve", post(resolve))
 }
 
-fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+pub(super) fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(token) = &state.config.admin_token else {
         return Err(ApiError::NotFound);
     };

@@ -486,6 +486,30 @@ impl Store for SqliteStore {
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+
+    fn unanswered_since(
+        &self,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Turn>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id, author, text, outcome, entry_id, at FROM turns
+             WHERE author = 'person' AND outcome IN ('handoff', 'clarify') AND at >= ?1
+             ORDER BY at DESC, id DESC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![ts(since), limit as i64], |r| {
+            Ok(Turn {
+                id: r.get(0)?,
+                author: Author::parse(&r.get::<_, String>(1)?),
+                text: r.get(2)?,
+                outcome: r.get(3)?,
+                entry_id: r.get(4)?,
+                at: from_ts(r.get(5)?),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
 }
 
 #[cfg(test)]

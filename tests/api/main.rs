@@ -7,6 +7,7 @@ mod channels;
 mod chat;
 mod conversations;
 mod corpus;
+mod coverage;
 mod grounding;
 mod handoffs;
 mod widget;

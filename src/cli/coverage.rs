@@ -1,0 +1,142 @@
+//! The coverage subcommands: `coverage FILE` and `coverage --self`, `gaps`, and
+//! `check --report`. Thin: the work is in `crate::coverage`.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use chrono::{Duration, Local, Utc};
+
+use super::build_engine;
+use crate::config::Config;
+use crate::coverage::{self, gaps, lint, render};
+use crate::store::{SqliteStore, Store};
+
+/// Most recent unanswered questions read for gap mining.
+const MAX_ROWS: usize = 20_000;
+
+/// `guichet coverage FILE [--csv OUT] [--html OUT]`: exit 1 when a judged item fails.
+pub fn probe_file(
+    config: &Config,
+    file: &Path,
+    csv: Option<&Path>,
+    html: Option<&Path>,
+) -> Result<i32> {
+    let probes = render::read_probes(file)?;
+    if probes.is_empty() {
+        bail!("{}: no question found", file.display());
+    }
+    let engine = build_engine(config)?;
+    let mut results = Vec::with_capacity(probes.len());
+    // The 1,000 limit is the API's; a file is run in batches of that size.
+    for chunk in probes.chunks(coverage::MAX_BATCH) {
+        results.extend(
+            coverage::run(&engine, chunk, Utc::now())
+                .with_context(|| format!("{}", file.display()))?,
+        );
+    }
+    let summary = coverage::summarise(&results);
+    if let Some(out) = csv {
+        write(out, &render::results_csv(&results))?;
+    }
+    if let Some(out) = html {
+        let title = format!("Coverage: {}", file.display());
+        write(out, &render::results_html(&results, &summary, &title))?;
+    }
+    println!(
+        "{} questions: {} answered, {} clarified, {} handed off",
+        summary.total, summary.answered, summary.clarified, summary.handed_off
+    );
+    if let Some(rate) = summary.pass_rate {
+        println!(
+            "{}/{} expectations met ({:.1} %), {} wrong answer(s)",
+            summary.passed,
+            summary.judged,
+            rate * 100.0,
+            summary.wrong_answers
+        );
+    }
+    for c in &summary.confusable {
+        println!("  expected {} got {} ({}x)", c.expected, c.got, c.count);
+    }
+    if csv.is_none() && html.is_none() {
+        print!("{}", render::results_csv(&results));
+    }
+    Ok(if summary.passed < summary.judged {
+        1
+    } else {
+        0
+    })
+}
+
+/// `guichet coverage --self`: exit 1 when a stored phrasing finds another entry first.
+pub fn self_test(config: &Config) -> Result<i32> {
+    let engine = build_engine(config)?;
+    let t = coverage::self_test(&engine)?;
+    print!("{}", render::self_test_text(&t));
+    Ok(if t.passed() { 0 } else { 1 })
+}
+
+/// `guichet gaps --days N`: the unanswered questions of the store, grouped by meaning.
+pub fn gaps(config: &Config, days: i64, threshold: f32, json: bool) -> Result<i32> {
+    if days < 1 {
+        bail!("--days must be at least 1");
+    }
+    let store = SqliteStore::open(&config.db)
+        .with_context(|| format!("database {}", config.db.display()))?;
+    let turns = store.unanswered_since(Utc::now() - Duration::days(days), MAX_ROWS)?;
+    let asked: Vec<gaps::Asked> = turns
+        .into_iter()
+        .map(|t| gaps::Asked {
+            text: t.text,
+            outcome: t.outcome.unwrap_or_default(),
+        })
+        .collect();
+    let engine = build_engine(config)?;
+    let found = gaps::mine(&engine, &asked, threshold)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&found)?);
+        return Ok(0);
+    }
+    println!(
+        "{} unanswered question(s) in the last {days} day(s), {} gap(s)\n",
+        asked.len(),
+        found.len()
+    );
+    for (i, g) in found.iter().enumerate() {
+        let closest = g.closest.as_ref().map_or("-".to_string(), |c| {
+            format!("{} ({}, score {:.2})", c.id, c.service, c.score)
+        });
+        println!(
+            "{}. {} question(s) ({} handed off, {} clarified); closest entry: {closest}",
+            i + 1,
+            g.size,
+            g.handed_off,
+            g.clarified
+        );
+        for r in &g.representatives {
+            println!("     - {r}");
+        }
+    }
+    Ok(0)
+}
+
+/// `guichet check --report`: the lint, with confusable entries from the engine.
+pub fn check_report(config: &Config, threshold: f32) -> Result<i32> {
+    let today = Local::now().date_naive();
+    let mut report = lint::lint(&config.corpus, today)?;
+    if report.servable.is_some() {
+        let engine = build_engine(config)?;
+        report.confusable = lint::confusable_entries(&engine, threshold)?;
+    }
+    print!("{}", report.render());
+    let blocking = !report.review_passed.is_empty() || !report.hash_mismatches.is_empty();
+    Ok(if blocking || report.servable.is_none() {
+        1
+    } else {
+        0
+    })
+}
+
+fn write(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}

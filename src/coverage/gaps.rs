@@ -1,0 +1,239 @@
+//! Gap mining: the questions people asked that were handed off or clarified (already
+//! redacted in the store), grouped by meaning, each group with its size, representative
+//! questions and the closest existing entry (whose service owns the gap).
+//!
+//! Clustering is average-linkage agglomerative on cosine similarity of e5 query vectors,
+//! stopped when the two closest groups are less similar than a threshold. Average linkage
+//! rather than single linkage: e5 puts any two French questions fairly close, so single
+//! linkage chains unrelated topics together through intermediate questions. The
+//! similarity matrix is n x n, so the input is capped at [`MAX_QUESTIONS`] distinct texts.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::embedder::{Embedding, TextKind};
+use crate::engine::{Engine, EngineError};
+use crate::text::fold;
+
+/// Most distinct questions clustered at once (the most frequent are kept).
+pub const MAX_QUESTIONS: usize = 2000;
+/// Two groups merge while their average cosine is at least this (e5-small, queries).
+pub const DEFAULT_THRESHOLD: f32 = 0.86;
+/// Representative questions shown per gap.
+const REPRESENTATIVES: usize = 3;
+
+/// One unanswered question, as stored (redacted).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Asked {
+    pub text: String,
+    /// `handoff` or `clarify`.
+    pub outcome: String,
+}
+
+/// The entry nearest to a gap: it is probably the service that should write the answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Closest {
+    pub id: String,
+    pub service: String,
+    pub score: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Gap {
+    /// Questions in the group, repeats included.
+    pub size: usize,
+    pub handed_off: usize,
+    pub clarified: usize,
+    /// The questions nearest the group's centre, most central first.
+    pub representatives: Vec<String>,
+    pub closest: Option<Closest>,
+}
+
+/// Groups `asked` by meaning; largest gaps first.
+pub fn mine(engine: &Engine, asked: &[Asked], threshold: f32) -> Result<Vec<Gap>, EngineError> {
+    // Distinct texts (by folded form), with how often and how each was left unanswered.
+    let mut distinct: BTreeMap<String, (String, usize, usize)> = BTreeMap::new();
+    for a in asked {
+        let text = a.text.trim();
+        if text.is_empty() {
+            continue;
+        }
+        let slot = distinct
+            .entry(fold(text))
+            .or_insert_with(|| (text.to_string(), 0, 0));
+        if a.outcome == "clarify" {
+            slot.2 += 1;
+        } else {
+            slot.1 += 1;
+        }
+    }
+    let mut items: Vec<(String, usize, usize)> = distinct.into_values().collect();
+    items.sort_by(|a, b| (b.1 + b.2).cmp(&(a.1 + a.2)).then(a.0.cmp(&b.0)));
+    items.truncate(MAX_QUESTIONS);
+    let embedder = engine.embedder();
+    let vectors: Vec<Embedding> = items
+        .iter()
+        .map(|(t, _, _)| embedder.embed(t, TextKind::Query))
+        .collect::<Result<_, _>>()?;
+    let mut gaps = Vec::new();
+    for members in cluster(&vectors, threshold) {
+        let central = by_centrality(&vectors, &members);
+        let representatives: Vec<String> = central
+            .iter()
+            .take(REPRESENTATIVES)
+            .map(|&i| items[i].0.clone())
+            .collect();
+        let closest = engine
+            .retrieve(&representatives[0])?
+            .into_iter()
+            .next()
+            .map(|c| {
+                let e = engine.corpus().entry(c.entry);
+                Closest {
+                    id: e.id.to_string(),
+                    service: e.service.clone(),
+                    score: c.score,
+                }
+            });
+        gaps.push(Gap {
+            size: members.iter().map(|&i| items[i].1 + items[i].2).sum(),
+            handed_off: members.iter().map(|&i| items[i].1).sum(),
+            clarified: members.iter().map(|&i| items[i].2).sum(),
+            representatives,
+            closest,
+        });
+    }
+    gaps.sort_by(|a, b| {
+        b.size
+            .cmp(&a.size)
+            .then(a.representatives.cmp(&b.representatives))
+    });
+    Ok(gaps)
+}
+
+/// Members ordered by cosine with their (unnormalised) mean vector, highest first.
+fn by_centrality(vectors: &[Embedding], members: &[usize]) -> Vec<usize> {
+    let dim = vectors[members[0]].dim();
+    let mut centre = vec![0f32; dim];
+    for &m in members {
+        for (c, x) in centre.iter_mut().zip(vectors[m].as_slice()) {
+            *c += x;
+        }
+    }
+    let score = |m: usize| -> f32 {
+        vectors[m]
+            .as_slice()
+            .iter()
+            .zip(&centre)
+            .map(|(a, b)| a * b)
+            .sum()
+    };
+    let mut ordered = members.to_vec();
+    ordered.sort_by(|&a, &b| score(b).total_cmp(&score(a)).then(a.cmp(&b)));
+    ordered
+}
+
+/// Average-linkage agglomerative clustering on cosine similarity: repeatedly merges the
+/// two groups whose mean pairwise similarity is highest, while it is at least
+/// `threshold`. Returns groups of indices, each sorted, in order of their first member.
+pub fn cluster(vectors: &[Embedding], threshold: f32) -> Vec<Vec<usize>> {
+    let n = vectors.len();
+    let mut sim = vec![0f32; n * n];
+    for i in 0..n {
+        for j in (i + 1)..n {
+            let s = vectors[i].dot(&vectors[j]);
+            sim[i * n + j] = s;
+            sim[j * n + i] = s;
+        }
+    }
+    let mut members: Vec<Vec<usize>> = (0..n).map(|i| vec![i]).collect();
+    let mut active = vec![true; n];
+    let best_of = |i: usize, sim: &[f32], active: &[bool]| -> Option<(usize, f32)> {
+        (0..n)
+            .filter(|&k| k != i && active[k])
+            .map(|k| (k, sim[i * n + k]))
+            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+    };
+    let mut best: Vec<Option<(usize, f32)>> = (0..n).map(|i| best_of(i, &sim, &active)).collect();
+    loop {
+        let leader = (0..n)
+            .filter(|&i| active[i])
+            .filter_map(|i| best[i].map(|(j, s)| (i, j, s)))
+            .max_by(|a, b| a.2.total_cmp(&b.2).then(b.0.cmp(&a.0)));
+        let Some((i, j, s)) = leader else { break };
+        if s < threshold {
+            break;
+        }
+        // Lance-Williams update for average linkage: the merged group's similarity to k
+        // is the size-weighted mean of its parts'.
+        let (ni, nj) = (members[i].len() as f32, members[j].len() as f32);
+        for k in 0..n {
+            if active[k] && k != i && k != j {
+                let merged = (ni * sim[k * n + i] + nj * sim[k * n + j]) / (ni + nj);
+                sim[k * n + i] = merged;
+                sim[i * n + k] = merged;
+            }
+        }
+        active[j] = false;
+        let moved = std::mem::take(&mut members[j]);
+        members[i].extend(moved);
+        best[j] = None;
+        best[i] = best_of(i, &sim, &active);
+        for k in 0..n {
+            if active[k] && k != i && matches!(best[k], Some((b, _)) if b == i || b == j) {
+                best[k] = best_of(k, &sim, &active);
+            }
+        }
+    }
+    let mut groups: Vec<Vec<usize>> = members
+        .into_iter()
+        .zip(active)
+        .filter(|(_, a)| *a)
+        .map(|(mut m, _)| {
+            m.sort_unstable();
+            m
+        })
+        .collect();
+    groups.sort_by_key(|g| g[0]);
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(x: &[f32]) -> Embedding {
+        Embedding::new(x.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn close_vectors_group_and_distant_ones_stay_apart() {
+        let vectors = [
+            v(&[1.0, 0.0, 0.0]),
+            v(&[0.0, 1.0, 0.0]),
+            v(&[0.98, 0.1, 0.0]),
+            v(&[0.0, 0.99, 0.1]),
+            v(&[0.0, 0.0, 1.0]),
+        ];
+        assert_eq!(
+            cluster(&vectors, 0.9),
+            vec![vec![0, 2], vec![1, 3], vec![4]]
+        );
+    }
+
+    #[test]
+    fn average_linkage_does_not_chain_through_an_intermediate() {
+        // a ~ b and b ~ c, but a and c are far apart: single linkage would make one group.
+        let a = v(&[1.0, 0.0]);
+        let b = v(&[0.92, 0.39]);
+        let c = v(&[0.7, 0.714]);
+        assert!(a.dot(&b) > 0.9 && b.dot(&c) > 0.9 && a.dot(&c) < 0.75);
+        assert_eq!(cluster(&[a, b, c], 0.9).len(), 2);
+    }
+
+    #[test]
+    fn nothing_in_gives_no_group() {
+        assert!(cluster(&[], 0.5).is_empty());
+    }
+}

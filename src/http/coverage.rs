@@ -1,0 +1,121 @@
+//! The agents' coverage routes, behind `Authorization: Bearer GUICHET_ADMIN_TOKEN` (404
+//! without a token configured): `POST /v1/coverage` runs a batch of probes (never
+//! recorded as traffic), `GET /v1/gaps?days=N` mines the unanswered questions of the store.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{Duration, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::handoffs::authorize;
+use super::{ApiError, AppState};
+use crate::coverage::{self, CoverageError, MAX_BATCH, Probe, gaps};
+
+/// A full batch: 1,000 questions of up to 1,000 characters, with room for JSON.
+const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
+/// Longest period gap mining looks back over.
+const MAX_DAYS: i64 = 366;
+/// Most recent unanswered questions read for gap mining.
+const MAX_ROWS: usize = 20_000;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v1/coverage",
+            post(probe).layer(DefaultBodyLimit::max(MAX_BATCH_BYTES)),
+        )
+        .route("/v1/gaps", get(list_gaps))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CoverageRequest {
+    items: Vec<Probe>,
+}
+
+impl From<CoverageError> for ApiError {
+    fn from(e: CoverageError) -> Self {
+        match e {
+            CoverageError::TooMany(got) => Self::TooManyItems {
+                max: MAX_BATCH,
+                got,
+            },
+            CoverageError::Question { .. } => Self::InvalidRequest(e.to_string()),
+            CoverageError::Engine(e) => Self::Internal(e.to_string()),
+        }
+    }
+}
+
+async fn probe(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<CoverageRequest>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    authorize(&state, &headers)?;
+    let Json(request) = body?;
+    coverage::validate(&request.items)?;
+    let items = request.items;
+    let count = items.len();
+    let results = state
+        .with_engine(move |engine| coverage::run(engine, &items, Utc::now()))
+        .await??;
+    let summary = coverage::summarise(&results);
+    tracing::info!(
+        items = count,
+        passed = summary.passed,
+        judged = summary.judged,
+        "coverage batch"
+    );
+    Ok(Json(json!({ "summary": summary, "results": results })))
+}
+
+#[derive(Debug, Deserialize)]
+struct GapsQuery {
+    days: Option<i64>,
+    threshold: Option<f32>,
+}
+
+async fn list_gaps(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<GapsQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    authorize(&state, &headers)?;
+    let Query(query) = query.map_err(|e| ApiError::InvalidRequest(e.body_text()))?;
+    let days = query.days.unwrap_or(30);
+    if !(1..=MAX_DAYS).contains(&days) {
+        return Err(ApiError::InvalidRequest(format!(
+            "days must be between 1 and {MAX_DAYS}"
+        )));
+    }
+    let threshold = query.threshold.unwrap_or(gaps::DEFAULT_THRESHOLD);
+    if !(0.0..=1.0).contains(&threshold) {
+        return Err(ApiError::InvalidRequest(
+            "threshold must be between 0 and 1".into(),
+        ));
+    }
+    let since = Utc::now() - Duration::days(days);
+    let turns = state
+        .with_store(move |s| s.unanswered_since(since, MAX_ROWS))
+        .await?;
+    let asked: Vec<gaps::Asked> = turns
+        .into_iter()
+        .map(|t| gaps::Asked {
+            text: t.text,
+            outcome: t.outcome.unwrap_or_default(),
+        })
+        .collect();
+    let questions = asked.len();
+    let found = state
+        .with_engine(move |engine| gaps::mine(engine, &asked, threshold))
+        .await?
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    tracing::info!(questions, gaps = found.len(), "gaps mined");
+    Ok(Json(
+        json!({ "days": days, "questions": questions, "gaps": found }),
+    ))
+}

@@ -1,0 +1,327 @@
+//! Coverage for agents, over the real model: the probe API (`POST /v1/coverage`) with
+//! expectations both ways, its auth and limits; the self-test finding a planted
+//! near-duplicate; gap mining over turns in the store; the lint finding a near review.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{Duration, Local, NaiveDate, Utc};
+use guichet::corpus;
+use guichet::coverage::{self, lint};
+use guichet::engine::{Engine, EngineOptions};
+use guichet::privacy::Redacted;
+use guichet::reply::Outcome;
+use guichet::store::{Author, Channel, NewTurn, Store};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, config, engine, root};
+
+const TOKEN: &str = "agent-secret";
+const SCHOOL: &str = "comment inscrire mon fils à l'école ?";
+const OUT_OF_SCOPE: &str = "Quelle est la capitale de l'Australie ?";
+
+async fn post_coverage(app: &TestApp, token: Option<&str>, body: &Value) -> (u16, Value) {
+    let mut r = app.client.post(app.url("/v1/coverage")).json(body);
+    if let Some(t) = token {
+        r = r.bearer_auth(t);
+    }
+    let r = r.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_batch_judges_entry_and_handoff_expectations_both_ways() {
+    let app = TestApp::spawn_with(&["--admin-token", TOKEN]).await;
+    let body = json!({ "items": [
+        { "question": SCHOOL, "expect": "inscription-scolaire" },
+        { "question": OUT_OF_SCOPE, "expect": "handoff" },
+        { "question": SCHOOL, "expect": "handoff" },
+        { "question": OUT_OF_SCOPE, "expect": "inscription-scolaire" },
+        { "question": SCHOOL, "expect": "cantine-tarifs" },
+        { "question": SCHOOL },
+    ]});
+    let (status, out) = post_coverage(&app, Some(TOKEN), &body).await;
+    assert_eq!(status, 200, "{out}");
+    let results = out["results"].as_array().unwrap();
+    let passed: Vec<&Value> = results.iter().map(|r| &r["passed"]).collect();
+    assert_eq!(
+        passed,
+        [
+            &json!(true),
+            &json!(true),
+            &json!(false),
+            &json!(false),
+            &json!(false),
+            &Value::Null
+        ],
+        "{out}"
+    );
+    assert_eq!(results[0]["outcome"], "answer");
+    assert_eq!(results[0]["entry"], "inscription-scolaire");
+    assert_eq!(results[1]["outcome"], "handoff");
+    assert!(results[0]["confidence"].as_f64().unwrap() > 0.0);
+    assert!(results[0]["margin"].is_number());
+    assert_eq!(results[0]["candidates"][0]["id"], "inscription-scolaire");
+    assert!(results[0]["candidates"][0]["score"].is_number());
+    let s = &out["summary"];
+    assert_eq!(s["total"], 6);
+    assert_eq!(s["answered"], 4, "{s}");
+    assert_eq!(s["handed_off"], 2, "{s}");
+    assert_eq!(s["judged"], 5);
+    assert_eq!(s["passed"], 2);
+    // Answered where a hand-off was expected, and answered with another entry.
+    assert_eq!(s["wrong_answers"], 2, "{s}");
+    assert_eq!(
+        s["confusable"],
+        json!([{ "expected": "cantine-tarifs", "got": "inscription-scolaire", "count": 1 }])
+    );
+}
+
+#[tokio::test]
+async fn probes_are_not_recorded_as_traffic() {
+    let app = TestApp::spawn_with(&["--admin-token", TOKEN]).await;
+    let body = json!({ "items": [{ "question": OUT_OF_SCOPE }, { "question": SCHOOL }] });
+    let (status, _) = post_coverage(&app, Some(TOKEN), &body).await;
+    assert_eq!(status, 200);
+    let unanswered = app
+        .state
+        .store
+        .unanswered_since(Utc::now() - Duration::days(1), 100)
+        .unwrap();
+    assert!(unanswered.is_empty());
+    assert!(app.state.store.tickets(None).unwrap().is_empty());
+    assert!(app.state.store.daily_counts().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_probe_api_needs_the_admin_token_and_does_not_exist_without_one() {
+    let app = TestApp::spawn_with(&["--admin-token", TOKEN]).await;
+    let body = json!({ "items": [{ "question": SCHOOL }] });
+    assert_eq!(post_coverage(&app, None, &body).await.0, 401);
+    assert_eq!(post_coverage(&app, Some("wrong"), &body).await.0, 401);
+    let r = app.client.get(app.url("/v1/gaps")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let closed = TestApp::spawn().await;
+    assert_eq!(post_coverage(&closed, Some(TOKEN), &body).await.0, 404);
+}
+
+#[tokio::test]
+async fn a_batch_over_a_thousand_items_is_refused_with_a_stable_code() {
+    let app = TestApp::spawn_with(&["--admin-token", TOKEN]).await;
+    let items: Vec<Value> = (0..1001)
+        .map(|i| json!({ "question": format!("question numéro {i} sur les poubelles") }))
+        .collect();
+    let (status, out) = post_coverage(&app, Some(TOKEN), &json!({ "items": items })).await;
+    assert_eq!(status, 422, "{out}");
+    assert_eq!(out["error"]["code"], "too_many_items");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for item in std::fs::read_dir(from).unwrap() {
+        let path = item.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
+}
+
+fn demo_copy() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus");
+    copy_dir(&root().join("corpus"), &corpus);
+    (dir, corpus)
+}
+
+fn engine_over(dir: &Path) -> Engine {
+    let (c, _) = corpus::load(dir, Local::now().date_naive()).unwrap();
+    let options = EngineOptions {
+        cache_dir: Some(config(&[]).cache),
+        policy: engine().policy().clone(),
+        ..EngineOptions::default()
+    };
+    Engine::build(c, engine().embedder().clone(), options).unwrap()
+}
+
+#[test]
+fn the_self_test_finds_a_planted_near_duplicate() {
+    let (_dir, corpus_dir) = demo_copy();
+    let original = corpus_dir.join("entries/education/inscription-scolaire.md");
+    let copy = corpus_dir.join("entries/education/inscription-ecole-bis.md");
+    let text = std::fs::read_to_string(&original).unwrap();
+    let text = text.replacen(
+        "id = \"inscription-scolaire\"",
+        "id = \"inscription-ecole-bis\"",
+        1,
+    );
+    std::fs::write(
+        &copy,
+        text.replacen("puis à l'école.", "puis à l'école primaire.", 1),
+    )
+    .unwrap();
+    corpus::stamp::stamp(&copy, "Espace Famille", Local::now().date_naive()).unwrap();
+    let dup = engine_over(&corpus_dir);
+    assert!(dup.corpus().index_of("inscription-ecole-bis").is_some());
+    let t = coverage::self_test(&dup).unwrap();
+    assert!(!t.passed());
+    assert_eq!(
+        t.steals[0].entries,
+        (
+            "inscription-ecole-bis".to_string(),
+            "inscription-scolaire".to_string()
+        ),
+        "{t:#?}"
+    );
+    // Each phrasing of the pair finds exactly one of the two first: one of them loses
+    // at least as many phrasings as it has.
+    let entry = dup
+        .corpus()
+        .entry(dup.corpus().index_of("inscription-scolaire").unwrap());
+    let per_entry = guichet::retrieval::match_texts(entry).count();
+    assert!(t.steals[0].phrasings >= per_entry, "{t:#?}");
+    // The lint sees the pair as confusable too.
+    let pairs = lint::confusable_entries(&dup, lint::DEFAULT_CONFUSABLE).unwrap();
+    assert!(
+        pairs
+            .iter()
+            .any(|p| p.a.starts_with("inscription") && p.b.starts_with("inscription")),
+        "{pairs:#?}"
+    );
+}
+
+#[test]
+fn the_demo_corpus_self_test_names_no_duplicate_of_the_planted_kind() {
+    let t = coverage::self_test(&engine()).unwrap();
+    assert!(t.phrasings > 200, "{t:#?}");
+    // A few alternates may lean on a neighbour, but no pair takes five phrasings.
+    assert!(t.steals.iter().all(|s| s.phrasings < 5), "{t:#?}");
+}
+
+fn person_turn(store: &dyn Store, conversation: &str, text: &str, outcome: Outcome) {
+    let now = Utc::now();
+    let c = store.conversation(Channel::Web, conversation, now).unwrap();
+    store
+        .record_turn(
+            c.id,
+            &NewTurn {
+                author: Author::Person,
+                text: Redacted::new(text),
+                outcome: Some(outcome),
+                entry_id: None,
+                answer_sha256: None,
+                confidence: Some(0.1),
+                scores: None,
+            },
+            now,
+        )
+        .unwrap();
+}
+
+/// Topics the demo corpus does not cover (see docs/coverage-probe.txt).
+const CEMETERY: [&str; 3] = [
+    "Comment acheter une concession au cimetière ?",
+    "je voudrais réserver une place au cimetière communal pour ma famille",
+    "renouveler la concession funéraire de mes grands-parents",
+];
+const HORNETS: [&str; 3] = [
+    "il y a un nid de frelons dans mon jardin",
+    "qui contacter pour enlever un nid de guêpes ?",
+    "destruction d'un nid de frelons asiatiques",
+];
+const UNRELATED: &str = OUT_OF_SCOPE;
+
+#[tokio::test]
+async fn gap_mining_groups_paraphrases_of_a_missing_topic_and_keeps_others_apart() {
+    let app = TestApp::spawn_with(&["--admin-token", TOKEN]).await;
+    let store = app.state.store.clone();
+    for (i, q) in CEMETERY.iter().enumerate() {
+        person_turn(store.as_ref(), &format!("c{i}"), q, Outcome::Handoff);
+    }
+    // The same words twice count twice but are one representative.
+    person_turn(store.as_ref(), "c-again", CEMETERY[0], Outcome::Handoff);
+    for (i, q) in HORNETS.iter().enumerate() {
+        person_turn(store.as_ref(), &format!("h{i}"), q, Outcome::Clarify);
+    }
+    person_turn(store.as_ref(), "u", UNRELATED, Outcome::Handoff);
+    // Answered questions are not gaps.
+    person_turn(store.as_ref(), "a", SCHOOL, Outcome::Answer);
+
+    let r = app
+        .client
+        .get(app.url("/v1/gaps?days=7"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let out: Value = r.json().await.unwrap();
+    assert_eq!(out["questions"], 8, "{out:#}");
+    let found = out["gaps"].as_array().unwrap();
+    let reps = |g: &Value| -> Vec<String> {
+        let mut r: Vec<String> = g["representatives"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|q| q.as_str().unwrap().to_string())
+            .collect();
+        r.sort();
+        r
+    };
+    let sorted = |qs: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = qs.iter().map(|q| q.to_string()).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(found.len(), 3, "{out:#}");
+    assert_eq!(found[0]["size"], 4, "{out:#}");
+    assert_eq!(found[0]["handed_off"], 4);
+    assert_eq!(reps(&found[0]), sorted(&CEMETERY));
+    assert_eq!(found[1]["size"], 3, "{out:#}");
+    assert_eq!(found[1]["clarified"], 3);
+    assert_eq!(reps(&found[1]), sorted(&HORNETS));
+    assert_eq!(reps(&found[2]), sorted(&[UNRELATED]));
+    let closest = &found[0]["closest"];
+    assert!(
+        closest["id"].is_string() && closest["service"].is_string(),
+        "{out:#}"
+    );
+}
+
+fn today() -> NaiveDate {
+    Local::now().date_naive()
+}
+
+#[test]
+fn the_lint_finds_a_planted_near_review_entry_and_a_draft() {
+    let (_dir, corpus_dir) = demo_copy();
+    let entry = corpus_dir.join("entries/education/cantine-tarifs.md");
+    let text = std::fs::read_to_string(&entry).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("review_by"))
+        .expect("the entry has a review date")
+        .to_string();
+    let soon = (today() + Duration::days(10)).format("%Y-%m-%d");
+    std::fs::write(
+        &entry,
+        text.replacen(&line, &format!("review_by = \"{soon}\""), 1),
+    )
+    .unwrap();
+    let before = lint::lint(&root().join("corpus"), today()).unwrap();
+    let report = lint::lint(&corpus_dir, today()).unwrap();
+    assert_eq!(
+        report.review_near.len(),
+        before.review_near.len() + 1,
+        "{report:#?}"
+    );
+    assert!(
+        report
+            .review_near
+            .iter()
+            .any(|p| p.file.ends_with("cantine-tarifs.md") && p.line.is_some())
+    );
+    assert!(report.render().contains("cantine-tarifs.md"));
+}
