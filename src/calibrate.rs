@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::eval::{Probe, decide_all, score};
 use crate::policy::{
-    Calibration, FEATURES, Features, Policy, PolicyError, Weights, features, rank,
+    Calibration, FEATURES, Features, MAX_OPTIONS, Policy, PolicyError, Weights, features, rank,
 };
 
 /// What the thresholds must hold on every set.
@@ -35,9 +35,14 @@ pub struct FitSummary {
 const DENSE_ANSWER: [f32; 6] = [0.0, 0.1, 0.2, 0.3, 0.5, 0.8];
 const LEXICAL: [f32; 6] = [0.0, 0.05, 0.1, 0.2, 0.3, 0.5];
 const LEXICAL_ANSWER: [f32; 4] = [0.0, 0.05, 0.1, 0.2];
+/// Clarify windows tried: options must compete with the leader (a wider window wins a
+/// little recall on the dev sets by offering unrelated third options, which people read
+/// as the assistant not understanding them).
 const WINDOWS: [f32; 4] = [0.01, 0.02, 0.03, 0.05];
 
-fn ranked_top_features(p: &Probe, w: &Weights) -> Option<(bool, Features)> {
+/// The leader's features, whether the leader is right, and whether the right entry is
+/// among the first [`MAX_OPTIONS`] (what a "did you mean" would offer).
+fn ranked_labels(p: &Probe, w: &Weights) -> Option<(bool, bool, Features)> {
     let ranked = rank(
         p.candidates
             .iter()
@@ -47,8 +52,11 @@ fn ranked_top_features(p: &Probe, w: &Weights) -> Option<(bool, Features)> {
         w,
     );
     let f = features(&ranked)?;
-    let right = p.expected.as_deref() == Some(p.candidates[ranked[0].entry].0.as_str());
-    Some((right, f))
+    let is_expected = |c: &crate::policy::Candidate| {
+        p.expected.as_deref() == Some(p.candidates[c.entry].0.as_str())
+    };
+    let shortlisted = ranked.iter().take(MAX_OPTIONS).any(is_expected);
+    Some((is_expected(&ranked[0]), shortlisted, f))
 }
 
 fn accuracy(probes: &[Probe], w: &Weights) -> f64 {
@@ -59,8 +67,8 @@ fn accuracy(probes: &[Probe], w: &Weights) -> f64 {
         .max(1);
     let right = probes
         .iter()
-        .filter_map(|p| ranked_top_features(p, w))
-        .filter(|(r, _)| *r)
+        .filter_map(|p| ranked_labels(p, w))
+        .filter(|(right, ..)| *right)
         .count();
     right as f64 / answerable as f64
 }
@@ -161,17 +169,23 @@ pub fn fit_logistic(rows: &[(Features, bool, f64)]) -> (Calibration, f64) {
 /// threshold under which every set keeps its hand-off recall, best mean resolved rate first.
 pub fn fit(sets: &[LabelledSet]) -> Result<(Policy, FitSummary), PolicyError> {
     let (weights, _) = fit_weights(sets);
-    let mut rows = Vec::new();
+    // Two logistic models on the same features, every set weighing the same: "the leader
+    // is right" (answer) and "the right entry is in the shortlist" (did you mean).
+    let (mut rows, mut shortlist_rows) = (Vec::new(), Vec::new());
     for s in sets {
-        let mine: Vec<(bool, Features)> = s
+        let mine: Vec<(bool, bool, Features)> = s
             .probes
             .iter()
-            .filter_map(|p| ranked_top_features(p, &weights))
+            .filter_map(|p| ranked_labels(p, &weights))
             .collect();
         let per = 1.0 / mine.len().max(1) as f64;
-        rows.extend(mine.into_iter().map(|(y, f)| (f, y, per)));
+        for (right, shortlisted, f) in mine {
+            rows.push((f, right, per));
+            shortlist_rows.push((f, shortlisted, per));
+        }
     }
     let (calibration, log_loss) = fit_logistic(&rows);
+    let (shortlist, _) = fit_logistic(&shortlist_rows);
     let base = Policy::new(weights, calibration, 1.0, 0.0, WINDOWS[0])?;
     let holds = |p: &Policy, check: &dyn Fn(&crate::eval::Report, &Targets) -> bool| {
         sets.iter()
@@ -187,24 +201,31 @@ pub fn fit(sets: &[LabelledSet]) -> Result<(Policy, FitSummary), PolicyError> {
             })
         })
         .unwrap_or(1.0);
+    // The clarification: on the leader's probability or on the shortlist's, with the
+    // window and the loosest threshold under which every set keeps its hand-off recall;
+    // best mean resolved rate wins.
     let mut best: Option<(f64, Policy)> = None;
-    for &window in &WINDOWS {
-        let windowed = Policy::new(weights, base.calibration().clone(), answer, 0.0, window)?;
-        let clarify = steps.iter().copied().filter(|&c| c <= answer).find(|&c| {
-            holds(
-                &windowed.with_thresholds(answer, c).expect("valid"),
-                &|r, t| r.null == 0 || r.handoff_recall >= t.min_handoff_recall,
-            )
-        });
-        let Some(clarify) = clarify else { continue };
-        let p = windowed.with_thresholds(answer, clarify)?;
-        let resolved = sets
-            .iter()
-            .map(|s| score(&decide_all(&s.probes, &p)).resolved_rate)
-            .sum::<f64>()
-            / sets.len().max(1) as f64;
-        if best.as_ref().is_none_or(|(r, _)| resolved > *r + 1e-9) {
-            best = Some((resolved, p));
+    for model in [None, Some(shortlist)] {
+        for &window in &WINDOWS {
+            let windowed = Policy::new(weights, base.calibration().clone(), answer, 0.0, window)?
+                .with_shortlist(model.clone())?;
+            let ceiling = if model.is_some() { 1.0 } else { answer };
+            let clarify = steps.iter().copied().filter(|&c| c <= ceiling).find(|&c| {
+                holds(
+                    &windowed.with_thresholds(answer, c).expect("valid"),
+                    &|r, t| r.null == 0 || r.handoff_recall >= t.min_handoff_recall,
+                )
+            });
+            let Some(clarify) = clarify else { continue };
+            let p = windowed.with_thresholds(answer, clarify)?;
+            let resolved = sets
+                .iter()
+                .map(|s| score(&decide_all(&s.probes, &p)).resolved_rate)
+                .sum::<f64>()
+                / sets.len().max(1) as f64;
+            if best.as_ref().is_none_or(|(r, _)| resolved > *r + 1e-9) {
+                best = Some((resolved, p));
+            }
         }
     }
     let policy = match best {
@@ -241,12 +262,16 @@ mod tests {
             .map(|i| {
                 let x = i as f32 / 200.0;
                 let noise = ((i * 37) % 11) as f32 / 11.0;
-                ([x, noise, 0.5, 0.0, noise, 0.0, 0.3, 0.0], x > 0.5, 1.0)
+                (
+                    [x, noise, 0.5, 0.0, noise, 0.0, 0.3, 0.0, noise, 0.1],
+                    x > 0.5,
+                    1.0,
+                )
             })
             .collect();
         let (c, loss) = fit_logistic(&rows);
         assert!(loss < 0.3, "loss {loss}");
-        let at = |x: f32| c.probability(&[x, 0.5, 0.5, 0.0, 0.5, 0.0, 0.3, 0.0]);
+        let at = |x: f32| c.probability(&[x, 0.5, 0.5, 0.0, 0.5, 0.0, 0.3, 0.0, 0.5, 0.1]);
         assert!(
             at(0.9) > 0.9 && at(0.1) < 0.1,
             "p(0.9) = {}, p(0.1) = {}",

@@ -145,8 +145,9 @@ pub enum Command {
     },
     /// Fit the decision policy on labelled sets and write it (see calibration/README.md).
     Calibrate {
-        /// A labelled set: NAME=DIR[:LANG][@MAX_WRONG[,MIN_RECALL]], DIR holding entries.jsonl
-        /// and queries.dev.jsonl; the targets after @ override the defaults for that set.
+        /// A labelled set: NAME=DIR[:LANG][#KB][@MAX_WRONG[,MIN_RECALL]], DIR holding
+        /// entries.jsonl and queries.dev.jsonl; #KB keeps one knowledge base (one hint3 bot);
+        /// the targets after @ override the defaults for that set.
         #[arg(long = "set", required = true)]
         sets: Vec<String>,
         /// Highest wrong-answer rate allowed on any set.
@@ -606,12 +607,18 @@ fn quality(config: &Config, data: &Path, out: &Path, svg: &Path, steps: usize) -
     Ok(0)
 }
 
-/// `NAME=DIR[:LANG][@WRONG[,RECALL]]` -> (name, entries file, queries file, lang, targets).
-fn parse_set(
-    spec: &str,
-    defaults: Targets,
-) -> Result<(String, PathBuf, PathBuf, Option<String>, Targets)> {
-    let bad = || format!("--set {spec:?}: expected NAME=DIR[:LANG][@MAX_WRONG[,MIN_RECALL]]");
+/// One `--set` of `guichet calibrate`.
+struct SetArg {
+    name: String,
+    dir: PathBuf,
+    lang: Option<String>,
+    kb: Option<String>,
+    targets: Targets,
+}
+
+/// Parses `NAME=DIR[:LANG][#KB][@WRONG[,RECALL]]`.
+fn parse_set(spec: &str, defaults: Targets) -> Result<SetArg> {
+    let bad = || format!("--set {spec:?}: expected NAME=DIR[:LANG][#KB][@MAX_WRONG[,MIN_RECALL]]");
     let (spec_main, targets) = match spec.split_once('@') {
         None => (spec, defaults),
         Some((main, t)) => {
@@ -636,26 +643,46 @@ fn parse_set(
         }
     };
     let (name, rest) = spec_main.split_once('=').with_context(bad)?;
+    let (rest, kb) = match rest.split_once('#') {
+        Some((r, kb)) if !kb.is_empty() => (r, Some(kb.to_string())),
+        Some(_) => bail!(bad()),
+        None => (rest, None),
+    };
     let (dir, lang) = match rest.rsplit_once(':') {
         Some((d, l)) if l.len() == 2 => (d, Some(l.to_string())),
         _ => (rest, None),
     };
-    let dir = PathBuf::from(dir);
-    Ok((
-        name.to_string(),
-        dir.join("entries.jsonl"),
-        dir.join("queries.dev.jsonl"),
+    Ok(SetArg {
+        name: name.to_string(),
+        dir: PathBuf::from(dir),
         lang,
+        kb,
         targets,
-    ))
+    })
 }
 
 fn calibrate(config: &Config, specs: &[String], targets: Targets, out: &Path) -> Result<i32> {
     let embedder = load_embedder(config)?;
     let mut sets = Vec::new();
     for spec in specs {
-        let (name, entries, queries, lang, set_targets) = parse_set(spec, targets)?;
-        let set = EvalSet::read(&entries, &queries, lang.as_deref())?;
+        let SetArg {
+            name,
+            dir,
+            lang,
+            kb,
+            targets: set_targets,
+        } = parse_set(spec, targets)?;
+        let mut set = EvalSet::read(
+            &dir.join("entries.jsonl"),
+            &dir.join("queries.dev.jsonl"),
+            lang.as_deref(),
+        )?;
+        if let Some(kb) = &kb {
+            set.retain_kb(kb);
+            if set.entries.is_empty() {
+                bail!("--set {spec:?}: no entry has kb {kb:?}");
+            }
+        }
         let engines = set.engines(embedder.clone(), &eval_options(config, Policy::default()))?;
         eprintln!("{name}: {} queries probed", set.queries.len());
         sets.push(LabelledSet {

@@ -198,6 +198,8 @@ pub struct QueryResult {
     pub options: Vec<String>,
     /// The leading candidate, whatever was decided.
     pub top: Option<String>,
+    /// Where the expected entry stands in the ranking (1 = leader), if it was retrieved.
+    pub expected_rank: Option<usize>,
     pub features: Option<Features>,
     pub confidence: f32,
     pub ms: f64,
@@ -234,6 +236,12 @@ pub fn decide(p: &Probe, policy: &Policy) -> QueryResult {
         answered,
         options,
         top: ranked.first().map(|c| id(c.entry)),
+        expected_rank: p.expected.as_ref().and_then(|e| {
+            ranked
+                .iter()
+                .position(|c| &p.candidates[c.entry].0 == e)
+                .map(|i| i + 1)
+        }),
         features: features(&ranked),
         confidence,
         ms,
@@ -285,6 +293,8 @@ pub struct Report {
     pub handed_off_null: usize,
     /// Top-1 of the ranking is the right entry, whatever was decided (answerable only).
     pub accuracy_at_1: f64,
+    /// The right entry is among the first three of the ranking (answerable only).
+    pub recall_at_3: f64,
     pub wrong_answer_rate: f64,
     pub coverage: f64,
     pub resolved_rate: f64,
@@ -302,12 +312,13 @@ pub fn score(results: &[QueryResult]) -> Report {
         queries: results.len(),
         ..Report::default()
     };
-    let mut top1 = 0;
+    let (mut top1, mut top3) = (0, 0);
     for q in results {
         match &q.expected {
             Some(expected) => {
                 r.answerable += 1;
                 top1 += usize::from(q.top.as_ref() == Some(expected));
+                top3 += usize::from(q.expected_rank.is_some_and(|r| r <= 3));
                 match q.outcome {
                     "answer" if q.answered.as_ref() == Some(expected) => r.answered_correct += 1,
                     "answer" => r.answered_wrong += 1,
@@ -328,6 +339,7 @@ pub fn score(results: &[QueryResult]) -> Report {
     }
     let answers = r.answered_correct + r.answered_wrong + r.answered_null;
     r.accuracy_at_1 = ratio(top1, r.answerable);
+    r.recall_at_3 = ratio(top3, r.answerable);
     r.wrong_answer_rate = ratio(r.answered_wrong + r.answered_null, answers);
     r.coverage = ratio(r.answered_correct, r.answerable);
     r.resolved_rate = ratio(r.answered_correct + r.clarified_with_correct, r.answerable);
@@ -365,6 +377,13 @@ mod tests {
             answered: answered.map(Into::into),
             options: options.iter().map(|s| s.to_string()).collect(),
             top: answered.or(options.first().copied()).map(Into::into),
+            expected_rank: expected.and_then(|e| {
+                answered
+                    .into_iter()
+                    .chain(options.iter().copied())
+                    .position(|x| x == e)
+                    .map(|i| i + 1)
+            }),
             features: None,
             confidence: 0.0,
             ms: 1.0,
@@ -403,5 +422,7 @@ mod tests {
         assert!((r.coverage - 0.2).abs() < 1e-9);
         assert!((r.resolved_rate - 0.4).abs() < 1e-9);
         assert!((r.handoff_recall - 1.0 / 3.0).abs() < 1e-9);
+        // Ranked within the first three: the right answer and the clarification with "a".
+        assert!((r.recall_at_3 - 0.4).abs() < 1e-9);
     }
 }

@@ -60,7 +60,7 @@ pub fn rank(candidates: Vec<(usize, Signals)>, weights: &Weights) -> Vec<Candida
 }
 
 /// Names of the features of the leading candidate, in the order of `features()`.
-pub const FEATURES: [&str; 8] = [
+pub const FEATURES: [&str; 10] = [
     "score",
     "score_margin",
     "dense",
@@ -69,10 +69,19 @@ pub const FEATURES: [&str; 8] = [
     "lexical_margin",
     "dense_answer",
     "agree",
+    "dense_spread",
+    "shortlist_margin",
 ];
-pub type Features = [f32; 8];
+pub type Features = [f32; 10];
 
-/// Features of the leader of a ranked list (none for an empty list).
+/// How many runners-up the leader's `dense_spread` is measured against.
+const CROWD: usize = 9;
+
+/// Features of the leader of a ranked list (none for an empty list). Besides the leader's
+/// own signals and its margins over the runner-up: `dense_spread`, how far its phrasing
+/// cosine stands above the mean of the next [`CROWD`] (e5 cosines bunch, so a question no
+/// entry answers tends to find a flat crowd), and `shortlist_margin`, how far the last
+/// option of a "did you mean" stands above the first entry left out.
 pub fn features(ranked: &[Candidate]) -> Option<Features> {
     let top = ranked.first()?;
     let others = || ranked.iter().skip(1);
@@ -84,6 +93,16 @@ pub fn features(ranked: &[Candidate]) -> Option<Features> {
     let score_second = best_other(|c| c.score).unwrap_or(0.0);
     let dense_second = best_other(|c| c.signals.dense).unwrap_or(0.0);
     let lexical_second = best_other(|c| c.signals.lexical).unwrap_or(0.0);
+    let crowd: Vec<f32> = others().take(CROWD).map(|c| c.signals.dense).collect();
+    let crowd_dense = if crowd.is_empty() {
+        0.0
+    } else {
+        crowd.iter().sum::<f32>() / crowd.len() as f32
+    };
+    let last_option = ranked[..ranked.len().min(MAX_OPTIONS)]
+        .last()
+        .map_or(0.0, |c| c.score);
+    let shortlist_margin = last_option - ranked.get(MAX_OPTIONS).map_or(0.0, |c| c.score);
     let leads = |f: fn(&Candidate) -> f32| others().all(|c| f(c) < f(top));
     let agree =
         leads(|c| c.signals.dense) && top.signals.lexical > 0.0 && leads(|c| c.signals.lexical);
@@ -96,6 +115,8 @@ pub fn features(ranked: &[Candidate]) -> Option<Features> {
         top.signals.lexical - lexical_second,
         top.signals.dense_answer,
         if agree { 1.0 } else { 0.0 },
+        top.signals.dense - crowd_dense,
+        shortlist_margin,
     ])
 }
 
@@ -114,7 +135,7 @@ impl Default for Calibration {
     fn default() -> Self {
         Self {
             bias: -70.0,
-            weights: vec![0.0, 0.0, 75.0, 60.0, 2.0, 2.0, 0.0, 1.0],
+            weights: vec![0.0, 0.0, 75.0, 60.0, 2.0, 2.0, 0.0, 1.0, 0.0, 0.0],
             features: FEATURES.iter().map(|s| s.to_string()).collect(),
         }
     }
@@ -161,6 +182,11 @@ pub struct Policy {
     clarify_window: f32,
     weights: Weights,
     calibration: Calibration,
+    /// When present, the probability that the right entry is among the first
+    /// [`MAX_OPTIONS`] decides the "did you mean" (instead of the leader's probability), and
+    /// `clarify_threshold` applies to it; fitted like `calibration`, on other labels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    shortlist: Option<Calibration>,
 }
 
 /// How many validated questions a "did you mean" offers at most.
@@ -199,49 +225,67 @@ impl Policy {
         clarify_threshold: f32,
         clarify_window: f32,
     ) -> Result<Self, PolicyError> {
-        for (name, value) in [
-            ("answer_threshold", answer_threshold),
-            ("clarify_threshold", clarify_threshold),
-            ("clarify_window", clarify_window),
-        ] {
-            if !(0.0..=1.0).contains(&value) {
-                return Err(PolicyError::Threshold { name, value });
-            }
-        }
-        if clarify_threshold > answer_threshold {
-            return Err(PolicyError::Order {
-                clarify: clarify_threshold,
-                answer: answer_threshold,
-            });
-        }
-        let expected: Vec<String> = FEATURES.iter().map(|s| s.to_string()).collect();
-        if calibration.features != expected || calibration.weights.len() != FEATURES.len() {
-            return Err(PolicyError::Features {
-                found: calibration.features,
-                expected,
-            });
-        }
-        let numbers = [
-            weights.dense_answer,
-            weights.lexical,
-            weights.lexical_answer,
-            calibration.bias,
-        ];
-        if !numbers
-            .iter()
-            .chain(&calibration.weights)
-            .all(|x| x.is_finite())
-        {
-            return Err(PolicyError::NotFinite);
-        }
-        Ok(Self {
+        let p = Self {
             provenance: String::new(),
             answer_threshold,
             clarify_threshold,
             clarify_window,
             weights,
             calibration,
-        })
+            shortlist: None,
+        };
+        p.validate()?;
+        Ok(p)
+    }
+
+    /// The same policy, clarifying on the shortlist probability given by `shortlist`.
+    pub fn with_shortlist(mut self, shortlist: Option<Calibration>) -> Result<Self, PolicyError> {
+        self.shortlist = shortlist;
+        self.validate()?;
+        Ok(self)
+    }
+
+    pub fn shortlist(&self) -> Option<&Calibration> {
+        self.shortlist.as_ref()
+    }
+
+    fn validate(&self) -> Result<(), PolicyError> {
+        for (name, value) in [
+            ("answer_threshold", self.answer_threshold),
+            ("clarify_threshold", self.clarify_threshold),
+            ("clarify_window", self.clarify_window),
+        ] {
+            if !(0.0..=1.0).contains(&value) {
+                return Err(PolicyError::Threshold { name, value });
+            }
+        }
+        // Both thresholds apply to the same probability only without a shortlist model.
+        if self.shortlist.is_none() && self.clarify_threshold > self.answer_threshold {
+            return Err(PolicyError::Order {
+                clarify: self.clarify_threshold,
+                answer: self.answer_threshold,
+            });
+        }
+        let expected: Vec<String> = FEATURES.iter().map(|s| s.to_string()).collect();
+        for c in std::iter::once(&self.calibration).chain(&self.shortlist) {
+            if c.features != expected || c.weights.len() != FEATURES.len() {
+                return Err(PolicyError::Features {
+                    found: c.features.clone(),
+                    expected,
+                });
+            }
+            if !c.bias.is_finite() || !c.weights.iter().all(|x| x.is_finite()) {
+                return Err(PolicyError::NotFinite);
+            }
+        }
+        let w = &self.weights;
+        if ![w.dense_answer, w.lexical, w.lexical_answer]
+            .iter()
+            .all(|x| x.is_finite())
+        {
+            return Err(PolicyError::NotFinite);
+        }
+        Ok(())
     }
 
     /// Reads a policy file (TOML), checking it like [`Policy::new`].
@@ -252,16 +296,8 @@ impl Policy {
         };
         let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
         let p: Policy = toml::from_str(&text).map_err(|e| fail(e.message().to_string()))?;
-        let provenance = p.provenance.clone();
-        let mut checked = Self::new(
-            p.weights,
-            p.calibration,
-            p.answer_threshold,
-            p.clarify_threshold,
-            p.clarify_window,
-        )?;
-        checked.provenance = provenance;
-        Ok(checked)
+        p.validate()?;
+        Ok(p)
     }
 
     pub fn to_toml(&self) -> String {
@@ -286,14 +322,12 @@ impl Policy {
 
     /// The same policy with other thresholds (stricter or looser).
     pub fn with_thresholds(&self, answer: f32, clarify: f32) -> Result<Self, PolicyError> {
-        let mut p = Self::new(
-            self.weights,
-            self.calibration.clone(),
-            answer,
-            clarify,
-            self.clarify_window,
-        )?;
-        p.provenance = self.provenance.clone();
+        let p = Self {
+            answer_threshold: answer,
+            clarify_threshold: clarify,
+            ..self.clone()
+        };
+        p.validate()?;
         Ok(p)
     }
 
@@ -310,7 +344,11 @@ impl Policy {
                 confidence,
             };
         }
-        if confidence >= self.clarify_threshold {
+        let clarify_on = match &self.shortlist {
+            Some(shortlist) => shortlist.probability(&f),
+            None => confidence,
+        };
+        if clarify_on >= self.clarify_threshold {
             let options: Vec<usize> = ranked
                 .iter()
                 .take_while(|c| c.score >= top.score - self.clarify_window)
@@ -413,6 +451,26 @@ mod tests {
         }
     }
 
+    fn constant(p: f32) -> Calibration {
+        Calibration {
+            bias: (p / (1.0 - p)).ln(),
+            weights: vec![0.0; FEATURES.len()],
+            ..Calibration::default()
+        }
+    }
+
+    #[test]
+    fn with_a_shortlist_model_its_probability_decides_the_clarification() {
+        let tie = ranked(&[(0.90, 0.3), (0.895, 0.3), (0.80, 0.0)]);
+        let strict = Policy::default().with_thresholds(1.0, 0.5).unwrap();
+        let likely = strict.clone().with_shortlist(Some(constant(0.8))).unwrap();
+        assert!(matches!(likely.decide(&tie), Decision::Clarify { .. }));
+        let unlikely = strict.with_shortlist(Some(constant(0.2))).unwrap();
+        assert!(matches!(unlikely.decide(&tie), Decision::HandOff { .. }));
+        // On its own probability, the clarify threshold may exceed the answer threshold.
+        assert!(likely.with_thresholds(0.3, 0.6).is_ok());
+    }
+
     fn arb_ranked() -> impl Strategy<Value = Vec<Candidate>> {
         prop::collection::vec((0.5f32..1.0, 0.0f32..1.0), 0..6).prop_map(|v| ranked(&v))
     }
@@ -421,11 +479,13 @@ mod tests {
         #[test]
         fn a_stricter_setting_never_turns_a_handoff_into_an_answer(
             cands in arb_ranked(), a in 0.0f32..=1.0, b in 0.0f32..=1.0, c in 0.0f32..=1.0,
+            shortlist in prop::option::of(0.01f32..0.99),
         ) {
             let (loose, strict) = if a <= b { (a, b) } else { (b, a) };
-            let clarify = c.min(loose);
-            let loose_d = Policy::default().with_thresholds(loose, clarify).unwrap().decide(&cands);
-            let strict_d = Policy::default().with_thresholds(strict, clarify).unwrap().decide(&cands);
+            let clarify = if shortlist.is_some() { c } else { c.min(loose) };
+            let base = Policy::default().with_shortlist(shortlist.map(constant)).unwrap();
+            let loose_d = base.with_thresholds(loose, clarify).unwrap().decide(&cands);
+            let strict_d = base.with_thresholds(strict, clarify).unwrap().decide(&cands);
             if let Decision::Answer { entry, .. } = strict_d {
                 let same = matches!(loose_d, Decision::Answer { entry: e, .. } if e == entry);
                 prop_assert!(same, "strict answers {entry}, loose decides {loose_d:?}");

@@ -236,7 +236,7 @@ fn ratio_cell(r: &Report, value: f64, metric: Option<Metric>) -> String {
 /// The rows of the metrics table: name, and the cell for a report.
 type Row = (&'static str, fn(&Report) -> String);
 
-const ROWS: [Row; 18] = [
+const ROWS: [Row; 19] = [
     ("queries", |r| r.queries.to_string()),
     ("answerable", |r| r.answerable.to_string()),
     ("null", |r| r.null.to_string()),
@@ -255,6 +255,7 @@ const ROWS: [Row; 18] = [
     ("clarified_null", |r| r.clarified_null.to_string()),
     ("handed_off_null", |r| r.handed_off_null.to_string()),
     ("accuracy_at_1", |r| ratio_cell(r, r.accuracy_at_1, None)),
+    ("recall_at_3", |r| ratio_cell(r, r.recall_at_3, None)),
     ("wrong_answer_rate", |r| {
         ratio_cell(r, r.wrong_answer_rate, Some(Metric::WrongAnswerRate))
     }),
@@ -284,10 +285,15 @@ pub fn markdown(page: &Page, sets: &[Measured]) -> String {
     );
     let _ = writeln!(
         md,
-        "Policy `{}`: answer threshold {:.3}, clarify threshold {:.3}.  ",
+        "Policy `{}`: answer threshold {:.3}, clarify threshold {:.3} (on {}).  ",
         page.policy_path,
         p.answer_threshold(),
-        p.clarify_threshold()
+        p.clarify_threshold(),
+        if p.shortlist().is_some() {
+            "the probability that the right entry is among the options"
+        } else {
+            "the probability that the leader is right"
+        }
     );
     let _ = writeln!(md, "Provenance: {}\n", p.provenance);
     let _ = writeln!(
@@ -589,6 +595,7 @@ mod tests {
             clarified_null: 0,
             handed_off_null: null - answered_null,
             accuracy_at_1: 0.9,
+            recall_at_3: 0.95,
             wrong_answer_rate: (answered_wrong + answered_null) as f64 / answers as f64,
             coverage: answered_correct as f64 / 10.0,
             resolved_rate: (answered_correct + 1) as f64 / 10.0,
