@@ -1,5 +1,5 @@
 # guichet: two commands on a fresh machine, `make run` and `make test`.
-.PHONY: run test models build lint e2e quality calibrate bench check
+.PHONY: run test models build lint e2e quality calibrate bench check load
 
 CARGO ?= cargo
 export GUICHET_MODELS ?= $(CURDIR)/models
@@ -32,6 +32,10 @@ lint:
 
 bench: models
 	$(CARGO) bench --locked --bench ask
+
+## Load test on loopback with wrk (Debian package): latency percentiles and memory.
+load: models build
+	scripts/load.sh
 
 DATA ?= ../shared/data
 
