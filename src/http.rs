@@ -151,6 +151,16 @@ pub fn router(state: AppState) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(30),
         ))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(route_span))
         .with_state(state)
+}
+
+/// The span of a request names its method and route template only: the URI itself may
+/// carry a webhook's verify token or a conversation id, which logs must not keep.
+fn route_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("(unmatched)", |p| p.as_str());
+    tracing::debug_span!("request", method = %request.method(), route)
 }
