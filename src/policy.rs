@@ -349,18 +349,18 @@ impl Policy {
             None => confidence,
         };
         if clarify_on >= self.clarify_threshold {
-            let options: Vec<usize> = ranked
+            // The leader, and the entries that compete with it: a lone leader is offered
+            // as "did you mean ...?", which one tap confirms.
+            let entries: Vec<usize> = ranked
                 .iter()
                 .take_while(|c| c.score >= top.score - self.clarify_window)
                 .take(MAX_OPTIONS)
                 .map(|c| c.entry)
                 .collect();
-            if options.len() >= 2 {
-                return Decision::Clarify {
-                    entries: options,
-                    confidence,
-                };
-            }
+            return Decision::Clarify {
+                entries,
+                confidence,
+            };
         }
         Decision::HandOff { confidence }
     }
@@ -501,7 +501,7 @@ mod tests {
             match Policy::default().with_thresholds(t, t / 2.0).unwrap().decide(&cands) {
                 Decision::Answer { entry, .. } => prop_assert_eq!(entry, cands[0].entry),
                 Decision::Clarify { entries, .. } => {
-                    prop_assert!(entries.len() >= 2 && entries.len() <= MAX_OPTIONS);
+                    prop_assert!(!entries.is_empty() && entries.len() <= MAX_OPTIONS);
                     prop_assert_eq!(entries[0], cands[0].entry);
                     let mut d = entries.clone();
                     d.dedup();
