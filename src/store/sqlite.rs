@@ -680,7 +680,7 @@ mod tests {
         s.record_turn(tg.id, &handoff, day2).unwrap();
         let nothing_close = NewTurn {
             scores: None,
-            ..handoff.clone()
+            ..handoff
         };
         s.record_turn(tg.id, &nothing_close, day2).unwrap();
         let agent = NewTurn {
