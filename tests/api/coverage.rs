@@ -619,3 +619,44 @@ fn escape_free(s: &str) -> String {
         .replace("&gt;", ">")
         .replace("&amp;", "&")
 }
+
+#[tokio::test]
+async fn the_report_page_is_for_agents_only_and_counts_the_chat_it_served() {
+    let app = TestApp::spawn_with(&["--admin-token", TOKEN]).await;
+    let r = app.client.get(app.url("/v1/report")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    // Only chats with a session are remembered, and so counted.
+    for q in [SCHOOL, OUT_OF_SCOPE] {
+        let body = json!({ "message": q, "session_id": "report-test-session-0001" });
+        assert_eq!(
+            app.post_json("/v1/chat", &body).await.status().as_u16(),
+            200
+        );
+    }
+    assert_eq!(app.chat(SCHOOL).await.0, 200);
+    let r = app
+        .client
+        .get(app.url("/v1/report?days=3"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(
+        r.headers()["content-type"].to_str().unwrap(),
+        "text/html; charset=utf-8"
+    );
+    let html = r.text().await.unwrap();
+    let web = &table_rows(&html, "t-canal")[0];
+    assert_eq!(web[0], "Site web");
+    assert_eq!(web[1], "2", "{web:?}");
+    assert_eq!(table_rows(&html, "t-jour").len(), 3);
+    let bad = app
+        .client
+        .get(app.url("/v1/report?days=0"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 422);
+}
