@@ -183,7 +183,56 @@ pub fn cluster(vectors: &[Embedding], threshold: f32) -> Vec<Vec<usize>> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// The slow oracle: recompute every mean pairwise similarity between groups, merge the
+    /// best pair while it is at least `threshold`.
+    fn naive(vectors: &[Embedding], threshold: f32) -> Vec<Vec<usize>> {
+        let mut groups: Vec<Vec<usize>> = (0..vectors.len()).map(|i| vec![i]).collect();
+        loop {
+            let mut best: Option<(usize, usize, f64)> = None;
+            for a in 0..groups.len() {
+                for b in (a + 1)..groups.len() {
+                    let mut sum = 0.0;
+                    for &i in &groups[a] {
+                        for &j in &groups[b] {
+                            sum += f64::from(vectors[i].dot(&vectors[j]));
+                        }
+                    }
+                    let mean = sum / (groups[a].len() * groups[b].len()) as f64;
+                    if best.is_none_or(|(_, _, m)| mean > m) {
+                        best = Some((a, b, mean));
+                    }
+                }
+            }
+            match best {
+                Some((a, b, mean)) if mean >= f64::from(threshold) => {
+                    let moved = groups.remove(b);
+                    groups[a].extend(moved);
+                }
+                _ => break,
+            }
+        }
+        for g in &mut groups {
+            g.sort_unstable();
+        }
+        groups.sort_by_key(|g| g[0]);
+        groups
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        #[test]
+        fn kodama_average_linkage_agrees_with_the_slow_oracle(
+            raw in prop::collection::vec(prop::collection::vec(0.05f32..1.0, 4), 0..14),
+            threshold in 0.80f32..0.99,
+        ) {
+            let vectors: Vec<Embedding> = raw.into_iter().map(|x| Embedding::new(x).unwrap()).collect();
+            prop_assert_eq!(cluster(&vectors, threshold), naive(&vectors, threshold));
+        }
+    }
 
     fn v(x: &[f32]) -> Embedding {
         Embedding::new(x.to_vec()).unwrap()
