@@ -104,6 +104,8 @@ pub struct Report {
     pub gaps: Vec<Gap>,
     /// How many gaps were found in all.
     pub gaps_found: usize,
+    /// Servable entries no one was answered with in the period, by id.
+    pub never_served: Vec<String>,
     pub lint: LintReport,
 }
 
@@ -288,6 +290,18 @@ pub fn build(corpus: &Corpus, inputs: Inputs<'_>) -> Report {
             traffic,
         });
     }
+    let served: std::collections::BTreeSet<&str> = inputs
+        .traffic
+        .iter()
+        .filter(|t| t.outcome == Outcome::Answer && t.day >= inputs.from && t.day <= inputs.to)
+        .filter_map(|t| t.entry.as_deref())
+        .collect();
+    let never_served = corpus
+        .entries()
+        .iter()
+        .map(|e| e.id.to_string())
+        .filter(|id| !served.contains(id.as_str()))
+        .collect();
     let gaps_found = inputs.gaps.len();
     let mut gaps = inputs.gaps;
     gaps.truncate(TOP_GAPS);
@@ -311,6 +325,7 @@ pub fn build(corpus: &Corpus, inputs: Inputs<'_>) -> Report {
         unanswered: inputs.unanswered,
         gaps,
         gaps_found,
+        never_served,
         lint: inputs.lint,
     }
 }
@@ -880,6 +895,25 @@ fn review(out: &mut String, r: &Report) {
             );
         }
         out.push_str("</ul>");
+    }
+    let _ = write!(
+        out,
+        "<h3>Fiches jamais servies sur la période ({})</h3>",
+        r.never_served.len()
+    );
+    if r.never_served.is_empty() {
+        out.push_str("<p class=\"muted\">Aucune : chaque fiche a répondu au moins une fois.</p>");
+    } else {
+        let ids: Vec<String> = r
+            .never_served
+            .iter()
+            .map(|id| format!("<code>{}</code>", escape(id)))
+            .collect();
+        let _ = write!(
+            out,
+            "<details id=\"l-jamais\"><summary>Voir les fiches</summary><p>{}</p></details>",
+            ids.join(", ")
+        );
     }
     let _ = write!(
         out,

@@ -610,6 +610,27 @@ fn the_report_shows_the_figures_of_planted_traffic_by_day_channel_and_service() 
         assert!(gaps[0][4].contains(&q.replace('\'', "&#39;")) || gaps[0][4].contains(q));
     }
     assert!(html.contains("entries/sports-culture/conservatoire-inscription.md"));
+
+    // Every servable entry but the three answered with is listed as never served.
+    let answered: std::collections::BTreeSet<&str> = PLANTED
+        .iter()
+        .filter(|p| p.outcome == Outcome::Answer)
+        .filter_map(|p| p.entry)
+        .collect();
+    let never = engine.corpus().entries().len() - answered.len();
+    assert!(html.contains(&format!(
+        "<h3>Fiches jamais servies sur la période ({never})</h3>"
+    )));
+    let start = html.find("<details id=\"l-jamais\">").unwrap();
+    let listed = &html[start..start + html[start..].find("</details>").unwrap()];
+    assert_eq!(listed.matches("<code>").count(), never);
+    for id in answered {
+        assert!(
+            !listed.contains(&format!("<code>{id}</code>")),
+            "{id} was served"
+        );
+    }
+    assert!(listed.contains("<code>horaires-mairie</code>"));
 }
 
 /// Table cells are HTML-escaped text.
