@@ -5,6 +5,7 @@
 # Installs what it needs (chromium from Debian, the pinned npm packages), builds the
 # debug binary (the one `cargo test` has just built, so CI compiles once), starts
 # `guichet serve` on a free loopback port, runs `node --test`, and stops the server.
+# Also writes the coverage report (`guichet report`) from what the tests sent and opens it.
 # Screenshots and the server's log go to target/e2e/.
 #
 # Env: GUICHET_MODELS (default ./models), E2E_KEEP_SERVER_LOG=1 prints the log on success.
@@ -79,6 +80,7 @@ export GUICHET_URL=http://127.0.0.1:$PORT
 export CITY_PORT
 export E2E_OUT=$OUT
 export GUICHET_ROOT=$ROOT
+export GUICHET_BIN=$BIN
 status=0
 node --test --test-concurrency=1 e2e/tests/*.test.mjs || status=$?
 if [ "$status" -ne 0 ]; then

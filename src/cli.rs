@@ -1,5 +1,6 @@
-//! The `guichet` command line: serve, ask, check, stamp, eval, quality, coverage, gaps. With main.rs, the only
-//! place that uses anyhow; everything else returns typed errors.
+//! The `guichet` command line: serve, ask, check, stamp, eval, quality, coverage, gaps,
+//! report. With main.rs, the only place that uses anyhow; everything else returns typed
+//! errors.
 
 mod coverage;
 
@@ -90,6 +91,21 @@ pub enum Command {
         threshold: f32,
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        config: Config,
+    },
+    /// Write the coverage report: one self-contained HTML page (rates per day, channel and
+    /// service from GUICHET_DB, the self-test, the top gaps, entries to review).
+    Report {
+        /// Where to write the page.
+        #[arg(long)]
+        out: PathBuf,
+        /// Days covered, today included.
+        #[arg(long, default_value_t = 30)]
+        days: i64,
+        /// Average cosine at which two groups of unanswered questions merge.
+        #[arg(long, default_value_t = crate::coverage::gaps::DEFAULT_THRESHOLD)]
+        threshold: f32,
         #[command(flatten)]
         config: Config,
     },
@@ -211,6 +227,12 @@ pub fn run(cli: Cli) -> Result<i32> {
             json,
             config,
         } => coverage::gaps(&config, days, threshold, json),
+        Command::Report {
+            out,
+            days,
+            threshold,
+            config,
+        } => coverage::report(&config, &out, days, threshold),
         Command::Stamp { files, by } => stamp(&files, &by),
         Command::Eval {
             entries,

@@ -6,6 +6,7 @@
 pub mod gaps;
 pub mod lint;
 pub mod render;
+pub mod report;
 
 use std::collections::BTreeMap;
 

@@ -9,7 +9,7 @@
 
 mod sqlite;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::privacy::Redacted;
@@ -228,6 +228,18 @@ pub struct Delivery {
     pub detail: String,
 }
 
+/// How many of the person's turns, on one UTC day and one channel, ended in one outcome
+/// with one entry: the entry served, or else the first candidate the engine considered
+/// (none when nothing came close). Ids and numbers only: the report reads these.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrafficCount {
+    pub day: NaiveDate,
+    pub channel: Channel,
+    pub outcome: Outcome,
+    pub entry: Option<String>,
+    pub n: u64,
+}
+
 /// What a purge removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Purged {
@@ -322,4 +334,7 @@ pub trait Store: Send + Sync {
     /// at most `limit` (redacted texts: gap mining reads them).
     fn unanswered_since(&self, since: DateTime<Utc>, limit: usize)
     -> Result<Vec<Turn>, StoreError>;
+
+    /// The person's turns since `since`, counted by day, channel, outcome and entry.
+    fn traffic_since(&self, since: DateTime<Utc>) -> Result<Vec<TrafficCount>, StoreError>;
 }

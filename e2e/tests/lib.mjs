@@ -66,6 +66,13 @@ export async function newPage(context, { viewport, allowFailed = [] } = {}) {
 
 /** Runs axe-core (WCAG 2.1 A and AA rules) on the page, widget's shadow root included. */
 export async function axe(page, label) {
+  // Colours measured mid fade-in (the widget panel's 160 ms animation) are blends, not the
+  // page's: a busy machine once caught it there. Let finite animations end first.
+  await page.evaluate(async () => {
+    const roots = [document, ...[...document.querySelectorAll('*')].filter((e) => e.shadowRoot).map((e) => e.shadowRoot)];
+    const finite = roots.flatMap((r) => r.getAnimations()).filter((a) => a.effect?.getComputedTiming().endTime !== Infinity);
+    await Promise.all(finite.map((a) => a.finished.catch(() => {})));
+  });
   // Evaluated over the DevTools protocol: the demo page's CSP (no inline script) stays on.
   await page.evaluate(AXE_SOURCE);
   const known = page.problems?.length ?? 0;

@@ -1,5 +1,5 @@
-//! The coverage subcommands: `coverage FILE` and `coverage --self`, `gaps`, and
-//! `check --report`. Thin: the work is in `crate::coverage`.
+//! The coverage subcommands: `coverage FILE` and `coverage --self`, `gaps`,
+//! `check --report` and `report`. Thin: the work is in `crate::coverage`.
 
 use std::path::Path;
 
@@ -8,7 +8,7 @@ use chrono::{Duration, Local, Utc};
 
 use super::build_engine;
 use crate::config::Config;
-use crate::coverage::{self, gaps, lint, render};
+use crate::coverage::{self, gaps, lint, render, report};
 use crate::store::{SqliteStore, Store};
 
 /// Most recent unanswered questions read for gap mining.
@@ -135,6 +135,44 @@ pub fn check_report(config: &Config, threshold: f32) -> Result<i32> {
     } else {
         0
     })
+}
+
+/// `guichet report --out FILE --days N`: the coverage report as one HTML page.
+pub fn report(config: &Config, out: &Path, days: i64, threshold: f32) -> Result<i32> {
+    let days = u32::try_from(days)
+        .ok()
+        .filter(|d| (1..=366).contains(d))
+        .context("--days must be between 1 and 366")?;
+    let store = SqliteStore::open(&config.db)
+        .with_context(|| format!("database {}", config.db.display()))?;
+    let now = Utc::now();
+    let period = report::Period::last_days(days, now);
+    let traffic = store.traffic_since(period.since())?;
+    let unanswered = store.unanswered_since(period.since(), MAX_ROWS)?;
+    let engine = build_engine(config)?;
+    let r = report::assemble(
+        &engine,
+        &config.corpus,
+        period,
+        &traffic,
+        &unanswered,
+        threshold,
+        now,
+    )?;
+    write(out, &report::html(&r))?;
+    let t = &r.total;
+    println!(
+        "{}: {} question(s) from {} to {}: {} answered, {} clarified, {} handed off; {} gap(s)",
+        out.display(),
+        t.total(),
+        r.from,
+        r.to,
+        t.answered,
+        t.clarified,
+        t.handed_off,
+        r.gaps_found
+    );
+    Ok(0)
 }
 
 fn write(path: &Path, text: &str) -> Result<()> {

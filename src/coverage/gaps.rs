@@ -2,8 +2,9 @@
 //! redacted in the store), grouped by meaning, each group with its size, representative
 //! questions and the closest existing entry (whose service owns the gap).
 //!
-//! Clustering is average-linkage agglomerative on cosine similarity of e5 query vectors,
-//! stopped when the two closest groups are less similar than a threshold. Average linkage
+//! Clustering is average-linkage agglomerative (the `kodama` crate) on the cosine
+//! dissimilarity of e5 query vectors, cut where the two closest groups are less similar
+//! than a threshold. Average linkage
 //! rather than single linkage: e5 puts any two French questions fairly close, so single
 //! linkage chains unrelated topics together through intermediate questions. The
 //! similarity matrix is n x n, so the input is capped at [`MAX_QUESTIONS`] distinct texts.
@@ -134,74 +135,104 @@ fn by_centrality(vectors: &[Embedding], members: &[usize]) -> Vec<usize> {
     ordered
 }
 
-/// Average-linkage agglomerative clustering on cosine similarity: repeatedly merges the
-/// two groups whose mean pairwise similarity is highest, while it is at least
-/// `threshold`. Returns groups of indices, each sorted, in order of their first member.
+/// Average-linkage agglomerative clustering (kodama) on cosine dissimilarity `1 - cos`,
+/// with the dendrogram cut at `1 - threshold`: groups merge while their mean pairwise
+/// similarity is at least `threshold`. Returns groups of indices, each sorted, in order of
+/// their first member.
 pub fn cluster(vectors: &[Embedding], threshold: f32) -> Vec<Vec<usize>> {
     let n = vectors.len();
-    let mut sim = vec![0f32; n * n];
+    if n < 2 {
+        return (0..n).map(|i| vec![i]).collect();
+    }
+    let mut condensed = Vec::with_capacity(n * (n - 1) / 2);
     for i in 0..n {
         for j in (i + 1)..n {
-            let s = vectors[i].dot(&vectors[j]);
-            sim[i * n + j] = s;
-            sim[j * n + i] = s;
+            // Rounding can push a cosine a hair past 1; a dissimilarity stays >= 0.
+            condensed.push((1.0 - f64::from(vectors[i].dot(&vectors[j]))).max(0.0));
         }
     }
-    let mut members: Vec<Vec<usize>> = (0..n).map(|i| vec![i]).collect();
-    let mut active = vec![true; n];
-    let best_of = |i: usize, sim: &[f32], active: &[bool]| -> Option<(usize, f32)> {
-        (0..n)
-            .filter(|&k| k != i && active[k])
-            .map(|k| (k, sim[i * n + k]))
-            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
-    };
-    let mut best: Vec<Option<(usize, f32)>> = (0..n).map(|i| best_of(i, &sim, &active)).collect();
-    loop {
-        let leader = (0..n)
-            .filter(|&i| active[i])
-            .filter_map(|i| best[i].map(|(j, s)| (i, j, s)))
-            .max_by(|a, b| a.2.total_cmp(&b.2).then(b.0.cmp(&a.0)));
-        let Some((i, j, s)) = leader else { break };
-        if s < threshold {
-            break;
+    let dendrogram = kodama::linkage(&mut condensed, n, kodama::Method::Average);
+    let cut = 1.0 - f64::from(threshold);
+    // Step k creates cluster n + k from two earlier ones. Average linkage is monotone, so
+    // the steps under the cut form whole subtrees: joining them gives the groups.
+    let mut parent: Vec<usize> = (0..2 * n - 1).collect();
+    fn root(parent: &mut [usize], mut x: usize) -> usize {
+        while parent[x] != x {
+            parent[x] = parent[parent[x]];
+            x = parent[x];
         }
-        // Lance-Williams update for average linkage: the merged group's similarity to k
-        // is the size-weighted mean of its parts'.
-        let (ni, nj) = (members[i].len() as f32, members[j].len() as f32);
-        for k in 0..n {
-            if active[k] && k != i && k != j {
-                let merged = (ni * sim[k * n + i] + nj * sim[k * n + j]) / (ni + nj);
-                sim[k * n + i] = merged;
-                sim[i * n + k] = merged;
-            }
-        }
-        active[j] = false;
-        let moved = std::mem::take(&mut members[j]);
-        members[i].extend(moved);
-        best[j] = None;
-        best[i] = best_of(i, &sim, &active);
-        for k in 0..n {
-            if active[k] && k != i && matches!(best[k], Some((b, _)) if b == i || b == j) {
-                best[k] = best_of(k, &sim, &active);
+        x
+    }
+    for (k, step) in dendrogram.steps().iter().enumerate() {
+        if step.dissimilarity <= cut {
+            for child in [step.cluster1, step.cluster2] {
+                let r = root(&mut parent, child);
+                parent[r] = n + k;
             }
         }
     }
-    let mut groups: Vec<Vec<usize>> = members
-        .into_iter()
-        .zip(active)
-        .filter(|(_, a)| *a)
-        .map(|(mut m, _)| {
-            m.sort_unstable();
-            m
-        })
-        .collect();
+    let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for i in 0..n {
+        let r = root(&mut parent, i);
+        groups.entry(r).or_default().push(i);
+    }
+    let mut groups: Vec<Vec<usize>> = groups.into_values().collect();
     groups.sort_by_key(|g| g[0]);
     groups
 }
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// The slow oracle: recompute every mean pairwise similarity between groups, merge the
+    /// best pair while it is at least `threshold`.
+    fn naive(vectors: &[Embedding], threshold: f32) -> Vec<Vec<usize>> {
+        let mut groups: Vec<Vec<usize>> = (0..vectors.len()).map(|i| vec![i]).collect();
+        loop {
+            let mut best: Option<(usize, usize, f64)> = None;
+            for a in 0..groups.len() {
+                for b in (a + 1)..groups.len() {
+                    let mut sum = 0.0;
+                    for &i in &groups[a] {
+                        for &j in &groups[b] {
+                            sum += f64::from(vectors[i].dot(&vectors[j]));
+                        }
+                    }
+                    let mean = sum / (groups[a].len() * groups[b].len()) as f64;
+                    if best.is_none_or(|(_, _, m)| mean > m) {
+                        best = Some((a, b, mean));
+                    }
+                }
+            }
+            match best {
+                Some((a, b, mean)) if mean >= f64::from(threshold) => {
+                    let moved = groups.remove(b);
+                    groups[a].extend(moved);
+                }
+                _ => break,
+            }
+        }
+        for g in &mut groups {
+            g.sort_unstable();
+        }
+        groups.sort_by_key(|g| g[0]);
+        groups
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        #[test]
+        fn kodama_average_linkage_agrees_with_the_slow_oracle(
+            raw in prop::collection::vec(prop::collection::vec(0.05f32..1.0, 4), 0..14),
+            threshold in 0.80f32..0.99,
+        ) {
+            let vectors: Vec<Embedding> = raw.into_iter().map(|x| Embedding::new(x).unwrap()).collect();
+            prop_assert_eq!(cluster(&vectors, threshold), naive(&vectors, threshold));
+        }
+    }
 
     fn v(x: &[f32]) -> Embedding {
         Embedding::new(x.to_vec()).unwrap()
@@ -233,7 +264,21 @@ mod tests {
     }
 
     #[test]
-    fn nothing_in_gives_no_group() {
+    fn nothing_in_gives_no_group_and_one_in_gives_one() {
         assert!(cluster(&[], 0.5).is_empty());
+        assert_eq!(cluster(&[v(&[1.0, 0.0])], 0.5), vec![vec![0]]);
+    }
+
+    #[test]
+    fn groups_merge_by_mean_similarity_at_the_threshold() {
+        // a, b, c close together; d is 0.8 from each: the mean over the group is 0.8.
+        let a = v(&[1.0, 0.0, 0.0]);
+        let b = v(&[0.99, 0.141, 0.0]);
+        let c = v(&[0.99, -0.141, 0.0]);
+        let d = v(&[0.8, 0.0, 0.6]);
+        let all = [a, b, c, d];
+        assert_eq!(cluster(&all, 0.9), vec![vec![0, 1, 2], vec![3]]);
+        assert_eq!(cluster(&all, 0.75), vec![vec![0, 1, 2, 3]]);
+        assert_eq!(cluster(&all, 0.999).len(), 4);
     }
 }

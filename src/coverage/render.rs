@@ -23,9 +23,9 @@ pub enum ProbeFileError {
     },
 }
 
-/// Reads probes by extension: `.csv` (header `question,expect` optional), `.jsonl`
-/// (`{"question", "expect"?}`), anything else one question per line. Blank lines and
-/// lines starting with `#` are skipped in text files.
+/// Reads probes by extension: `.csv` (header `question,expect` optional; RFC 4180 quoting,
+/// read by the `csv` crate), `.jsonl` (`{"question", "expect"?}`), anything else one
+/// question per line. Blank lines and lines starting with `#` are skipped in text files.
 pub fn read_probes(path: &Path) -> Result<Vec<Probe>, ProbeFileError> {
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| ProbeFileError::Io {
@@ -37,89 +37,64 @@ pub fn read_probes(path: &Path) -> Result<Vec<Probe>, ProbeFileError> {
         .and_then(|e| e.to_str())
         .unwrap_or_default()
         .to_ascii_lowercase();
+    if ext == "csv" {
+        return csv_probes(&text, &shown);
+    }
     let mut probes = Vec::new();
     for (n, line) in text.lines().enumerate() {
-        let line_no = n + 1;
-        let bad = |message: String| ProbeFileError::Line {
-            path: shown.clone(),
-            line: line_no,
-            message,
-        };
         if line.trim().is_empty() {
             continue;
         }
-        match ext.as_str() {
-            "jsonl" => {
-                probes.push(serde_json::from_str(line).map_err(|e| bad(e.to_string()))?);
-            }
-            "csv" => {
-                let fields = csv_fields(line).map_err(bad)?;
-                if line_no == 1 && fields.first().map(|f| f.trim()) == Some("question") {
-                    continue;
-                }
-                let question = fields.first().cloned().unwrap_or_default();
-                let expect = fields
-                    .get(1)
-                    .map(|e| e.trim())
-                    .filter(|e| !e.is_empty())
-                    .map(|e| Expect::from(e.to_string()));
-                probes.push(Probe { question, expect });
-            }
-            _ => {
-                if line.trim_start().starts_with('#') {
-                    continue;
-                }
-                probes.push(Probe {
-                    question: line.trim().to_string(),
-                    expect: None,
-                });
-            }
+        if ext == "jsonl" {
+            probes.push(
+                serde_json::from_str(line).map_err(|e| ProbeFileError::Line {
+                    path: shown.clone(),
+                    line: n + 1,
+                    message: e.to_string(),
+                })?,
+            );
+        } else if !line.trim_start().starts_with('#') {
+            probes.push(Probe {
+                question: line.trim().to_string(),
+                expect: None,
+            });
         }
     }
     Ok(probes)
 }
 
-/// Fields of one CSV record on one line (RFC 4180 quoting; no newlines inside fields).
-fn csv_fields(line: &str) -> Result<Vec<String>, String> {
-    let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut chars = line.chars().peekable();
-    let mut quoted = false;
-    let mut at_start = true;
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (false, '"') if at_start => {
-                quoted = true;
-                at_start = false;
-            }
-            (true, '"') if chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            (true, '"') => quoted = false,
-            (false, ',') => {
-                fields.push(std::mem::take(&mut field));
-                at_start = true;
-            }
-            (_, c) => {
-                field.push(c);
-                at_start = false;
-            }
+/// `question[,expect]` records; a first record whose first field is `question` is the
+/// header.
+fn csv_probes(text: &str, shown: &str) -> Result<Vec<Probe>, ProbeFileError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let mut probes = Vec::new();
+    for (n, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| ProbeFileError::Line {
+            path: shown.to_string(),
+            line: e.position().map_or(0, |p| p.line() as usize),
+            message: e.to_string(),
+        })?;
+        let question = record.get(0).unwrap_or_default();
+        if n == 0 && question.trim() == "question" {
+            continue;
         }
+        if record.iter().all(|f| f.trim().is_empty()) {
+            continue;
+        }
+        let expect = record
+            .get(1)
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .map(|e| Expect::from(e.to_string()));
+        probes.push(Probe {
+            question: question.to_string(),
+            expect,
+        });
     }
-    if quoted {
-        return Err("unterminated quoted field".into());
-    }
-    fields.push(field);
-    Ok(fields)
-}
-
-fn csv_quote(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
+    Ok(probes)
 }
 
 fn outcome_str(o: Outcome) -> &'static str {
@@ -141,28 +116,41 @@ fn passed_str(p: Option<bool>) -> &'static str {
 /// One row per probe: question, expect, outcome, entry, options, confidence, margin,
 /// top candidate and its score, passed.
 pub fn results_csv(results: &[ProbeResult]) -> String {
-    let mut out = String::from(
-        "question,expect,outcome,entry,options,confidence,margin,top_candidate,top_score,passed\n",
-    );
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut write = |row: &[&str]| {
+        w.write_record(row)
+            .expect("writing CSV to memory cannot fail");
+    };
+    write(&[
+        "question",
+        "expect",
+        "outcome",
+        "entry",
+        "options",
+        "confidence",
+        "margin",
+        "top_candidate",
+        "top_score",
+        "passed",
+    ]);
     for r in results {
         let expect = r.expect.clone().map(String::from).unwrap_or_default();
         let top = r.candidates.first();
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{},{:.3},{:.3},{},{},{}",
-            csv_quote(&r.question),
-            csv_quote(&expect),
+        write(&[
+            &r.question,
+            &expect,
             outcome_str(r.outcome),
             r.entry.as_deref().unwrap_or_default(),
-            r.options.join(" "),
-            r.confidence,
-            r.margin,
+            &r.options.join(" "),
+            &format!("{:.3}", r.confidence),
+            &format!("{:.3}", r.margin),
             top.map(|c| c.id.as_str()).unwrap_or_default(),
-            top.map(|c| format!("{:.3}", c.score)).unwrap_or_default(),
+            &top.map(|c| format!("{:.3}", c.score)).unwrap_or_default(),
             passed_str(r.passed),
-        );
+        ]);
     }
-    out
+    let bytes = w.into_inner().expect("flushing CSV to memory cannot fail");
+    String::from_utf8(bytes).expect("CSV of strings is UTF-8")
 }
 
 pub fn escape(s: &str) -> String {
@@ -288,24 +276,64 @@ pub fn self_test_text(t: &SelfTest) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn csv_fields_honour_quotes_and_doubled_quotes() {
-        assert_eq!(
-            csv_fields(r#""où est, la mairie ?",handoff"#).unwrap(),
-            vec!["où est, la mairie ?", "handoff"]
-        );
-        assert_eq!(
-            csv_fields(r#""il a dit ""bonjour""",x"#).unwrap(),
-            vec![r#"il a dit "bonjour""#, "x"]
-        );
-        assert_eq!(csv_fields("a").unwrap(), vec!["a"]);
-        assert!(csv_fields(r#""open"#).is_err());
+    fn probes_of(name: &str, text: &str) -> Vec<Probe> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        read_probes(&path).unwrap()
     }
 
     #[test]
-    fn csv_quote_round_trips_through_csv_fields() {
-        let s = r#"un "mot", deux"#;
-        assert_eq!(csv_fields(&csv_quote(s)).unwrap(), vec![s]);
+    fn csv_probes_honour_quotes_doubled_quotes_and_a_header() {
+        let probes = probes_of(
+            "p.csv",
+            "question,expect\n\"où est, la mairie ?\",handoff\n\n\"il a dit \"\"bonjour\"\"\",x\nseule\n\"sur\ndeux lignes\",\n",
+        );
+        let got: Vec<(&str, Option<Expect>)> = probes
+            .iter()
+            .map(|p| (p.question.as_str(), p.expect.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("où est, la mairie ?", Some(Expect::Handoff)),
+                ("il a dit \"bonjour\"", Some(Expect::Entry("x".into()))),
+                ("seule", None),
+                ("sur\ndeux lignes", None),
+            ]
+        );
+    }
+
+    #[test]
+    fn text_and_jsonl_probes_skip_blank_lines_and_comments() {
+        let probes = probes_of("p.txt", "# a comment\n\n  bonjour  \n");
+        assert_eq!(probes.len(), 1);
+        assert_eq!(probes[0].question, "bonjour");
+        let probes = probes_of("p.jsonl", "{\"question\":\"a\",\"expect\":\"handoff\"}\n\n");
+        assert_eq!(probes[0].expect, Some(Expect::Handoff));
+    }
+
+    #[test]
+    fn results_csv_reads_back_with_the_same_fields() {
+        let r = ProbeResult {
+            question: "un \"mot\", deux".into(),
+            expect: Some(Expect::Handoff),
+            outcome: Outcome::Handoff,
+            entry: None,
+            options: Vec::new(),
+            confidence: 0.25,
+            margin: 0.5,
+            candidates: Vec::new(),
+            passed: Some(true),
+        };
+        let text = results_csv(&[r]);
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(&rows[0][0], "un \"mot\", deux");
+        assert_eq!(&rows[0][1], "handoff");
+        assert_eq!(&rows[0][5], "0.250");
+        assert_eq!(&rows[0][9], "pass");
     }
 
     #[test]

@@ -1,10 +1,13 @@
 //! The agents' coverage routes, behind `Authorization: Bearer GUICHET_ADMIN_TOKEN` (404
 //! without a token configured): `POST /v1/coverage` runs a batch of probes (never
-//! recorded as traffic), `GET /v1/gaps?days=N` mines the unanswered questions of the store.
+//! recorded as traffic), `GET /v1/gaps?days=N` mines the unanswered questions of the store,
+//! `GET /v1/report?days=N` is the page `guichet report` writes.
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::HeaderMap;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{Duration, Utc};
@@ -13,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::handoffs::authorize;
 use super::{ApiError, AppState};
-use crate::coverage::{self, CoverageError, MAX_BATCH, Probe, gaps};
+use crate::coverage::{self, CoverageError, MAX_BATCH, Probe, gaps, report};
 
 /// A full batch: 1,000 questions of up to 1,000 characters, with room for JSON.
 const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
@@ -29,6 +32,7 @@ pub fn router() -> Router<AppState> {
             post(probe).layer(DefaultBodyLimit::max(MAX_BATCH_BYTES)),
         )
         .route("/v1/gaps", get(list_gaps))
+        .route("/v1/report", get(report_page))
 }
 
 #[derive(Debug, Deserialize)]
@@ -118,4 +122,60 @@ async fn list_gaps(
     Ok(Json(
         json!({ "days": days, "questions": questions, "gaps": found }),
     ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportQuery {
+    days: Option<i64>,
+}
+
+/// The coverage report as one HTML page (admin only: it shows what people asked).
+async fn report_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<ReportQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers)?;
+    let Query(query) = query.map_err(|e| ApiError::InvalidRequest(e.body_text()))?;
+    let days = query.days.unwrap_or(30);
+    if !(1..=MAX_DAYS).contains(&days) {
+        return Err(ApiError::InvalidRequest(format!(
+            "days must be between 1 and {MAX_DAYS}"
+        )));
+    }
+    let now = Utc::now();
+    let period = report::Period::last_days(days as u32, now);
+    let since = period.since();
+    let (traffic, unanswered) = state
+        .with_store(move |s| {
+            Ok((
+                s.traffic_since(since)?,
+                s.unanswered_since(since, MAX_ROWS)?,
+            ))
+        })
+        .await?;
+    let corpus_dir = state.config.corpus.clone();
+    let page = state
+        .with_engine(move |engine| {
+            report::assemble(
+                engine,
+                &corpus_dir,
+                period,
+                &traffic,
+                &unanswered,
+                gaps::DEFAULT_THRESHOLD,
+                now,
+            )
+        })
+        .await?
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok((
+        [
+            (CONTENT_TYPE, "text/html; charset=utf-8"),
+            (CACHE_CONTROL, "no-store"),
+        ],
+        report::html(&page),
+    )
+        .into_response())
 }

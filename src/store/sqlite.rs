@@ -5,14 +5,14 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use hmac::{Hmac, Mac};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use sha2::{Digest, Sha256};
 
 use super::{
     Author, Channel, Conversation, Delivery, Feedback, NewTicket, NewTurn, PROCESSED_KEEP_DAYS,
-    Purged, Route, Store, StoreError, Ticket, TicketStatus, Turn,
+    Purged, Route, Store, StoreError, Ticket, TicketStatus, TrafficCount, Turn,
 };
 use crate::privacy::Redacted;
 use crate::reply::Outcome;
@@ -38,6 +38,15 @@ fn outcome_str(o: Outcome) -> &'static str {
         Outcome::Answer => "answer",
         Outcome::Clarify => "clarify",
         Outcome::Handoff => "handoff",
+    }
+}
+
+fn parse_outcome(raw: &str) -> Option<Outcome> {
+    match raw {
+        "answer" => Some(Outcome::Answer),
+        "clarify" => Some(Outcome::Clarify),
+        "handoff" => Some(Outcome::Handoff),
+        _ => None,
     }
 }
 
@@ -510,6 +519,41 @@ impl Store for SqliteStore {
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+
+    fn traffic_since(&self, since: DateTime<Utc>) -> Result<Vec<TrafficCount>, StoreError> {
+        let conn = self.conn();
+        // `scores` is JSON written by us: `candidates` best first.
+        let mut stmt = conn.prepare(
+            "SELECT date(at, 'unixepoch') AS day, channel, outcome,
+                    COALESCE(entry_id, json_extract(scores, '$.candidates[0].id')) AS entry,
+                    COUNT(*)
+             FROM turns
+             WHERE author = 'person' AND outcome IS NOT NULL AND at >= ?1
+             GROUP BY day, channel, outcome, entry
+             ORDER BY day, channel, outcome, entry",
+        )?;
+        let rows = stmt.query_map([ts(since)], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })?;
+        let bad = |what: &str, raw: &str| StoreError::Corrupt(format!("turn {what} {raw:?}"));
+        rows.map(|row| {
+            let (day, channel, outcome, entry, n) = row?;
+            Ok(TrafficCount {
+                day: NaiveDate::parse_from_str(&day, "%Y-%m-%d").map_err(|_| bad("day", &day))?,
+                channel: Channel::parse(&channel).ok_or_else(|| bad("channel", &channel))?,
+                outcome: parse_outcome(&outcome).ok_or_else(|| bad("outcome", &outcome))?,
+                entry,
+                n: n as u64,
+            })
+        })
+        .collect()
+    }
 }
 
 #[cfg(test)]
@@ -612,6 +656,70 @@ mod tests {
             s.claim_ticket(999, now),
             Err(StoreError::NotFound)
         ));
+    }
+
+    #[test]
+    fn traffic_counts_person_turns_by_day_channel_outcome_and_entry() {
+        let s = SqliteStore::in_memory().unwrap();
+        let day1 = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+        let day2 = day1 + Days::days(1);
+        let web = s.conversation(Channel::Web, "w", day1).unwrap();
+        let tg = s.conversation(Channel::Telegram, "t", day1).unwrap();
+        s.record_turn(web.id, &person("horaires ?"), day1).unwrap();
+        s.record_turn(web.id, &person("horaires ??"), day1).unwrap();
+        let handoff = NewTurn {
+            outcome: Some(Outcome::Handoff),
+            entry_id: None,
+            answer_sha256: None,
+            scores: Some(serde_json::json!({
+                "margin": 0.01,
+                "candidates": [{ "id": "etat-civil", "score": 0.4 }, { "id": "x", "score": 0.3 }]
+            })),
+            ..person("un nid de frelons")
+        };
+        s.record_turn(tg.id, &handoff, day2).unwrap();
+        let nothing_close = NewTurn {
+            scores: None,
+            ..handoff
+        };
+        s.record_turn(tg.id, &nothing_close, day2).unwrap();
+        let agent = NewTurn {
+            author: Author::Agent,
+            ..person("je regarde")
+        };
+        s.record_turn(tg.id, &agent, day2).unwrap();
+        // Before the period: not counted.
+        s.record_turn(web.id, &person("vieux"), day1 - Days::days(3))
+            .unwrap();
+
+        let counts = s.traffic_since(day1 - Days::days(1)).unwrap();
+        let row = |day: DateTime<Utc>, channel, outcome, entry: Option<&str>, n| TrafficCount {
+            day: day.date_naive(),
+            channel,
+            outcome,
+            entry: entry.map(String::from),
+            n,
+        };
+        assert_eq!(
+            counts,
+            vec![
+                row(
+                    day1,
+                    Channel::Web,
+                    Outcome::Answer,
+                    Some("horaires-mairie"),
+                    2
+                ),
+                row(day2, Channel::Telegram, Outcome::Handoff, None, 1),
+                row(
+                    day2,
+                    Channel::Telegram,
+                    Outcome::Handoff,
+                    Some("etat-civil"),
+                    1
+                ),
+            ]
+        );
     }
 
     #[test]

@@ -325,3 +325,359 @@ fn the_lint_finds_a_planted_near_review_entry_and_a_draft() {
     );
     assert!(report.render().contains("cantine-tarifs.md"));
 }
+
+/// One planted turn of the report test: days before today (UTC), channel, outcome, the
+/// entry served or the first candidate, and what the person wrote.
+struct Planted {
+    days_ago: i64,
+    channel: Channel,
+    outcome: Outcome,
+    entry: Option<&'static str>,
+    text: &'static str,
+}
+
+const fn planted(
+    days_ago: i64,
+    channel: Channel,
+    outcome: Outcome,
+    entry: Option<&'static str>,
+    text: &'static str,
+) -> Planted {
+    Planted {
+        days_ago,
+        channel,
+        outcome,
+        entry,
+        text,
+    }
+}
+
+const PLANTED: [Planted; 10] = [
+    planted(
+        2,
+        Channel::Web,
+        Outcome::Answer,
+        Some("inscription-scolaire"),
+        SCHOOL,
+    ),
+    planted(
+        2,
+        Channel::Web,
+        Outcome::Answer,
+        Some("inscription-scolaire"),
+        SCHOOL,
+    ),
+    planted(
+        2,
+        Channel::Web,
+        Outcome::Answer,
+        Some("inscription-scolaire"),
+        SCHOOL,
+    ),
+    planted(
+        2,
+        Channel::Web,
+        Outcome::Handoff,
+        Some("cantine-tarifs"),
+        CEMETERY[0],
+    ),
+    planted(
+        1,
+        Channel::Telegram,
+        Outcome::Answer,
+        Some("cni-renouvellement"),
+        "carte d'identité périmée",
+    ),
+    planted(
+        1,
+        Channel::Telegram,
+        Outcome::Answer,
+        Some("cni-renouvellement"),
+        "refaire ma CNI",
+    ),
+    planted(
+        1,
+        Channel::Telegram,
+        Outcome::Clarify,
+        Some("cni-renouvellement"),
+        "renouveler un titre",
+    ),
+    planted(1, Channel::Whatsapp, Outcome::Handoff, None, CEMETERY[1]),
+    planted(
+        0,
+        Channel::Messenger,
+        Outcome::Answer,
+        Some("jours-collecte"),
+        "quand passe la poubelle ?",
+    ),
+    planted(
+        0,
+        Channel::Messenger,
+        Outcome::Handoff,
+        Some("jours-collecte"),
+        CEMETERY[2],
+    ),
+];
+
+fn plant(store: &dyn Store, p: &Planted, at: chrono::DateTime<Utc>, n: usize) {
+    let c = store
+        .conversation(p.channel, &format!("{}-{n}", p.channel.as_str()), at)
+        .unwrap();
+    let answered = p.outcome == Outcome::Answer;
+    let turn = NewTurn {
+        author: Author::Person,
+        text: Redacted::new(p.text),
+        outcome: Some(p.outcome),
+        entry_id: p.entry.filter(|_| answered).map(String::from),
+        answer_sha256: None,
+        confidence: Some(if answered { 0.9 } else { 0.2 }),
+        scores: p
+            .entry
+            .filter(|_| !answered)
+            .map(|e| json!({ "margin": 0.0, "candidates": [{ "id": e, "score": 0.5 }] })),
+    };
+    store.record_turn(c.id, &turn, at).unwrap();
+}
+
+/// The cells of each body row of the table with this id, tags stripped.
+fn table_rows(html: &str, id: &str) -> Vec<Vec<String>> {
+    let start = html
+        .find(&format!("<table id=\"{id}\""))
+        .unwrap_or_else(|| panic!("table {id} in the report"));
+    let table = &html[start..start + html[start..].find("</table>").unwrap()];
+    let body = &table[table.find("<tbody>").unwrap()..];
+    let row = regex::Regex::new(r"(?s)<tr>(.*?)</tr>").unwrap();
+    let cell = regex::Regex::new(r"(?s)<t[hd][^>]*>(.*?)</t[hd]>").unwrap();
+    let tag = regex::Regex::new(r"<[^>]+>").unwrap();
+    row.captures_iter(body)
+        .map(|r| {
+            cell.captures_iter(&r[1])
+                .map(|c| tag.replace_all(&c[1], "").trim().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+/// French percentage, computed here independently of the report's own helper.
+fn pct(n: u64, total: u64) -> String {
+    if total == 0 {
+        return "–".into();
+    }
+    let tenths = (n * 1000 + total / 2) / total;
+    format!("{},{}\u{a0}%", tenths / 10, tenths % 10)
+}
+
+/// total, answered, rate, clarified, rate, handed off, rate: the columns of every table.
+fn expected_cells(rows: &[&Planted]) -> Vec<String> {
+    let count = |o: Outcome| rows.iter().filter(|p| p.outcome == o).count() as u64;
+    let total = rows.len() as u64;
+    let (a, c, h) = (
+        count(Outcome::Answer),
+        count(Outcome::Clarify),
+        count(Outcome::Handoff),
+    );
+    vec![
+        total.to_string(),
+        a.to_string(),
+        pct(a, total),
+        c.to_string(),
+        pct(c, total),
+        h.to_string(),
+        pct(h, total),
+    ]
+}
+
+#[test]
+fn the_report_shows_the_figures_of_planted_traffic_by_day_channel_and_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = guichet::store::SqliteStore::open(&dir.path().join("g.sqlite")).unwrap();
+    let now = Utc::now();
+    let noon = |days_ago: i64| {
+        (now.date_naive() - Duration::days(days_ago))
+            .and_hms_opt(12, 0, 0)
+            .unwrap()
+            .and_utc()
+            .min(now)
+    };
+    for (n, p) in PLANTED.iter().enumerate() {
+        plant(&store, p, noon(p.days_ago), n);
+    }
+    // Neither an agent's message nor a question older than the period counts.
+    let c = store.conversation(Channel::Web, "agent", noon(1)).unwrap();
+    let agent = NewTurn {
+        author: Author::Agent,
+        text: Redacted::new("je regarde votre dossier"),
+        outcome: None,
+        entry_id: None,
+        answer_sha256: None,
+        confidence: None,
+        scores: None,
+    };
+    store.record_turn(c.id, &agent, noon(1)).unwrap();
+    plant(&store, &PLANTED[7], noon(12), 99);
+
+    let period = coverage::report::Period::last_days(7, now);
+    let traffic = store.traffic_since(period.since()).unwrap();
+    let unanswered = store.unanswered_since(period.since(), 1000).unwrap();
+    let engine = engine();
+    let report = coverage::report::assemble(
+        &engine,
+        &root().join("corpus"),
+        period,
+        &traffic,
+        &unanswered,
+        coverage::gaps::DEFAULT_THRESHOLD,
+        now,
+    )
+    .unwrap();
+    let html = coverage::report::html(&report);
+    let out = root().join("target/e2e");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("report-planted.html"), &html).unwrap();
+
+    // Self-contained: no script, no external asset.
+    assert!(html.starts_with("<!doctype html><html lang=\"fr\">"));
+    for banned in ["<script", "src=", "href=", "@import", "url("] {
+        assert!(!html.contains(banned), "{banned} in the report");
+    }
+    assert_eq!(html.matches("<svg").count(), 3);
+
+    let all: Vec<&Planted> = PLANTED.iter().collect();
+    assert!(html.contains(&format!(
+        "<b>{}</b><span>questions reçues</span>",
+        PLANTED.len()
+    )));
+    let answered = expected_cells(&all);
+    assert!(html.contains(&format!(
+        "<b>{}</b><span>répondues ({})</span>",
+        answered[2], answered[1]
+    )));
+
+    // Per channel: the four main channels, in order, with their counts and rates.
+    let channels = table_rows(&html, "t-canal");
+    let names = ["Site web", "Messenger", "WhatsApp", "Telegram"];
+    let kinds = [
+        Channel::Web,
+        Channel::Messenger,
+        Channel::Whatsapp,
+        Channel::Telegram,
+    ];
+    assert_eq!(channels.len(), 4, "{channels:?}");
+    for ((row, name), kind) in channels.iter().zip(names).zip(kinds) {
+        let mine: Vec<&Planted> = PLANTED.iter().filter(|p| p.channel == kind).collect();
+        assert_eq!(row[0], name);
+        assert_eq!(row[1..], expected_cells(&mine)[..], "{name}");
+    }
+
+    // Per day: all seven days, the quiet ones at zero.
+    let days = table_rows(&html, "t-jour");
+    assert_eq!(days.len(), 7, "{days:?}");
+    for (i, row) in days.iter().enumerate() {
+        let days_ago = 6 - i as i64;
+        let day = now.date_naive() - Duration::days(days_ago);
+        assert_eq!(row[0], day.format("%d/%m/%Y").to_string());
+        let mine: Vec<&Planted> = PLANTED.iter().filter(|p| p.days_ago == days_ago).collect();
+        assert_eq!(row[1..], expected_cells(&mine)[..], "{days_ago} days ago");
+    }
+
+    // Per service: the service of the entry served or nearest; nothing near gets its row.
+    let services = table_rows(&html, "t-service");
+    let service_of = |id: &str| {
+        let c = engine.corpus();
+        c.entry(c.index_of(id).unwrap()).service.clone()
+    };
+    for key in ["education", "titres", "dechets"] {
+        let name = engine.corpus().services().get(key).unwrap().name.clone();
+        let row = services
+            .iter()
+            .find(|r| escape_free(&r[0]) == name)
+            .unwrap_or_else(|| panic!("row for {name}: {services:?}"));
+        let mine: Vec<&Planted> = PLANTED
+            .iter()
+            .filter(|p| p.entry.is_some_and(|e| service_of(e) == key))
+            .collect();
+        assert_eq!(row[3..], expected_cells(&mine)[..], "{key}");
+    }
+    let none = services.last().unwrap();
+    assert_eq!(none[0], "Aucune fiche proche");
+    let mine: Vec<&Planted> = PLANTED.iter().filter(|p| p.entry.is_none()).collect();
+    assert_eq!(none[3..], expected_cells(&mine)[..]);
+
+    // The three cemetery questions are one gap; the drafts of the demo corpus are listed.
+    let gaps = table_rows(&html, "t-lacunes");
+    assert_eq!(gaps[0][1], "3", "{gaps:?}");
+    for q in CEMETERY {
+        assert!(gaps[0][4].contains(&q.replace('\'', "&#39;")) || gaps[0][4].contains(q));
+    }
+    assert!(html.contains("entries/sports-culture/conservatoire-inscription.md"));
+
+    // Every servable entry but the three answered with is listed as never served.
+    let answered: std::collections::BTreeSet<&str> = PLANTED
+        .iter()
+        .filter(|p| p.outcome == Outcome::Answer)
+        .filter_map(|p| p.entry)
+        .collect();
+    let never = engine.corpus().entries().len() - answered.len();
+    assert!(html.contains(&format!(
+        "<h3>Fiches jamais servies sur la période ({never})</h3>"
+    )));
+    let start = html.find("<details id=\"l-jamais\">").unwrap();
+    let listed = &html[start..start + html[start..].find("</details>").unwrap()];
+    assert_eq!(listed.matches("<code>").count(), never);
+    for id in answered {
+        assert!(
+            !listed.contains(&format!("<code>{id}</code>")),
+            "{id} was served"
+        );
+    }
+    assert!(listed.contains("<code>horaires-mairie</code>"));
+}
+
+/// Table cells are HTML-escaped text.
+fn escape_free(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+#[tokio::test]
+async fn the_report_page_is_for_agents_only_and_counts_the_chat_it_served() {
+    let app = TestApp::spawn_with(&["--admin-token", TOKEN]).await;
+    let r = app.client.get(app.url("/v1/report")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    // Only chats with a session are remembered, and so counted.
+    for q in [SCHOOL, OUT_OF_SCOPE] {
+        let body = json!({ "message": q, "session_id": "report-test-session-0001" });
+        assert_eq!(
+            app.post_json("/v1/chat", &body).await.status().as_u16(),
+            200
+        );
+    }
+    assert_eq!(app.chat(SCHOOL).await.0, 200);
+    let r = app
+        .client
+        .get(app.url("/v1/report?days=3"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(
+        r.headers()["content-type"].to_str().unwrap(),
+        "text/html; charset=utf-8"
+    );
+    let html = r.text().await.unwrap();
+    let web = &table_rows(&html, "t-canal")[0];
+    assert_eq!(web[0], "Site web");
+    assert_eq!(web[1], "2", "{web:?}");
+    assert_eq!(table_rows(&html, "t-jour").len(), 3);
+    let bad = app
+        .client
+        .get(app.url("/v1/report?days=0"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 422);
+}
