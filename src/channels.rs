@@ -95,7 +95,11 @@ pub async fn converse(
     };
     let redacted = match (&question, &choice) {
         (Some(q), _) => Redacted::new(q.as_str()),
-        (None, id) => Redacted::new(&format!("[option] {}", id.as_deref().unwrap_or_default())),
+        (None, id) => Redacted::new(&format!(
+            "{}{}",
+            crate::store::OPTION_TURN_PREFIX,
+            id.as_deref().unwrap_or_default()
+        )),
     };
     let found = state
         .with_store(move |s| {

@@ -125,6 +125,9 @@ impl Author {
     }
 }
 
+/// How a picked option is stored as the person's turn: this prefix, then the entry id.
+pub const OPTION_TURN_PREFIX: &str = "[option] ";
+
 /// One exchange: what the person wrote (redacted) and what the assistant decided, or an
 /// agent's message.
 #[derive(Debug, Clone)]
@@ -330,8 +333,9 @@ pub trait Store: Send + Sync {
     /// Aggregate counts kept after purges: (day, channel, kind) -> number.
     fn daily_counts(&self) -> Result<Vec<(String, String, String, u64)>, StoreError>;
 
-    /// The person's turns since `since` that were handed off or clarified, newest first,
-    /// at most `limit` (redacted texts: gap mining reads them).
+    /// The person's turns since `since` that were handed off, or clarified without the
+    /// person then picking an option, newest first, at most `limit` (redacted texts: gap
+    /// mining reads them).
     fn unanswered_since(&self, since: DateTime<Utc>, limit: usize)
     -> Result<Vec<Turn>, StoreError>;
 

@@ -11,8 +11,9 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use sha2::{Digest, Sha256};
 
 use super::{
-    Author, Channel, Conversation, Delivery, Feedback, NewTicket, NewTurn, PROCESSED_KEEP_DAYS,
-    Purged, Route, Store, StoreError, Ticket, TicketStatus, TrafficCount, Turn,
+    Author, Channel, Conversation, Delivery, Feedback, NewTicket, NewTurn, OPTION_TURN_PREFIX,
+    PROCESSED_KEEP_DAYS, Purged, Route, Store, StoreError, Ticket, TicketStatus, TrafficCount,
+    Turn,
 };
 use crate::privacy::Redacted;
 use crate::reply::Outcome;
@@ -503,11 +504,18 @@ impl Store for SqliteStore {
     ) -> Result<Vec<Turn>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
-            "SELECT id, author, text, outcome, entry_id, at FROM turns
-             WHERE author = 'person' AND outcome IN ('handoff', 'clarify') AND at >= ?1
-             ORDER BY at DESC, id DESC LIMIT ?2",
+            "SELECT t.id, t.author, t.text, t.outcome, t.entry_id, t.at FROM turns t
+             WHERE t.author = 'person' AND t.at >= ?1
+               AND (t.outcome = 'handoff'
+                    OR (t.outcome = 'clarify' AND NOT EXISTS (
+                        SELECT 1 FROM turns n
+                        WHERE n.id = (SELECT MIN(m.id) FROM turns m
+                                      WHERE m.conversation = t.conversation
+                                        AND m.author = 'person' AND m.id > t.id)
+                          AND substr(n.text, 1, length(?3)) = ?3)))
+             ORDER BY t.at DESC, t.id DESC LIMIT ?2",
         )?;
-        let rows = stmt.query_map(params![ts(since), limit as i64], |r| {
+        let rows = stmt.query_map(params![ts(since), limit as i64, OPTION_TURN_PREFIX], |r| {
             Ok(Turn {
                 id: r.get(0)?,
                 author: Author::parse(&r.get::<_, String>(1)?),
@@ -719,6 +727,49 @@ mod tests {
                     1
                 ),
             ]
+        );
+    }
+
+    #[test]
+    fn a_clarification_the_person_resolved_by_picking_an_option_is_not_a_gap() {
+        let s = SqliteStore::in_memory().unwrap();
+        let t0 = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+        let at = |min: i64| t0 + chrono::Duration::minutes(min);
+        let with = |text: &str, outcome| NewTurn {
+            outcome: Some(outcome),
+            ..person(text)
+        };
+        let a = s.conversation(Channel::Web, "a", t0).unwrap();
+        let b = s.conversation(Channel::Web, "b", t0).unwrap();
+        // a: clarified, then an option picked (resolved); later a hand-off (a gap).
+        s.record_turn(a.id, &with("cantine ?", Outcome::Clarify), at(0))
+            .unwrap();
+        let picked = format!("{OPTION_TURN_PREFIX}cantine-tarifs");
+        s.record_turn(a.id, &with(&picked, Outcome::Answer), at(1))
+            .unwrap();
+        s.record_turn(a.id, &with("un nid de frelons", Outcome::Handoff), at(2))
+            .unwrap();
+        // b: clarified, then the person typed something else (still a gap), and a last
+        // clarification left without any next turn (a gap).
+        s.record_turn(b.id, &with("piscine", Outcome::Clarify), at(3))
+            .unwrap();
+        s.record_turn(b.id, &with("horaires", Outcome::Answer), at(4))
+            .unwrap();
+        s.record_turn(b.id, &with("jardin partagé", Outcome::Clarify), at(5))
+            .unwrap();
+        // An option picked in another conversation does not resolve b's clarification.
+        s.record_turn(a.id, &with(&picked, Outcome::Answer), at(6))
+            .unwrap();
+
+        let texts: Vec<String> = s
+            .unanswered_since(t0, 10)
+            .unwrap()
+            .into_iter()
+            .map(|t| t.text)
+            .collect();
+        assert_eq!(
+            texts,
+            vec!["jardin partagé", "piscine", "un nid de frelons"]
         );
     }
 
