@@ -82,23 +82,11 @@ impl AppState {
     /// Runs a question on the blocking pool, behind the in-flight limit: when the limit
     /// is reached, callers get a fast 503 rather than a growing queue.
     pub async fn ask(&self, question: String, ctx: AskContext) -> Result<Asked, ApiError> {
-        let engine = self.engine()?;
-        let permit = self
-            .permits
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| ApiError::Busy)?;
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            engine.ask(&question, &ctx)
-        })
-        .await
-        .map_err(|e| ApiError::Internal(format!("question task failed: {e}")))?
-        .map_err(|e| ApiError::Internal(e.to_string()))
+        self.with_engine(move |engine| engine.ask(&question, &ctx))
+            .await?
+            .map_err(|e| ApiError::Internal(e.to_string()))
     }
-}
 
-impl AppState {
     /// Runs `f` on the engine on the blocking pool, behind the same in-flight limit as
     /// [`AppState::ask`] (one permit for the whole job: a batch is one caller).
     pub async fn with_engine<T, F>(&self, f: F) -> Result<T, ApiError>

@@ -84,13 +84,7 @@ pub fn gaps(config: &Config, days: i64, threshold: f32, json: bool) -> Result<i3
     let store = SqliteStore::open(&config.db)
         .with_context(|| format!("database {}", config.db.display()))?;
     let turns = store.unanswered_since(Utc::now() - Duration::days(days), MAX_ROWS)?;
-    let asked: Vec<gaps::Asked> = turns
-        .into_iter()
-        .map(|t| gaps::Asked {
-            text: t.text,
-            outcome: t.outcome.unwrap_or_default(),
-        })
-        .collect();
+    let asked: Vec<gaps::Asked> = turns.into_iter().map(gaps::Asked::from).collect();
     let engine = build_engine(config)?;
     let found = gaps::mine(&engine, &asked, threshold)?;
     if json {

@@ -32,6 +32,15 @@ pub struct Asked {
     pub outcome: String,
 }
 
+impl From<crate::store::Turn> for Asked {
+    fn from(t: crate::store::Turn) -> Self {
+        Self {
+            text: t.text,
+            outcome: t.outcome.unwrap_or_default(),
+        }
+    }
+}
+
 /// The entry nearest to a gap: it is probably the service that should write the answer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Closest {

@@ -162,13 +162,7 @@ pub fn assemble(
     now: DateTime<Utc>,
 ) -> Result<Report, ReportError> {
     let self_test = super::self_test(engine)?;
-    let asked: Vec<gaps::Asked> = unanswered
-        .iter()
-        .map(|t| gaps::Asked {
-            text: t.text.clone(),
-            outcome: t.outcome.clone().unwrap_or_default(),
-        })
-        .collect();
+    let asked: Vec<gaps::Asked> = unanswered.iter().cloned().map(gaps::Asked::from).collect();
     let found = gaps::mine(engine, &asked, threshold)?;
     let mut lint = lint::lint(corpus_dir, now.date_naive())?;
     if lint.servable.is_some() {

@@ -106,13 +106,7 @@ async fn list_gaps(
     let turns = state
         .with_store(move |s| s.unanswered_since(since, MAX_ROWS))
         .await?;
-    let asked: Vec<gaps::Asked> = turns
-        .into_iter()
-        .map(|t| gaps::Asked {
-            text: t.text,
-            outcome: t.outcome.unwrap_or_default(),
-        })
-        .collect();
+    let asked: Vec<gaps::Asked> = turns.into_iter().map(gaps::Asked::from).collect();
     let questions = asked.len();
     let found = state
         .with_engine(move |engine| gaps::mine(engine, &asked, threshold))

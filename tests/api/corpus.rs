@@ -1,39 +1,18 @@
 //! A corrupted corpus: every problem is named by file and line, `guichet check` fails,
 //! broken entries are never served, and `guichet stamp` records a validation.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use chrono::NaiveDate;
 use guichet::corpus::{self, Severity};
 
-use crate::helpers::root;
+use crate::helpers::{demo_copy, root};
 
 const TODAY: &str = "2026-11-28";
 
 fn today() -> NaiveDate {
     NaiveDate::parse_from_str(TODAY, "%Y-%m-%d").unwrap()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for item in std::fs::read_dir(from).unwrap() {
-        let path = item.unwrap().path();
-        let target = to.join(path.file_name().unwrap());
-        if path.is_dir() {
-            copy_dir(&path, &target);
-        } else {
-            std::fs::copy(&path, &target).unwrap();
-        }
-    }
-}
-
-/// A copy of the demo corpus in a temporary folder.
-fn demo_copy() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let corpus = dir.path().join("corpus");
-    copy_dir(&root().join("corpus"), &corpus);
-    (dir, corpus)
 }
 
 fn edit(path: &Path, from: &str, to: &str) {

@@ -2,7 +2,7 @@
 //! expectations both ways, its auth and limits; the self-test finding a planted
 //! near-duplicate; gap mining over turns in the store; the lint finding a near review.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::{Duration, Local, NaiveDate, Utc};
 use guichet::corpus;
@@ -13,7 +13,7 @@ use guichet::reply::Outcome;
 use guichet::store::{Author, Channel, NewTurn, Store};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, config, engine, root};
+use crate::helpers::{TestApp, config, demo_copy, engine, root};
 
 const TOKEN: &str = "agent-secret";
 const SCHOOL: &str = "comment inscrire mon fils à l'école ?";
@@ -114,26 +114,6 @@ async fn a_batch_over_a_thousand_items_is_refused_with_a_stable_code() {
     let (status, out) = post_coverage(&app, Some(TOKEN), &json!({ "items": items })).await;
     assert_eq!(status, 422, "{out}");
     assert_eq!(out["error"]["code"], "too_many_items");
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for item in std::fs::read_dir(from).unwrap() {
-        let path = item.unwrap().path();
-        let target = to.join(path.file_name().unwrap());
-        if path.is_dir() {
-            copy_dir(&path, &target);
-        } else {
-            std::fs::copy(&path, &target).unwrap();
-        }
-    }
-}
-
-fn demo_copy() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let corpus = dir.path().join("corpus");
-    copy_dir(&root().join("corpus"), &corpus);
-    (dir, corpus)
 }
 
 fn engine_over(dir: &Path) -> Engine {

@@ -2,7 +2,7 @@
 //! from the demo corpus and the real model (`make models`).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use guichet::config::Config;
@@ -16,6 +16,28 @@ pub fn root() -> PathBuf {
 }
 
 /// A config over the demo corpus and the real model, with `extra` flags on top.
+/// Copies a folder tree (a corpus, to edit it in a test).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for item in std::fs::read_dir(from).unwrap() {
+        let path = item.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
+}
+
+/// A copy of the demo corpus in a temporary folder.
+pub fn demo_copy() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus");
+    copy_dir(&root().join("corpus"), &corpus);
+    (dir, corpus)
+}
+
 pub fn config(extra: &[&str]) -> Config {
     let root = root();
     let mut args: Vec<String> = vec![
