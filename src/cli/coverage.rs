@@ -11,9 +11,6 @@ use crate::config::Config;
 use crate::coverage::{self, gaps, lint, render, report};
 use crate::store::{SqliteStore, Store};
 
-/// Most recent unanswered questions read for gap mining.
-const MAX_ROWS: usize = 20_000;
-
 /// `guichet coverage FILE [--csv OUT] [--html OUT]`: exit 1 when a judged item fails.
 pub fn probe_file(
     config: &Config,
@@ -83,7 +80,7 @@ pub fn gaps(config: &Config, days: i64, threshold: f32, json: bool) -> Result<i3
     }
     let store = SqliteStore::open(&config.db)
         .with_context(|| format!("database {}", config.db.display()))?;
-    let turns = store.unanswered_since(Utc::now() - Duration::days(days), MAX_ROWS)?;
+    let turns = store.unanswered_since(Utc::now() - Duration::days(days), gaps::MAX_STORED)?;
     let asked: Vec<gaps::Asked> = turns.into_iter().map(gaps::Asked::from).collect();
     let engine = build_engine(config)?;
     let found = gaps::mine(&engine, &asked, threshold)?;
@@ -142,7 +139,7 @@ pub fn report(config: &Config, out: &Path, days: i64, threshold: f32) -> Result<
     let now = Utc::now();
     let period = report::Period::last_days(days, now);
     let traffic = store.traffic_since(period.since())?;
-    let unanswered = store.unanswered_since(period.since(), MAX_ROWS)?;
+    let unanswered = store.unanswered_since(period.since(), gaps::MAX_STORED)?;
     let engine = build_engine(config)?;
     let r = report::assemble(
         &engine,

@@ -17,6 +17,8 @@ use crate::embedder::{Embedding, TextKind};
 use crate::engine::{Engine, EngineError};
 use crate::text::fold;
 
+/// Most recent unanswered questions read from the store for gap mining.
+pub const MAX_STORED: usize = 20_000;
 /// Most distinct questions clustered at once (the most frequent are kept).
 pub const MAX_QUESTIONS: usize = 2000;
 /// Two groups merge while their average cosine is at least this (e5-small, queries).

@@ -22,8 +22,6 @@ use crate::coverage::{self, CoverageError, MAX_BATCH, Probe, gaps, report};
 const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
 /// Longest period gap mining looks back over.
 const MAX_DAYS: i64 = 366;
-/// Most recent unanswered questions read for gap mining.
-const MAX_ROWS: usize = 20_000;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -104,7 +102,7 @@ async fn list_gaps(
     }
     let since = Utc::now() - Duration::days(days);
     let turns = state
-        .with_store(move |s| s.unanswered_since(since, MAX_ROWS))
+        .with_store(move |s| s.unanswered_since(since, gaps::MAX_STORED))
         .await?;
     let asked: Vec<gaps::Asked> = turns.into_iter().map(gaps::Asked::from).collect();
     let questions = asked.len();
@@ -145,7 +143,7 @@ async fn report_page(
         .with_store(move |s| {
             Ok((
                 s.traffic_since(since)?,
-                s.unanswered_since(since, MAX_ROWS)?,
+                s.unanswered_since(since, gaps::MAX_STORED)?,
             ))
         })
         .await?;
