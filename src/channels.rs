@@ -229,7 +229,7 @@ fn greeting(engine: &Engine, lang: &str) -> String {
 }
 
 /// The answer to an option the person picked from a clarification.
-fn chosen_reply(engine: &Engine, index: usize, lang: &str) -> Reply {
+pub fn chosen_reply(engine: &Engine, index: usize, lang: &str) -> Reply {
     let (entry, served_lang) = engine.entry_reply(index, lang);
     Reply {
         outcome: Outcome::Answer,

@@ -487,7 +487,7 @@
     var list = el('ul', { class: 'g-options' });
     (reply.options || []).forEach(function (option) {
       var b = el('button', { type: 'button', class: 'g-option', 'data-entry': option.id, text: option.question });
-      b.addEventListener('click', function () { ask(option.question); });
+      b.addEventListener('click', function () { ask(option.question, option.id); });
       list.appendChild(el('li', null, [b]));
     });
     li.appendChild(list);
@@ -558,7 +558,9 @@
     box.scrollTop += li.getBoundingClientRect().top - box.getBoundingClientRect().top - 8;
   }
 
-  function ask(text) {
+  // `choice`: the entry id of a "did you mean" option the person picked (its question is
+  // `text`): the server serves that entry and knows the clarification was resolved.
+  function ask(text, choice) {
     text = String(text).trim();
     if (!text || busy) return;
     if (text.length > 1000) { showNotice(T.tooLong); return; }
@@ -568,6 +570,7 @@
     pending.hidden = false;
     log.setAttribute('aria-busy', 'true');
     var body = { message: text, session_id: state.sid };
+    if (choice) body.choice = choice;
     if (askLang) body.lang = askLang;
     ensureMessages().catch(function () { return null; }).then(function () {
       return fetch(endpoint('v1/chat'), {

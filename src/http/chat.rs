@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{ApiError, AppState};
-use crate::channels::{Inbound, converse};
+use crate::channels::{self, Inbound, converse};
+use crate::corpus::PRIMARY_LANG;
 use crate::engine::{AskContext, Question};
 use crate::reply::Reply;
 use crate::store::{Author, Channel, Route};
@@ -26,6 +27,11 @@ pub struct ChatRequest {
     pub session_id: Option<String>,
     #[serde(default)]
     pub lang: Option<String>,
+    /// The entry id of an option the person picked from a "did you mean" (`message` then
+    /// holds its question, as shown): that entry is served, and the clarification counts
+    /// as resolved. An id that is not served (any more) is ignored: `message` is asked.
+    #[serde(default)]
+    pub choice: Option<String>,
 }
 
 /// The reply object, with the assistant's introduction on the first reply only.
@@ -74,6 +80,16 @@ async fn chat(
             lang,
             ..AskContext::now()
         };
+        if let Some(reply) = request
+            .choice
+            .as_deref()
+            .and_then(|id| chosen_reply(&state, id, ctx.lang.as_deref()))
+        {
+            return Ok(Json(ChatResponse {
+                reply,
+                greeting: None,
+            }));
+        }
         let asked = state.ask(question.as_str().to_string(), ctx).await?;
         return Ok(Json(ChatResponse {
             reply: asked.reply,
@@ -86,7 +102,7 @@ async fn chat(
         message_id: None,
         user: session,
         text: question.as_str().to_string(),
-        choice: None,
+        choice: request.choice,
         lang,
         route: Route::Web,
     };
@@ -97,6 +113,17 @@ async fn chat(
         reply: handled.reply,
         greeting: handled.greeting,
     }))
+}
+
+/// The served entry of a picked option, if the id names one.
+fn chosen_reply(state: &AppState, id: &str, lang: Option<&str>) -> Option<Reply> {
+    let engine = state.engine().ok()?;
+    let index = engine.corpus().index_of(id)?;
+    Some(channels::chosen_reply(
+        &engine,
+        index,
+        lang.unwrap_or(PRIMARY_LANG),
+    ))
 }
 
 #[derive(Debug, Deserialize)]

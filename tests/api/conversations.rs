@@ -204,3 +204,58 @@ async fn expired_turns_and_tickets_are_purged_and_counts_stay() {
         (1, 1, 1)
     );
 }
+
+#[tokio::test]
+async fn a_picked_option_serves_that_entry_and_resolves_the_clarification_for_gap_mining() {
+    let app = TestApp::spawn().await;
+    let session = "0123456789abcdef0123456789abcdef";
+    let clarify = chat(&app, "inscription cantine tarif", session).await;
+    assert_eq!(clarify["outcome"], "clarify", "{clarify}");
+    let option = &clarify["options"][1];
+    let id = option["id"].as_str().unwrap();
+    let picked = app
+        .post_json(
+            "/v1/chat",
+            &json!({ "message": option["question"], "session_id": session, "choice": id }),
+        )
+        .await;
+    assert_eq!(picked.status().as_u16(), 200);
+    let picked: Value = picked.json().await.unwrap();
+    assert_eq!(picked["outcome"], "answer");
+    assert_eq!(
+        picked["entry"]["id"], id,
+        "the picked entry, not a new search"
+    );
+    assert_eq!(picked["entry"]["answer"], validated(id));
+    assert_eq!(stored(&app, session)[1], format!("[option] {id}"));
+    // The clarification was resolved: it is not a gap. A clarification left alone is.
+    chat(&app, "piscine", "fedcba9876543210fedcba9876543210").await;
+    let gaps: Vec<String> = app
+        .state
+        .store
+        .unanswered_since(Utc::now() - Duration::hours(1), 100)
+        .unwrap()
+        .into_iter()
+        .map(|t| t.text)
+        .collect();
+    assert_eq!(gaps, vec!["piscine"]);
+
+    // Without a session, a picked option is served the same way (nothing stored).
+    let r = app
+        .post_json(
+            "/v1/chat",
+            &json!({ "message": "Combien coûte la cantine ?", "choice": "cantine-tarifs" }),
+        )
+        .await;
+    let r: Value = r.json().await.unwrap();
+    assert_eq!(r["entry"]["id"], "cantine-tarifs");
+    // An id that names no served entry is ignored: the message is asked.
+    let r = app
+        .post_json(
+            "/v1/chat",
+            &json!({ "message": HOURS_Q, "choice": "no-such-entry" }),
+        )
+        .await;
+    let r: Value = r.json().await.unwrap();
+    assert_eq!(r["entry"]["id"], "horaires-mairie");
+}
