@@ -100,6 +100,8 @@ impl TestApp {
         if ready {
             state.set_engine(engine());
         }
+        // As `guichet serve` does: answer what an earlier process left in the inbox.
+        guichet::channels::inbox::spawn_replay(&state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let app = router(state.clone());
