@@ -117,10 +117,26 @@ async fn a_message_that_cannot_be_queued_is_refused_and_answered_when_sent_again
         .execute_batch("ALTER TABLE inbox RENAME TO inbox_away")
         .unwrap();
     let update = telegram_update(9003, 882, HOURS_Q);
+    let refused = app
+        .client
+        .post(app.url("/webhooks/telegram"))
+        .header("content-type", "application/json")
+        .header("x-telegram-bot-api-secret-token", "tg-secret")
+        .body(update.clone())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
-        post_telegram(&app, &update).await,
+        refused.status().as_u16(),
         503,
         "not acknowledged: Telegram will send it again"
+    );
+    assert!(refused.headers().contains_key("retry-after"));
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unavailable");
+    assert!(
+        !body.to_string().contains("inbox"),
+        "no internals in a 5xx body: {body}"
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(telegram_texts(&stub, 882).is_empty());
