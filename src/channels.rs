@@ -1,12 +1,14 @@
 //! The messengers (Messenger, WhatsApp, Telegram, a generic signed webhook) and the one
-//! flow they share: inbound message -> dedupe -> conversation (hand-off state) ->
-//! `Engine::ask` -> store -> platform messages (formatted, split) -> delivery.
+//! flow they share: inbound message -> dedupe (for the messengers, with the message
+//! queued in the [`inbox`]) -> conversation (hand-off state) -> `Engine::ask` -> store ->
+//! platform messages (formatted, split) -> delivery.
 //!
 //! Each platform module only verifies, parses and renders; the words sent are always the
 //! reply's validated texts, and the pieces of a split message join back to them.
 
 pub mod format;
 pub mod generic;
+pub mod inbox;
 pub mod messenger;
 pub mod meta;
 pub mod outbound;
@@ -42,7 +44,8 @@ pub fn router() -> Router<AppState> {
 #[derive(Debug, Clone)]
 pub struct Inbound {
     pub channel: Channel,
-    /// The platform's message id, for exactly-once processing (none: the web chat).
+    /// The platform's message id, for exactly-once processing. [`converse`] checks it;
+    /// none: the web chat, and messages from the [`inbox`] (checked when queued).
     pub message_id: Option<String>,
     /// The platform's user, chat or session id; pseudonymised before it is stored.
     pub user: String,
@@ -365,41 +368,6 @@ pub fn compose(
 /// reads (the person still gets an answer rather than an error they cannot see).
 pub fn clip(text: &str) -> String {
     text.chars().take(MAX_MESSAGE_CHARS).collect()
-}
-
-/// Processes a platform's message after the webhook has been acknowledged: the reply (or
-/// a validated error sentence) goes back through the platform.
-pub fn spawn_inbound(state: &AppState, inbound: Inbound) {
-    let state = state.clone();
-    tokio::spawn(async move {
-        let route = inbound.route.clone();
-        let channel = inbound.channel;
-        let Ok(engine) = state.engine() else {
-            tracing::error!(
-                channel = channel.as_str(),
-                "engine not ready: message dropped"
-            );
-            return;
-        };
-        let msgs = match converse(&state, inbound, true).await {
-            Ok(Some(h)) => compose(&engine, &h.reply, h.greeting.as_deref(), style_of(&route)),
-            Ok(None) => return,
-            // An empty message (a sticker, a photo): nothing to answer.
-            Err(ApiError::EmptyMessage) => return,
-            Err(e) => {
-                tracing::error!(channel = channel.as_str(), error = %e, "message not processed");
-                let (_, m) = engine.corpus().messages().get(PRIMARY_LANG);
-                let text = match e {
-                    ApiError::Busy | ApiError::NotReady => &m.error_busy,
-                    _ => &m.error_generic,
-                };
-                pieces(text, style_of(&route).limit)
-            }
-        };
-        if let Err(e) = deliver(&state, &route, &msgs, None).await {
-            tracing::error!(channel = channel.as_str(), detail = %e.detail, "reply not delivered");
-        }
-    });
 }
 
 fn style_of(route: &Route) -> Style {

@@ -326,6 +326,8 @@ fn serve(config: Config) -> Result<()> {
     runtime.block_on(async move {
         let state = crate::http::AppState::new(config.clone(), Arc::new(store));
         crate::http::spawn_retention(&state);
+        // What a previous process acknowledged but did not answer, once the engine is up.
+        crate::channels::inbox::spawn_replay(&state);
         let listener = tokio::net::TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("cannot listen on {}", config.bind))?;

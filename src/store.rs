@@ -1,11 +1,13 @@
 //! Persistence of conversations (redacted turns), hand-off tickets, feedback, processed
-//! inbound message ids and delivery attempts, behind our own synchronous [`Store`] trait.
-//! SQLite serves one machine ([`SqliteStore`]); the trait leaves room for PostgreSQL.
+//! inbound message ids, the inbox of messages not yet answered and delivery attempts,
+//! behind our own synchronous [`Store`] trait. SQLite serves one machine
+//! ([`SqliteStore`]); the trait leaves room for PostgreSQL.
 //!
 //! Nothing personal goes in: turn and ticket texts are [`Redacted`], platform user ids
 //! are pseudonymised with a keyed hash, inbound message ids are hashed. The one
-//! exception is a ticket's [`Route`] (how to reach the person on their platform), which
-//! the agent's reply needs; it is erased when the ticket is resolved or purged.
+//! exception is how to reach the person on their platform (a ticket's [`Route`], an
+//! inbox row's route and platform id), which the reply needs; it is erased when the
+//! ticket is resolved, the inbox row handled, or either purged.
 
 mod sqlite;
 
@@ -251,11 +253,60 @@ pub struct Purged {
     pub conversations: u64,
     pub processed: u64,
     pub deliveries: u64,
+    /// Inbox rows given up on (each recorded as a failed delivery).
+    pub inbox: u64,
 }
 
 /// How long processed inbound ids are remembered: platforms retry for up to a day or
 /// two, and a hash of an id is nothing personal.
 pub const PROCESSED_KEEP_DAYS: i64 = 7;
+
+/// How long an inbox row may wait for its reply before a purge gives up on it (recorded
+/// as a failed delivery): an answer a day late helps no one, and the row holds a route.
+pub const INBOX_KEEP_DAYS: i64 = 1;
+
+/// Processing attempts of an inbox row (each ended by a crash or a lost lease) before it
+/// is given up on: a message that brings the process down must not do so forever.
+pub const INBOX_MAX_ATTEMPTS: u32 = 5;
+
+/// A platform message waiting in the inbox until its reply is delivered: what the
+/// conversation flow needs, the text already redacted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Queued {
+    pub channel: Channel,
+    /// The platform's user or chat id (the same as in the route); pseudonymised when the
+    /// conversation is looked up, erased with the row.
+    pub user: String,
+    pub text: Redacted,
+    /// An option the person picked (an entry id) instead of typing.
+    pub choice: Option<String>,
+    pub lang: Option<String>,
+    /// Opening the bot (Telegram's `/start`): greet, ask nothing.
+    pub greet: bool,
+    pub route: Route,
+}
+
+/// An inbox row this process holds until `claimed_until`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxItem {
+    pub id: i64,
+    pub message: Queued,
+    pub received_at: DateTime<Utc>,
+    /// Processing attempts so far, this one included.
+    pub attempts: u32,
+    pub claimed_until: DateTime<Utc>,
+}
+
+/// What claiming an inbox row gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// Ours until the lease ends: process it, then [`Store::finish_inbound`].
+    Claimed(InboxItem),
+    /// Leased by another worker, or already finished.
+    Unavailable,
+    /// Tried [`INBOX_MAX_ATTEMPTS`] times: deleted, and recorded as a failed delivery.
+    GaveUp { channel: Channel, attempts: u32 },
+}
 
 /// The persistence the web layer and channels need. Synchronous: async callers go
 /// through `spawn_blocking`.
@@ -324,10 +375,38 @@ pub trait Store: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
 
+    /// In one transaction: remembers the inbound message id and queues the message in
+    /// the inbox, claimed by the caller until `now + lease` (its first attempt). `None`
+    /// when the id was seen before (a retry): nothing is queued.
+    fn enqueue_inbound(
+        &self,
+        message_id: &str,
+        message: &Queued,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> Result<Option<InboxItem>, StoreError>;
+
+    /// Ids of inbox rows whose lease has ended (their processing crashed), oldest first.
+    fn stale_inbound(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<i64>, StoreError>;
+
+    /// Takes an inbox row whose lease has ended until `now + lease`, counting an attempt;
+    /// gives it up after [`INBOX_MAX_ATTEMPTS`].
+    fn claim_inbound(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> Result<Claim, StoreError>;
+
+    /// Deletes a handled inbox row (its reply delivered, or the failure recorded).
+    fn finish_inbound(&self, id: i64) -> Result<(), StoreError>;
+
     fn record_delivery(&self, delivery: &Delivery, now: DateTime<Utc>) -> Result<(), StoreError>;
 
     /// Deletes turns, tickets and deliveries older than `before`, processed ids older
-    /// than [`PROCESSED_KEEP_DAYS`] before `now`; daily aggregate counts stay.
+    /// than [`PROCESSED_KEEP_DAYS`] before `now`, and gives up on inbox rows older than
+    /// `before` or [`INBOX_KEEP_DAYS`] (each recorded as a failed delivery); daily
+    /// aggregate counts stay.
     fn purge(&self, before: DateTime<Utc>, now: DateTime<Utc>) -> Result<Purged, StoreError>;
 
     /// Aggregate counts kept after purges: (day, channel, kind) -> number.

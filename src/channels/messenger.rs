@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::format::Markup;
 use super::outbound::{Auth, SendFailure, post_json};
-use super::{Inbound, Outgoing, Style, clip, meta, spawn_inbound};
+use super::{Inbound, Outgoing, Style, clip, inbox, meta};
 use crate::http::{ApiError, AppState};
 use crate::store::{Channel, Route};
 
@@ -66,7 +66,8 @@ struct Postback {
     payload: Option<String>,
 }
 
-/// Acknowledges at once; each message is answered in the background.
+/// Acknowledges once each message is queued in the inbox (else 503: Meta sends the
+/// batch again, and what was queued is not queued twice); answers in the background.
 pub async fn receive(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -98,7 +99,7 @@ pub async fn receive(
             // Deliveries, reads, reactions: nothing to answer.
             (None, _) => continue,
         };
-        spawn_inbound(
+        inbox::accept(
             &state,
             Inbound {
                 channel: Channel::Messenger,
@@ -109,7 +110,8 @@ pub async fn receive(
                 lang: None,
                 route: Route::Messenger { psid },
             },
-        );
+        )
+        .await?;
     }
     Ok("EVENT_RECEIVED")
 }

@@ -8,14 +8,13 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::post;
-use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::format::Markup;
 use super::outbound::{Auth, SendFailure, post_json};
 use super::signature::token_matches;
-use super::{Inbound, Outgoing, Style, clip, deliver, pieces, spawn_inbound};
+use super::{Inbound, Outgoing, Style, clip, inbox};
 use crate::http::{ApiError, AppState};
 use crate::store::{Channel, Route};
 
@@ -57,6 +56,8 @@ struct CallbackQuery {
     message: Option<Message>,
 }
 
+/// Acknowledges once the update is queued in the inbox (else 503: Telegram sends it
+/// again); answers in the background.
 async fn receive(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -79,15 +80,24 @@ async fn receive(
     if let Some(cb) = update.callback_query {
         answer_callback(&state, cb.id);
         if let Some(chat) = cb.message.map(|m| m.chat.id) {
-            spawn_inbound(&state, inbound(message_id, chat, String::new(), cb.data));
+            inbox::accept(&state, inbound(message_id, chat, String::new(), cb.data)).await?;
         }
     } else if let Some(m) = update.message {
         let text = m.text.unwrap_or_default();
         if text.trim_start().starts_with("/start") {
             // Opening the bot is not a question: introduce the assistant, open no ticket.
-            greet(&state, message_id, m.chat.id);
+            let chat = m.chat.id;
+            let route = Route::Telegram { chat_id: chat };
+            inbox::accept_greeting(
+                &state,
+                Channel::Telegram,
+                message_id,
+                chat.to_string(),
+                route,
+            )
+            .await?;
         } else {
-            spawn_inbound(&state, inbound(message_id, m.chat.id, clip(&text), None));
+            inbox::accept(&state, inbound(message_id, m.chat.id, clip(&text), None)).await?;
         }
     }
     Ok("ok")
@@ -103,24 +113,6 @@ fn inbound(update_id: String, chat: i64, text: String, choice: Option<String>) -
         lang: None,
         route: Route::Telegram { chat_id: chat },
     }
-}
-
-fn greet(state: &AppState, update_id: String, chat: i64) {
-    let state = state.clone();
-    tokio::spawn(async move {
-        let Ok(engine) = state.engine() else { return };
-        let first = state
-            .with_store(move |s| s.first_delivery(Channel::Telegram, &update_id, Utc::now()))
-            .await;
-        if !matches!(first, Ok(true)) {
-            return;
-        }
-        let (_, messages) = engine.corpus().messages().get(crate::corpus::PRIMARY_LANG);
-        let msgs = pieces(&messages.greeting, STYLE.limit);
-        if let Err(e) = deliver(&state, &Route::Telegram { chat_id: chat }, &msgs, None).await {
-            tracing::error!(detail = %e.detail, "greeting not delivered");
-        }
-    });
 }
 
 /// Stops the spinner on the button the person pressed.

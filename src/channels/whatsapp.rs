@@ -12,7 +12,7 @@ use serde_json::json;
 use super::format::Markup;
 use super::messenger::missing;
 use super::outbound::{Auth, SendFailure, post_json};
-use super::{Inbound, Outgoing, Style, clip, meta, spawn_inbound};
+use super::{Inbound, Outgoing, Style, clip, inbox, meta};
 use crate::http::{ApiError, AppState};
 use crate::store::{Channel, Route};
 
@@ -81,7 +81,8 @@ struct ReplyId {
     id: String,
 }
 
-/// Acknowledges at once; each message is answered in the background.
+/// Acknowledges once each message is queued in the inbox (else 503: Meta sends the
+/// batch again, and what was queued is not queued twice); answers in the background.
 pub async fn receive(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -106,7 +107,7 @@ pub async fn receive(
                 .and_then(|i| i.button_reply.or(i.list_reply))
                 .map(|r| r.id);
             let text = m.text.map(|t| t.body).unwrap_or_default();
-            spawn_inbound(
+            inbox::accept(
                 &state,
                 Inbound {
                     channel: Channel::Whatsapp,
@@ -120,7 +121,8 @@ pub async fn receive(
                         to: m.from,
                     },
                 },
-            );
+            )
+            .await?;
         }
     }
     Ok("EVENT_RECEIVED")

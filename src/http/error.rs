@@ -42,6 +42,9 @@ pub enum ApiError {
     NotReady,
     #[error("the assistant is busy, try again in a moment")]
     Busy,
+    /// The message could not be kept (the store failed): the sender must send it again.
+    #[error("the message could not be recorded, send it again")]
+    Unavailable(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -66,6 +69,7 @@ impl ApiError {
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             Self::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
             Self::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -109,8 +113,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.parts();
         let message = if status.is_server_error() {
-            if let Self::Internal(detail) = &self {
-                tracing::error!(%detail, "internal error");
+            match &self {
+                Self::Internal(detail) => tracing::error!(%detail, "internal error"),
+                Self::Unavailable(detail) => tracing::error!(%detail, "message not recorded"),
+                _ => {}
             }
             // Only our own fixed wording: no internals in 5xx bodies.
             match self {
@@ -125,7 +131,7 @@ impl IntoResponse for ApiError {
             Json(json!({ "error": { "code": code, "message": message } })),
         )
             .into_response();
-        if matches!(code, "busy" | "not_ready") {
+        if matches!(code, "busy" | "not_ready" | "unavailable") {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

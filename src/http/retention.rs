@@ -1,5 +1,6 @@
 //! The retention task: turns, tickets and delivery records older than
-//! `GUICHET_RETENTION_DAYS` are deleted every hour; daily aggregate counts stay.
+//! `GUICHET_RETENTION_DAYS` are deleted every hour, and inbox rows left unanswered for a
+//! day are given up on; daily aggregate counts stay.
 
 use std::time::Duration;
 
@@ -38,6 +39,7 @@ pub fn spawn_retention(state: &AppState) {
                     conversations = p.conversations,
                     processed = p.processed,
                     deliveries = p.deliveries,
+                    inbox = p.inbox,
                     "retention purge"
                 ),
                 Err(e) => tracing::error!(error = %e, "retention purge failed"),

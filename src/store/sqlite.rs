@@ -7,19 +7,23 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use hmac::{Hmac, Mac};
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{
-    Author, Channel, Conversation, Delivery, Feedback, NewTicket, NewTurn, OPTION_TURN_PREFIX,
-    PROCESSED_KEEP_DAYS, Purged, Route, Store, StoreError, Ticket, TicketStatus, TrafficCount,
-    Turn,
+    Author, Channel, Claim, Conversation, Delivery, Feedback, INBOX_KEEP_DAYS, INBOX_MAX_ATTEMPTS,
+    InboxItem, NewTicket, NewTurn, OPTION_TURN_PREFIX, PROCESSED_KEEP_DAYS, Purged, Queued, Route,
+    Store, StoreError, Ticket, TicketStatus, TrafficCount, Turn,
 };
 use crate::privacy::Redacted;
 use crate::reply::Outcome;
 
 /// Migrations in order; `PRAGMA user_version` records how many were applied.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_inbox.sql"),
+];
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
@@ -39,6 +43,51 @@ fn outcome_str(o: Outcome) -> &'static str {
         Outcome::Answer => "answer",
         Outcome::Clarify => "clarify",
         Outcome::Handoff => "handoff",
+    }
+}
+
+/// Hashed: a WhatsApp message id encodes the sender's phone number.
+fn message_hash(message_id: &str) -> String {
+    hex::encode(Sha256::digest(message_id.as_bytes()))
+}
+
+/// An inbox row's `inbound` column. The text is read back as [`Redacted`]: only
+/// redacted text is ever written there.
+#[derive(Serialize, Deserialize)]
+struct StoredInbound {
+    channel: Channel,
+    user: String,
+    text: String,
+    choice: Option<String>,
+    lang: Option<String>,
+    #[serde(default)]
+    greet: bool,
+    route: Route,
+}
+
+impl StoredInbound {
+    fn from_queued(q: &Queued) -> Self {
+        Self {
+            channel: q.channel,
+            user: q.user.clone(),
+            text: q.text.as_str().to_string(),
+            choice: q.choice.clone(),
+            lang: q.lang.clone(),
+            greet: q.greet,
+            route: q.route.clone(),
+        }
+    }
+
+    fn into_queued(self) -> Queued {
+        Queued {
+            channel: self.channel,
+            user: self.user,
+            text: Redacted::from_store(self.text),
+            choice: self.choice,
+            lang: self.lang,
+            greet: self.greet,
+            route: self.route,
+        }
     }
 }
 
@@ -436,13 +485,118 @@ impl Store for SqliteStore {
         message_id: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        // Hashed: a WhatsApp message id encodes the sender's phone number.
-        let hashed = hex::encode(Sha256::digest(message_id.as_bytes()));
         let inserted = self.conn().execute(
             "INSERT OR IGNORE INTO processed (channel, message, at) VALUES (?1, ?2, ?3)",
-            params![channel.as_str(), hashed, ts(now)],
+            params![channel.as_str(), message_hash(message_id), ts(now)],
         )?;
         Ok(inserted == 1)
+    }
+
+    fn enqueue_inbound(
+        &self,
+        message_id: &str,
+        message: &Queued,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> Result<Option<InboxItem>, StoreError> {
+        let hashed = message_hash(message_id);
+        let channel = message.channel.as_str();
+        let inbound = serde_json::to_string(&StoredInbound::from_queued(message))?;
+        let claimed_until = now + lease;
+        let mut conn = self.conn();
+        // Immediate: the write lock first, so that replicas sharing the file queue up
+        // here instead of failing on a stale read snapshot.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let first = tx.execute(
+            "INSERT OR IGNORE INTO processed (channel, message, at) VALUES (?1, ?2, ?3)",
+            params![channel, hashed, ts(now)],
+        )?;
+        if first == 0 {
+            return Ok(None);
+        }
+        tx.execute(
+            "INSERT INTO inbox (channel, message_id, inbound, received_at, attempts, claimed_until)
+             VALUES (?1, ?2, ?3, ?4, 1, ?5)",
+            params![channel, hashed, inbound, ts(now), ts(claimed_until)],
+        )?;
+        let id = tx.last_insert_rowid();
+        tx.commit()?;
+        Ok(Some(InboxItem {
+            id,
+            message: message.clone(),
+            received_at: from_ts(ts(now)),
+            attempts: 1,
+            claimed_until: from_ts(ts(claimed_until)),
+        }))
+    }
+
+    fn stale_inbound(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<i64>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id FROM inbox WHERE claimed_until <= ?1 ORDER BY claimed_until, id LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![ts(now), limit as i64], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn claim_inbound(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> Result<Claim, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let row = tx
+            .query_row(
+                "SELECT channel, inbound, received_at, attempts FROM inbox
+                 WHERE id = ?1 AND claimed_until <= ?2",
+                params![id, ts(now)],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, u32>(3)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((channel, inbound, received_at, attempts)) = row else {
+            return Ok(Claim::Unavailable);
+        };
+        if attempts >= INBOX_MAX_ATTEMPTS {
+            tx.execute(
+                "INSERT INTO deliveries (channel, ticket, ok, attempts, detail, at)
+                 VALUES (?1, NULL, 0, ?2, 'not processed: gave up after repeated attempts', ?3)",
+                params![channel, attempts, ts(now)],
+            )?;
+            tx.execute("DELETE FROM inbox WHERE id = ?1", [id])?;
+            tx.commit()?;
+            let channel = Channel::parse(&channel)
+                .ok_or_else(|| StoreError::Corrupt(format!("inbox channel {channel:?}")))?;
+            return Ok(Claim::GaveUp { channel, attempts });
+        }
+        let claimed_until = now + lease;
+        tx.execute(
+            "UPDATE inbox SET attempts = attempts + 1, claimed_until = ?2 WHERE id = ?1",
+            params![id, ts(claimed_until)],
+        )?;
+        tx.commit()?;
+        let stored: StoredInbound = serde_json::from_str(&inbound)?;
+        Ok(Claim::Claimed(InboxItem {
+            id,
+            message: stored.into_queued(),
+            received_at: from_ts(received_at),
+            attempts: attempts + 1,
+            claimed_until: from_ts(ts(claimed_until)),
+        }))
+    }
+
+    fn finish_inbound(&self, id: i64) -> Result<(), StoreError> {
+        self.conn()
+            .execute("DELETE FROM inbox WHERE id = ?1", [id])?;
+        Ok(())
     }
 
     fn record_delivery(&self, delivery: &Delivery, now: DateTime<Utc>) -> Result<(), StoreError> {
@@ -476,6 +630,14 @@ impl Store for SqliteStore {
             [cutoff],
         )?;
         let processed = tx.execute("DELETE FROM processed WHERE at < ?1", [processed_cutoff])?;
+        let inbox_cutoff = cutoff.max(ts(now) - INBOX_KEEP_DAYS * 86_400);
+        tx.execute(
+            "INSERT INTO deliveries (channel, ticket, ok, attempts, detail, at)
+             SELECT channel, NULL, 0, attempts, 'not processed: expired from the inbox', ?2
+             FROM inbox WHERE received_at < ?1",
+            params![inbox_cutoff, ts(now)],
+        )?;
+        let inbox = tx.execute("DELETE FROM inbox WHERE received_at < ?1", [inbox_cutoff])?;
         tx.commit()?;
         Ok(Purged {
             turns: turns as u64,
@@ -483,6 +645,7 @@ impl Store for SqliteStore {
             conversations: conversations as u64,
             processed: processed as u64,
             deliveries: deliveries as u64,
+            inbox: inbox as u64,
         })
     }
 
@@ -782,6 +945,173 @@ mod tests {
         assert!(s.first_delivery(Channel::Whatsapp, "mid.1", now).unwrap());
     }
 
+    fn queued(text: &str) -> Queued {
+        Queued {
+            channel: Channel::Whatsapp,
+            user: "33612345678".into(),
+            text: Redacted::new(text),
+            choice: None,
+            lang: None,
+            greet: false,
+            route: Route::Whatsapp {
+                phone_number_id: "PNID".into(),
+                to: "33612345678".into(),
+            },
+        }
+    }
+
+    fn failed_deliveries(s: &SqliteStore) -> Vec<(String, u32, String)> {
+        let conn = s.conn();
+        let mut stmt = conn
+            .prepare("SELECT channel, attempts, detail FROM deliveries WHERE ok = 0 ORDER BY id")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn an_inbound_message_is_queued_once_redacted_and_claimed_by_its_receiver() {
+        let s = SqliteStore::in_memory().unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+        let lease = Days::minutes(5);
+        let message = queued("mon mail est a@b.fr, les horaires ?");
+        let item = s
+            .enqueue_inbound("wamid.1", &message, now, lease)
+            .unwrap()
+            .expect("a first delivery is queued");
+        assert_eq!(
+            item.message.text.as_str(),
+            "mon mail est [email], les horaires ?"
+        );
+        assert_eq!((item.attempts, item.claimed_until), (1, now + lease));
+        for retry in [now, now + Days::minutes(10)] {
+            assert_eq!(
+                s.enqueue_inbound("wamid.1", &message, retry, lease)
+                    .unwrap(),
+                None,
+                "a retry queues nothing"
+            );
+        }
+        assert!(
+            !s.first_delivery(Channel::Whatsapp, "wamid.1", now).unwrap(),
+            "the enqueue marked the id processed"
+        );
+        let (inbound, rows): (String, i64) = s
+            .conn()
+            .query_row("SELECT inbound, count(*) FROM inbox", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(rows, 1);
+        assert!(!inbound.contains("a@b.fr"), "stored redacted: {inbound}");
+        assert!(!inbound.contains("wamid"));
+        // The same id on another channel is another message.
+        let telegram = Queued {
+            channel: Channel::Telegram,
+            ..message
+        };
+        assert!(
+            s.enqueue_inbound("wamid.1", &telegram, now, lease)
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn a_claimed_row_is_not_claimed_again_before_its_lease_ends_and_finish_removes_it() {
+        let s = SqliteStore::in_memory().unwrap();
+        let t0 = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+        let lease = Days::minutes(5);
+        let item = s
+            .enqueue_inbound("wamid.2", &queued("horaires ?"), t0, lease)
+            .unwrap()
+            .unwrap();
+        // The receiver holds it: nothing is stale, nobody else can take it.
+        let during = t0 + Days::minutes(4);
+        assert!(s.stale_inbound(during, 10).unwrap().is_empty());
+        assert_eq!(
+            s.claim_inbound(item.id, during, lease).unwrap(),
+            Claim::Unavailable
+        );
+        // The receiver crashed: once the lease ends the row comes back, for one taker.
+        let after = t0 + lease;
+        assert_eq!(s.stale_inbound(after, 10).unwrap(), vec![item.id]);
+        let Claim::Claimed(again) = s.claim_inbound(item.id, after, lease).unwrap() else {
+            panic!("a stale row is claimed");
+        };
+        assert_eq!(again.message, item.message);
+        assert_eq!((again.attempts, again.received_at), (2, t0));
+        assert_eq!(
+            s.claim_inbound(item.id, after, lease).unwrap(),
+            Claim::Unavailable,
+            "a second replica does not take it too"
+        );
+        assert!(s.stale_inbound(after, 10).unwrap().is_empty());
+        s.finish_inbound(item.id).unwrap();
+        let much_later = after + Days::days(1);
+        assert!(s.stale_inbound(much_later, 10).unwrap().is_empty());
+        assert_eq!(
+            s.claim_inbound(item.id, much_later, lease).unwrap(),
+            Claim::Unavailable
+        );
+    }
+
+    #[test]
+    fn attempts_are_counted_and_a_poison_row_is_given_up_after_the_limit() {
+        let s = SqliteStore::in_memory().unwrap();
+        let t0 = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+        let lease = Days::minutes(5);
+        let item = s
+            .enqueue_inbound("wamid.3", &queued("horaires ?"), t0, lease)
+            .unwrap()
+            .unwrap();
+        let mut now = t0;
+        for attempt in 2..=INBOX_MAX_ATTEMPTS {
+            now += lease;
+            match s.claim_inbound(item.id, now, lease).unwrap() {
+                Claim::Claimed(i) => assert_eq!(i.attempts, attempt),
+                other => panic!("attempt {attempt}: {other:?}"),
+            }
+        }
+        assert!(failed_deliveries(&s).is_empty());
+        now += lease;
+        assert_eq!(s.stale_inbound(now, 10).unwrap(), vec![item.id]);
+        assert_eq!(
+            s.claim_inbound(item.id, now, lease).unwrap(),
+            Claim::GaveUp {
+                channel: Channel::Whatsapp,
+                attempts: INBOX_MAX_ATTEMPTS
+            }
+        );
+        assert!(s.stale_inbound(now + Days::days(1), 10).unwrap().is_empty());
+        let failed = failed_deliveries(&s);
+        assert_eq!(failed.len(), 1, "the loss is recorded, not silent");
+        assert_eq!(
+            (failed[0].0.as_str(), failed[0].1),
+            ("whatsapp", INBOX_MAX_ATTEMPTS)
+        );
+    }
+
+    #[test]
+    fn purge_gives_up_on_inbox_rows_older_than_a_day() {
+        let s = SqliteStore::in_memory().unwrap();
+        let now = Utc::now();
+        let lease = Days::minutes(5);
+        s.enqueue_inbound("old", &queued("horaires ?"), now - Days::hours(25), lease)
+            .unwrap()
+            .unwrap();
+        let recent = s
+            .enqueue_inbound("new", &queued("horaires ?"), now - Days::hours(1), lease)
+            .unwrap()
+            .unwrap();
+        let purged = s.purge(now - Days::days(30), now).unwrap();
+        assert_eq!(purged.inbox, 1);
+        assert_eq!(s.stale_inbound(now, 10).unwrap(), vec![recent.id]);
+        assert_eq!(failed_deliveries(&s).len(), 1);
+    }
+
     #[test]
     fn purge_deletes_expired_rows_and_keeps_counts() {
         let s = SqliteStore::in_memory().unwrap();
@@ -804,7 +1134,8 @@ mod tests {
                 tickets: 1,
                 conversations: 1,
                 processed: 1,
-                deliveries: 0
+                deliveries: 0,
+                inbox: 0
             }
         );
         assert!(s.turns_after(c_old.id, None, 0).unwrap().is_empty());

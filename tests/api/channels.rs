@@ -56,15 +56,19 @@ pub async fn meta_app(stub: &Stub) -> TestApp {
     .await
 }
 
-pub async fn telegram_app(stub: &Stub, extra: &[&str]) -> TestApp {
-    let mut flags = vec![
+pub fn telegram_flags(stub: &Stub) -> Vec<&str> {
+    vec![
         "--telegram-secret",
         "tg-secret",
         "--telegram-bot-token",
         "123:abc",
         "--telegram-api-base",
         &stub.base,
-    ];
+    ]
+}
+
+pub async fn telegram_app(stub: &Stub, extra: &[&str]) -> TestApp {
+    let mut flags = telegram_flags(stub);
     flags.extend_from_slice(extra);
     TestApp::spawn_with(&flags).await
 }
@@ -129,7 +133,7 @@ fn messenger_texts(stub: &Stub, psid: &str) -> Vec<String> {
         .collect()
 }
 
-fn telegram_texts(stub: &Stub, chat: i64) -> Vec<String> {
+pub fn telegram_texts(stub: &Stub, chat: i64) -> Vec<String> {
     stub.at("/sendMessage")
         .into_iter()
         .filter(|r| r.body["chat_id"] == chat)

@@ -93,6 +93,18 @@ impl TestApp {
         Self::start(dir, extra, true).await
     }
 
+    /// A server over the SQLite file in `dir` (written before, as by a process that
+    /// stopped), with `extra` flags.
+    pub async fn spawn_on(dir: Arc<tempfile::TempDir>, extra: &[&str]) -> Self {
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        Self::start(dir, extra, true).await
+    }
+
+    /// The SQLite file of a server started in `dir`.
+    pub fn db_in(dir: &tempfile::TempDir) -> PathBuf {
+        dir.path().join("guichet.sqlite")
+    }
+
     /// A server over another engine (a corpus built for one test).
     pub async fn spawn_with_engine(engine: Arc<Engine>, extra: &[&str]) -> Self {
         let dir = Arc::new(tempfile::tempdir().unwrap());
@@ -114,7 +126,7 @@ impl TestApp {
     }
 
     async fn start(dir: Arc<tempfile::TempDir>, extra: Vec<String>, ready: bool) -> Self {
-        let db = dir.path().join("guichet.sqlite").display().to_string();
+        let db = Self::db_in(&dir).display().to_string();
         let mut flags: Vec<&str> = vec!["--db", &db];
         flags.extend(extra.iter().map(String::as_str));
         let config = config(&flags);
@@ -122,6 +134,8 @@ impl TestApp {
         if ready {
             state.set_engine(engine());
         }
+        // As `guichet serve` does: answer what an earlier process left in the inbox.
+        guichet::channels::inbox::spawn_replay(&state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let app = router(state.clone());

@@ -10,4 +10,5 @@ mod corpus;
 mod coverage;
 mod grounding;
 mod handoffs;
+mod inbox;
 mod widget;
