@@ -207,9 +207,13 @@ impl Engine {
             .any(|p| folded.contains(&format!(" {p} ")))
     }
 
-    /// Answers `question` verbatim from the corpus, clarifies, or hands off.
+    /// Answers `question` verbatim from the corpus, clarifies, or hands off. The question
+    /// is matched in its redacted form (personal data never helps find an answer), so
+    /// every channel gets the same reply whether it redacted first or not.
     #[tracing::instrument(skip_all, fields(chars = question.chars().count()))]
     pub fn ask(&self, question: &str, ctx: &AskContext) -> Result<Asked, EngineError> {
+        let redacted = crate::privacy::Redacted::new(question);
+        let question = redacted.as_str();
         let asked_lang = ctx
             .lang
             .clone()

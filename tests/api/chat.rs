@@ -191,3 +191,16 @@ async fn when_every_slot_is_taken_a_question_gets_a_fast_503_busy() {
     }
     assert_eq!(ok + results.iter().filter(|(s, ..)| *s == 503).count(), 8);
 }
+
+#[test]
+fn a_question_is_matched_in_its_redacted_form_so_every_channel_gets_the_same_reply() {
+    let engine = crate::helpers::engine();
+    let ctx = guichet::engine::AskContext::now();
+    let raw = "je suis jeanne.dupont@example.org, tél 06 12 34 56 78 : comment inscrire mon fils à l'école ?";
+    let redacted = guichet::privacy::Redacted::new(raw);
+    assert_ne!(redacted.as_str(), raw, "the redaction changed the text");
+    let from_raw = engine.ask(raw, &ctx).unwrap();
+    let from_redacted = engine.ask(redacted.as_str(), &ctx).unwrap();
+    assert_eq!(from_raw.reply, from_redacted.reply);
+    assert_eq!(from_raw.trace.confidence, from_redacted.trace.confidence);
+}
