@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use super::outbound::{Auth, SIGNATURE_HEADER, SendFailure, post_json};
 use super::signature::generic_check;
 use super::{Inbound, Outgoing, converse};
+use crate::engine::{AskContext, Question};
 use crate::http::{ApiError, AppState};
 use crate::store::{Channel, Route};
 
@@ -32,8 +33,9 @@ struct GenericMessage {
     lang: Option<String>,
 }
 
-/// Answers synchronously with the same object as `/v1/chat`. A message id seen before
-/// gets 409 `already_processed`: it was answered once.
+/// Answers synchronously with the same object as `/v1/chat`. A message id seen before is
+/// a retry (the caller may have lost the first response, or this process died before
+/// sending it): it is answered again the same way, and nothing is recorded twice.
 async fn receive(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -54,25 +56,34 @@ async fn receive(
             "message_id and conversation_id may not be empty".into(),
         ));
     }
+    let lang = m
+        .lang
+        .filter(|l| l.len() == 2 && l.bytes().all(|b| b.is_ascii_lowercase()));
     let inbound = Inbound {
         channel: Channel::Generic,
         message_id: Some(m.message_id),
         user: m.conversation_id.clone(),
-        text: m.text,
+        text: m.text.clone(),
         choice: None,
-        lang: m
-            .lang
-            .filter(|l| l.len() == 2 && l.bytes().all(|b| b.is_ascii_lowercase())),
+        lang: lang.clone(),
         route: Route::Generic {
             conversation_id: m.conversation_id,
         },
     };
-    let handled = converse(&state, inbound, false)
-        .await?
-        .ok_or(ApiError::AlreadyProcessed)?;
-    let mut out =
-        serde_json::to_value(&handled.reply).map_err(|e| ApiError::Internal(e.to_string()))?;
-    if let Some(g) = handled.greeting {
+    let (reply, greeting) = match converse(&state, inbound, false).await? {
+        Some(handled) => (handled.reply, handled.greeting),
+        None => {
+            let question = Question::parse(&m.text)?;
+            let ctx = AskContext {
+                lang,
+                ..AskContext::now()
+            };
+            let asked = state.ask(question.as_str().to_string(), ctx).await?;
+            (asked.reply, None)
+        }
+    };
+    let mut out = serde_json::to_value(&reply).map_err(|e| ApiError::Internal(e.to_string()))?;
+    if let Some(g) = greeting {
         out["greeting"] = json!(g);
     }
     Ok(Json(out))

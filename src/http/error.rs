@@ -34,8 +34,6 @@ pub enum ApiError {
     Forbidden,
     #[error("{0}")]
     Conflict(String),
-    #[error("this message was already processed")]
-    AlreadyProcessed,
     #[error("not found")]
     NotFound,
     #[error("the assistant is starting, try again in a moment")]
@@ -65,7 +63,6 @@ impl ApiError {
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-            Self::AlreadyProcessed => (StatusCode::CONFLICT, "already_processed"),
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             Self::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
             Self::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),

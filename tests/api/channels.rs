@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use chrono::Local;
 use guichet::engine::{Engine, EngineOptions};
+use guichet::store::{Author, Channel};
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -579,7 +580,8 @@ async fn telegram_start_is_greeted_without_a_ticket() {
 }
 
 #[tokio::test]
-async fn the_generic_webhook_answers_synchronously_once_per_message_and_checks_its_signature() {
+async fn the_generic_webhook_answers_synchronously_checks_its_signature_and_answers_a_retry_again()
+{
     let app = TestApp::spawn_with(&["--webhook-secret", "gen-secret"]).await;
     let body = serde_json::to_vec(
         &json!({ "message_id": "g-1", "conversation_id": "helpdesk-9", "text": HOURS_Q }),
@@ -638,13 +640,28 @@ async fn the_generic_webhook_answers_synchronously_once_per_message_and_checks_i
     assert_eq!(reply["outcome"], "answer");
     assert_eq!(reply["entry"]["answer"], validated("horaires-mairie"));
     assert_eq!(reply["greeting"], greeting());
+    let turns = || {
+        let s = &app.state.store;
+        let c = s
+            .find_conversation(
+                Channel::Generic,
+                &s.pseudonym(Channel::Generic, "helpdesk-9"),
+            )
+            .unwrap()
+            .expect("conversation stored");
+        s.turns_after(c.id, Some(Author::Person), 0).unwrap().len()
+    };
+    assert_eq!(turns(), 1);
+    // A retry (the first response was lost): the same answer, nothing stored twice.
     let (status, again) = post(
         body.clone(),
         Some(generic_sign("gen-secret", now + 5, &body)),
     )
     .await;
-    assert_eq!(status, 409);
-    assert_eq!(again["error"]["code"], "already_processed");
+    assert_eq!(status, 200);
+    assert_eq!(again["entry"], reply["entry"]);
+    assert!(again.get("greeting").is_none());
+    assert_eq!(turns(), 1, "a retry is not a second question");
 
     let next = serde_json::to_vec(
         &json!({ "message_id": "g-2", "conversation_id": "helpdesk-9", "text": CNI_Q }),
