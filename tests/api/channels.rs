@@ -10,7 +10,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{TestApp, config, engine};
+use crate::helpers::{TestApp, config, copy_dir, engine};
 use crate::stub::Stub;
 
 pub const HOURS_Q: &str = "Quels sont les horaires d'ouverture de la mairie ?";
@@ -389,19 +389,6 @@ fn long_corpus() -> (tempfile::TempDir, String) {
     )
     .unwrap();
     (dir, body)
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
 }
 
 #[tokio::test]
