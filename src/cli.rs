@@ -354,15 +354,47 @@ fn serve(config: Config) -> Result<()> {
                 }
             }
         });
+        let background = state.background.clone();
         axum::serve(listener, crate::http::router(state))
             .with_graceful_shutdown(shutdown())
             .await?;
+        // Replies under way finish; what does not within the grace period stays in the
+        // inbox, for another replica or the next start.
+        background.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, background.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                left = background.len(),
+                "replies still under way at shutdown: left in the inbox"
+            );
+        }
+        tracing::info!("stopped");
         Ok(())
     })
 }
 
+/// How long a stop waits for replies under way.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Resolves on Ctrl-C or SIGTERM (what a service manager or an orchestrator sends).
 async fn shutdown() {
-    let _ = tokio::signal::ctrl_c().await;
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
     tracing::info!("shutting down");
 }
 

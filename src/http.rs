@@ -43,6 +43,9 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Outbound HTTP (platforms' send APIs, hand-off notifications).
     pub client: reqwest::Client,
+    /// Work that outlives its request (answering acknowledged messages), waited for at
+    /// shutdown so that a stop does not interrupt a reply half sent.
+    pub background: tokio_util::task::TaskTracker,
 }
 
 impl AppState {
@@ -55,6 +58,7 @@ impl AppState {
             config: Arc::new(config),
             store,
             client: crate::channels::outbound::client(),
+            background: tokio_util::task::TaskTracker::new(),
         }
     }
 

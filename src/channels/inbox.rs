@@ -93,7 +93,7 @@ async fn queue(state: &AppState, message_id: String, message: Queued) -> Result<
     .map_err(|e| ApiError::Unavailable(e.to_string()))?;
     match queued {
         Some(item) => {
-            tokio::spawn(process(state.clone(), item));
+            state.background.spawn(process(state.clone(), item));
         }
         None => tracing::debug!(channel = channel.as_str(), "already received"),
     }
@@ -206,7 +206,7 @@ pub async fn replay_stale(state: &AppState) -> usize {
                     attempts = item.attempts,
                     "answering a message again from the inbox"
                 );
-                tokio::spawn(process(state.clone(), item));
+                state.background.spawn(process(state.clone(), item));
                 taken += 1;
             }
             Claim::GaveUp { channel, attempts } => tracing::error!(

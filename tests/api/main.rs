@@ -11,4 +11,5 @@ mod coverage;
 mod grounding;
 mod handoffs;
 mod inbox;
+mod shutdown;
 mod widget;
