@@ -75,6 +75,18 @@ async fn probe(
     Ok(Json(json!({ "summary": summary, "results": results })))
 }
 
+/// The period asked for, in days (30 when not given).
+fn period_days(days: Option<i64>) -> Result<i64, ApiError> {
+    let days = days.unwrap_or(30);
+    if (1..=MAX_DAYS).contains(&days) {
+        Ok(days)
+    } else {
+        Err(ApiError::InvalidRequest(format!(
+            "days must be between 1 and {MAX_DAYS}"
+        )))
+    }
+}
+
 #[derive(Debug, Deserialize)]
 struct GapsQuery {
     days: Option<i64>,
@@ -88,12 +100,7 @@ async fn list_gaps(
 ) -> Result<Json<Value>, ApiError> {
     authorize(&state, &headers)?;
     let Query(query) = query.map_err(|e| ApiError::InvalidRequest(e.body_text()))?;
-    let days = query.days.unwrap_or(30);
-    if !(1..=MAX_DAYS).contains(&days) {
-        return Err(ApiError::InvalidRequest(format!(
-            "days must be between 1 and {MAX_DAYS}"
-        )));
-    }
+    let days = period_days(query.days)?;
     let threshold = query.threshold.unwrap_or(gaps::DEFAULT_THRESHOLD);
     if !(0.0..=1.0).contains(&threshold) {
         return Err(ApiError::InvalidRequest(
@@ -130,12 +137,7 @@ async fn report_page(
 ) -> Result<Response, ApiError> {
     authorize(&state, &headers)?;
     let Query(query) = query.map_err(|e| ApiError::InvalidRequest(e.body_text()))?;
-    let days = query.days.unwrap_or(30);
-    if !(1..=MAX_DAYS).contains(&days) {
-        return Err(ApiError::InvalidRequest(format!(
-            "days must be between 1 and {MAX_DAYS}"
-        )));
-    }
+    let days = period_days(query.days)?;
     let now = Utc::now();
     let period = report::Period::last_days(days as u32, now);
     let since = period.since();
