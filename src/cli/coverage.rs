@@ -118,6 +118,21 @@ pub fn check_report(config: &Config, threshold: f32) -> Result<i32> {
     if report.servable.is_some() {
         let engine = build_engine(config)?;
         report.confusable = lint::confusable_entries(&engine, threshold)?;
+        // With a store, what people were answered with over the retention period.
+        if config.db.exists() {
+            let store = SqliteStore::open(&config.db)
+                .with_context(|| format!("database {}", config.db.display()))?;
+            let days = config.retention_days;
+            let traffic = store.traffic_since(Utc::now() - Duration::days(i64::from(days)))?;
+            let answered = traffic
+                .iter()
+                .filter(|t| t.outcome == crate::reply::Outcome::Answer)
+                .filter_map(|t| t.entry.as_deref());
+            report.never_served = Some(lint::NeverServed {
+                days,
+                entries: lint::never_served(engine.corpus(), answered),
+            });
+        }
     }
     print!("{}", report.render());
     let blocking = !report.review_passed.is_empty() || !report.hash_mismatches.is_empty();

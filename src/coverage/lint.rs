@@ -37,8 +37,31 @@ pub struct LintReport {
     /// Service keys with no phone or no email: a hand-off to them reaches less people.
     pub services_without_contacts: Vec<String>,
     pub confusable: Vec<ConfusableEntries>,
+    /// Entries no one was answered with in the last `days` (from the store, when there
+    /// is one): candidates for better phrasings, or for withdrawal.
+    pub never_served: Option<NeverServed>,
     /// None when the corpus cannot be loaded at all.
     pub servable: Option<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NeverServed {
+    pub days: u32,
+    pub entries: Vec<String>,
+}
+
+/// The ids of the corpus's entries that are not among `answered` (entry ids served).
+pub fn never_served<'a>(
+    corpus: &corpus::Corpus,
+    answered: impl IntoIterator<Item = &'a str>,
+) -> Vec<String> {
+    let served: std::collections::BTreeSet<&str> = answered.into_iter().collect();
+    corpus
+        .entries()
+        .iter()
+        .map(|e| e.id.to_string())
+        .filter(|id| !served.contains(id.as_str()))
+        .collect()
 }
 
 /// Sorts `corpus::check`'s problems into the report's sections. The sections follow
@@ -134,6 +157,18 @@ impl LintReport {
             let _ = writeln!(out, "  {} <-> {}  cosine {:.3}", c.a, c.b, c.cosine);
         }
         out.push('\n');
+        if let Some(n) = &self.never_served {
+            let _ = writeln!(
+                out,
+                "## Never served in the last {} days ({})",
+                n.days,
+                n.entries.len()
+            );
+            for id in &n.entries {
+                let _ = writeln!(out, "  {id}");
+            }
+            out.push('\n');
+        }
         match self.servable {
             Some(n) => {
                 let _ = writeln!(out, "{n} entries servable");

@@ -284,18 +284,14 @@ pub fn build(corpus: &Corpus, inputs: Inputs<'_>) -> Report {
             traffic,
         });
     }
-    let served: std::collections::BTreeSet<&str> = inputs
-        .traffic
-        .iter()
-        .filter(|t| t.outcome == Outcome::Answer && t.day >= inputs.from && t.day <= inputs.to)
-        .filter_map(|t| t.entry.as_deref())
-        .collect();
-    let never_served = corpus
-        .entries()
-        .iter()
-        .map(|e| e.id.to_string())
-        .filter(|id| !served.contains(id.as_str()))
-        .collect();
+    let never_served = lint::never_served(
+        corpus,
+        inputs
+            .traffic
+            .iter()
+            .filter(|t| t.outcome == Outcome::Answer && t.day >= inputs.from && t.day <= inputs.to)
+            .filter_map(|t| t.entry.as_deref()),
+    );
     let gaps_found = inputs.gaps.len();
     let mut gaps = inputs.gaps;
     gaps.truncate(TOP_GAPS);

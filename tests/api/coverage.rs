@@ -661,3 +661,50 @@ async fn the_report_page_is_for_agents_only_and_counts_the_chat_it_served() {
         .unwrap();
     assert_eq!(bad.status().as_u16(), 422);
 }
+
+#[test]
+fn check_report_lists_the_entries_never_served_when_there_is_a_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("guichet.sqlite");
+    let store = guichet::store::SqliteStore::open(&db).unwrap();
+    let now = Utc::now();
+    let c = store.conversation(Channel::Web, "served", now).unwrap();
+    for id in ["horaires-mairie", "cantine-tarifs"] {
+        let turn = NewTurn {
+            author: Author::Person,
+            text: Redacted::new("question"),
+            outcome: Some(Outcome::Answer),
+            entry_id: Some(id.into()),
+            answer_sha256: None,
+            confidence: Some(0.9),
+            scores: None,
+        };
+        store.record_turn(c.id, &turn, now).unwrap();
+    }
+    drop(store);
+    let run = |db: &Path| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_guichet"))
+            .args(["check", "--report", "--corpus"])
+            .arg(root().join("corpus"))
+            .args(["--models"])
+            .arg(root().join("models"))
+            .args(["--cache"])
+            .arg(root().join("target/test-cache"))
+            .arg("--db")
+            .arg(db)
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let servable = engine().corpus().entries().len();
+    let out = run(&db);
+    let heading = format!("## Never served in the last 30 days ({})", servable - 2);
+    assert!(out.contains(&heading), "no {heading:?} in:\n{out}");
+    let section = out.split(&heading).nth(1).unwrap();
+    let section = section.split("\n\n").next().unwrap();
+    assert!(!section.contains("horaires-mairie") && !section.contains("cantine-tarifs"));
+    assert!(section.contains("inscription-scolaire"));
+    // Without a store, the section is not there (nothing to say either way).
+    let none = run(&dir.path().join("absent.sqlite"));
+    assert!(!none.contains("Never served"), "{none}");
+}
