@@ -143,7 +143,15 @@ pub fn router(state: AppState) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(30),
         ))
-        .layer(TraceLayer::new_for_http().make_span_with(route_span))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(route_span)
+                // Server errors are logged where they happen (ApiError), at the level
+                // they deserve; a 503 while the model loads is not an error.
+                .on_failure(
+                    tower_http::trace::DefaultOnFailure::new().level(tracing::Level::DEBUG),
+                ),
+        )
         .with_state(state)
 }
 
