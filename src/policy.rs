@@ -1,7 +1,9 @@
 //! The decision, pure and synchronous: from retrieval signals to answer, clarify or hand
 //! off. Candidates are ranked by a weighted score; a calibrated logistic model turns the
 //! features of the leader into the probability that answering with it is right, and
-//! strictness is a threshold on that probability.
+//! strictness is a threshold on that probability. Below the answer threshold, a "did you
+//! mean" offers the leader and the entries that compete with it (the leader alone, to be
+//! confirmed with one tap, when none does); below the clarify threshold, a hand-off.
 
 use std::path::Path;
 
@@ -176,7 +178,8 @@ pub struct Policy {
     pub provenance: String,
     /// Answer when P(right) is at least this.
     answer_threshold: f32,
-    /// Below the answer threshold, offer a "did you mean" when P(right) is at least this.
+    /// Below the answer threshold, offer a "did you mean" when P(right) (or the shortlist
+    /// probability, see `shortlist`) is at least this.
     clarify_threshold: f32,
     /// Offer other entries whose score is within this of the leader's.
     clarify_window: f32,
