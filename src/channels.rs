@@ -126,11 +126,7 @@ pub async fn converse(
 
     // A person has this conversation: the assistant only repeats how to reach them.
     if let Some(ticket) = active {
-        let asked_lang = ctx.lang.clone().unwrap_or_else(|| {
-            detect_lang(question.as_ref().map_or("", Question::as_str), PRIMARY_LANG)
-        });
-        let service = engine.corpus().services().get_or_default(&ticket.service);
-        let reply = engine.handoff(HandoffReason::TicketOpen, service, &asked_lang, &ctx);
+        let reply = ticket_open_reply(&engine, &ticket, question.as_ref(), &ctx);
         let turn = person_turn(redacted.clone(), &reply, None);
         let id = ticket.id;
         state
@@ -225,6 +221,53 @@ async fn ask_patiently(
             other => return other,
         }
     }
+}
+
+/// What the assistant says while a person has the conversation: how to reach them.
+fn ticket_open_reply(
+    engine: &Engine,
+    ticket: &crate::store::Ticket,
+    question: Option<&Question>,
+    ctx: &AskContext,
+) -> Reply {
+    let asked_lang = ctx
+        .lang
+        .clone()
+        .unwrap_or_else(|| detect_lang(question.map_or("", Question::as_str), PRIMARY_LANG));
+    let service = engine.corpus().services().get_or_default(&ticket.service);
+    engine.handoff(HandoffReason::TicketOpen, service, &asked_lang, ctx)
+}
+
+/// The reply to a message already processed, asked again (a synchronous caller lost the
+/// first response): the same answer, or the ticket-open message if a person has the
+/// conversation now. Nothing is recorded.
+pub async fn answer_again(
+    state: &AppState,
+    channel: Channel,
+    user: &str,
+    text: &str,
+    lang: Option<String>,
+) -> Result<Reply, ApiError> {
+    let engine = state.engine()?;
+    let question = Question::parse(text)?;
+    let ctx = AskContext {
+        lang,
+        now: Utc::now(),
+    };
+    let user = user.to_string();
+    let ticket = state
+        .with_store(move |s| {
+            let external = s.pseudonym(channel, &user);
+            match s.find_conversation(channel, &external)? {
+                Some(c) => s.active_ticket(c.id),
+                None => Ok(None),
+            }
+        })
+        .await?;
+    if let Some(ticket) = ticket {
+        return Ok(ticket_open_reply(&engine, &ticket, Some(&question), &ctx));
+    }
+    Ok(state.ask(question.as_str().to_string(), ctx).await?.reply)
 }
 
 fn greeting(engine: &Engine, lang: &str) -> String {

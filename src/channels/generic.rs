@@ -14,8 +14,7 @@ use serde_json::{Value, json};
 
 use super::outbound::{Auth, SIGNATURE_HEADER, SendFailure, post_json};
 use super::signature::generic_check;
-use super::{Inbound, Outgoing, converse};
-use crate::engine::{AskContext, Question};
+use super::{Inbound, Outgoing, answer_again, converse};
 use crate::http::{ApiError, AppState};
 use crate::store::{Channel, Route};
 
@@ -56,30 +55,27 @@ async fn receive(
             "message_id and conversation_id may not be empty".into(),
         ));
     }
+    let conversation_id = m.conversation_id.clone();
     let lang = m
         .lang
         .filter(|l| l.len() == 2 && l.bytes().all(|b| b.is_ascii_lowercase()));
     let inbound = Inbound {
         channel: Channel::Generic,
         message_id: Some(m.message_id),
-        user: m.conversation_id.clone(),
+        user: conversation_id.clone(),
         text: m.text.clone(),
         choice: None,
         lang: lang.clone(),
         route: Route::Generic {
-            conversation_id: m.conversation_id,
+            conversation_id: conversation_id.clone(),
         },
     };
     let (reply, greeting) = match converse(&state, inbound, false).await? {
         Some(handled) => (handled.reply, handled.greeting),
         None => {
-            let question = Question::parse(&m.text)?;
-            let ctx = AskContext {
-                lang,
-                ..AskContext::now()
-            };
-            let asked = state.ask(question.as_str().to_string(), ctx).await?;
-            (asked.reply, None)
+            let reply =
+                answer_again(&state, Channel::Generic, &conversation_id, &m.text, lang).await?;
+            (reply, None)
         }
     };
     let mut out = serde_json::to_value(&reply).map_err(|e| ApiError::Internal(e.to_string()))?;

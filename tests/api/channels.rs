@@ -661,4 +661,23 @@ async fn the_generic_webhook_answers_synchronously_checks_its_signature_and_answ
         reply.get("greeting").is_none(),
         "only the first reply greets"
     );
+
+    // The person asks for someone: a ticket opens. A late retry of the first message now
+    // gets how to reach that person, not the assistant's answer.
+    let human = serde_json::to_vec(&json!({
+        "message_id": "g-3", "conversation_id": "helpdesk-9",
+        "text": "je veux parler à un conseiller"
+    }))
+    .unwrap();
+    let (status, reply) = post(human.clone(), Some(generic_sign("gen-secret", now, &human))).await;
+    assert_eq!(status, 200);
+    assert_eq!(reply["handoff"]["reason"], "requested");
+    let (status, late) = post(
+        body.clone(),
+        Some(generic_sign("gen-secret", now + 9, &body)),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(late["handoff"]["reason"], "ticket_open", "{late}");
+    assert_eq!(turns(), 3, "retries are not recorded");
 }
