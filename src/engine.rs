@@ -182,17 +182,13 @@ impl Engine {
 
     /// Candidates for a question, ranked by the policy's weights, best first.
     pub fn retrieve(&self, question: &str) -> Result<Vec<Candidate>, EngineError> {
-        let query = self.embedder.embed(question, TextKind::Query)?;
-        Ok(rank(
-            self.retriever.candidates(question, &query),
-            self.policy.weights(),
-        ))
+        Ok(rank(self.signals(question)?, self.policy.weights()))
     }
 
     /// Unranked candidates with their signals (for calibration, which tries other weights).
     pub fn signals(&self, question: &str) -> Result<Vec<(usize, Signals)>, EngineError> {
         let query = self.embedder.embed(question, TextKind::Query)?;
-        Ok(self.retriever.candidates(question, &query))
+        Ok(self.candidates_for(question, &query))
     }
 
     /// Unranked candidates for a question already embedded (retrieval without the model).

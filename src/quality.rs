@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::coverage::render::escape;
 use crate::embedder::Embedder;
 use crate::engine::EngineOptions;
 use crate::eval::{self, CurvePoint, EvalError, EvalSet, Report};
@@ -391,13 +392,6 @@ const BOTTOM: f64 = 480.0;
 const COLOURS: [&str; 7] = [
     "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000",
 ];
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
 
 /// The top of the y axis and its tick step: the worst wrong-answer rate, rounded up.
 fn y_scale(sets: &[Measured]) -> (f64, f64) {

@@ -47,6 +47,32 @@ fn outcome_str(o: Outcome) -> &'static str {
 }
 
 /// Hashed: a WhatsApp message id encodes the sender's phone number.
+/// Remembers an inbound message id (hashed); false when it was seen before.
+fn mark_processed(
+    conn: &Connection,
+    channel: &str,
+    hashed: &str,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<bool> {
+    let inserted = conn.execute(
+        "INSERT OR IGNORE INTO processed (channel, message, at) VALUES (?1, ?2, ?3)",
+        params![channel, hashed, ts(now)],
+    )?;
+    Ok(inserted == 1)
+}
+
+/// A turn from a row of `id, author, text, outcome, entry_id, at`.
+fn turn_from_row(r: &Row<'_>) -> rusqlite::Result<Turn> {
+    Ok(Turn {
+        id: r.get(0)?,
+        author: Author::parse(&r.get::<_, String>(1)?),
+        text: r.get(2)?,
+        outcome: r.get(3)?,
+        entry_id: r.get(4)?,
+        at: from_ts(r.get(5)?),
+    })
+}
+
 fn message_hash(message_id: &str) -> String {
     hex::encode(Sha256::digest(message_id.as_bytes()))
 }
@@ -347,16 +373,7 @@ impl Store for SqliteStore {
         )?;
         let rows = stmt.query_map(
             params![conversation, after, author.map(Author::as_str)],
-            |r| {
-                Ok(Turn {
-                    id: r.get(0)?,
-                    author: Author::parse(&r.get::<_, String>(1)?),
-                    text: r.get(2)?,
-                    outcome: r.get(3)?,
-                    entry_id: r.get(4)?,
-                    at: from_ts(r.get(5)?),
-                })
-            },
+            turn_from_row,
         )?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -485,11 +502,12 @@ impl Store for SqliteStore {
         message_id: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let inserted = self.conn().execute(
-            "INSERT OR IGNORE INTO processed (channel, message, at) VALUES (?1, ?2, ?3)",
-            params![channel.as_str(), message_hash(message_id), ts(now)],
-        )?;
-        Ok(inserted == 1)
+        Ok(mark_processed(
+            &self.conn(),
+            channel.as_str(),
+            &message_hash(message_id),
+            now,
+        )?)
     }
 
     fn enqueue_inbound(
@@ -507,11 +525,7 @@ impl Store for SqliteStore {
         // Immediate: the write lock first, so that replicas sharing the file queue up
         // here instead of failing on a stale read snapshot.
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let first = tx.execute(
-            "INSERT OR IGNORE INTO processed (channel, message, at) VALUES (?1, ?2, ?3)",
-            params![channel, hashed, ts(now)],
-        )?;
-        if first == 0 {
+        if !mark_processed(&tx, channel, &hashed, now)? {
             return Ok(None);
         }
         tx.execute(
@@ -678,16 +692,10 @@ impl Store for SqliteStore {
                           AND substr(n.text, 1, length(?3)) = ?3)))
              ORDER BY t.at DESC, t.id DESC LIMIT ?2",
         )?;
-        let rows = stmt.query_map(params![ts(since), limit as i64, OPTION_TURN_PREFIX], |r| {
-            Ok(Turn {
-                id: r.get(0)?,
-                author: Author::parse(&r.get::<_, String>(1)?),
-                text: r.get(2)?,
-                outcome: r.get(3)?,
-                entry_id: r.get(4)?,
-                at: from_ts(r.get(5)?),
-            })
-        })?;
+        let rows = stmt.query_map(
+            params![ts(since), limit as i64, OPTION_TURN_PREFIX],
+            turn_from_row,
+        )?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
