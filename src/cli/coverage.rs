@@ -147,8 +147,8 @@ pub fn check_report(config: &Config, threshold: f32) -> Result<i32> {
 pub fn report(config: &Config, out: &Path, days: i64, threshold: f32) -> Result<i32> {
     let days = u32::try_from(days)
         .ok()
-        .filter(|d| (1..=366).contains(d))
-        .context("--days must be between 1 and 366")?;
+        .filter(|d| (1..=report::MAX_DAYS).contains(d))
+        .with_context(|| format!("--days must be between 1 and {}", report::MAX_DAYS))?;
     let store = SqliteStore::open(&config.db)
         .with_context(|| format!("database {}", config.db.display()))?;
     let now = Utc::now();

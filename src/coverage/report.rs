@@ -22,6 +22,9 @@ use crate::reply::Outcome;
 use crate::retrieval::match_texts;
 use crate::store::{Channel, TrafficCount, Turn};
 
+/// Longest period a report or a gap list looks back over, in days.
+pub const MAX_DAYS: u32 = 366;
+
 /// Gaps shown (the largest).
 pub const TOP_GAPS: usize = 10;
 

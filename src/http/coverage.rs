@@ -20,8 +20,8 @@ use crate::coverage::{self, CoverageError, MAX_BATCH, Probe, gaps, report};
 
 /// A full batch: 1,000 questions of up to 1,000 characters, with room for JSON.
 const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
-/// Longest period gap mining looks back over.
-const MAX_DAYS: i64 = 366;
+/// Longest period gap mining and the report look back over.
+const MAX_DAYS: i64 = report::MAX_DAYS as i64;
 
 pub fn router() -> Router<AppState> {
     Router::new()
