@@ -15,7 +15,11 @@ use crate::policy::{
 pub struct Targets {
     /// Highest wrong-answer rate allowed on any set.
     pub max_wrong_rate: f64,
-    /// Lowest hand-off recall allowed on any set that has unanswerable queries.
+    /// Lowest hand-off recall allowed on any set that has unanswerable queries, and on
+    /// each of its knowledge bases (each hint3 bot is a deployment of its own: one whose
+    /// out-of-scope messages get did-you-means is a broken bot, whatever the others do).
+    /// The wrong-answer rate is held over the whole set: a bot gives too few answers for
+    /// its own rate to be more than noise.
     pub min_handoff_recall: f64,
 }
 
@@ -164,9 +168,22 @@ pub fn fit_logistic(rows: &[(Features, bool, f64)]) -> (Calibration, f64) {
     )
 }
 
+/// A set's probes, whole and then split by knowledge base when it has several.
+fn by_kb(probes: &[Probe]) -> Vec<Vec<Probe>> {
+    let mut groups: std::collections::BTreeMap<Option<&str>, Vec<Probe>> = Default::default();
+    for p in probes {
+        groups.entry(p.kb.as_deref()).or_default().push(p.clone());
+    }
+    let mut all = vec![probes.to_vec()];
+    if groups.len() > 1 {
+        all.extend(groups.into_values());
+    }
+    all
+}
+
 /// Fits a whole policy. Thresholds: the loosest answer threshold under which every set
 /// stays within the wrong-answer target; then the clarify window and the loosest clarify
-/// threshold under which every set keeps its hand-off recall, best mean resolved rate first.
+/// threshold under which every set, and every knowledge base in it, keeps its hand-off recall, best mean resolved rate first.
 pub fn fit(sets: &[LabelledSet]) -> Result<(Policy, FitSummary), PolicyError> {
     let (weights, _) = fit_weights(sets);
     // Two logistic models on the same features, every set weighing the same: "the leader
@@ -202,8 +219,17 @@ pub fn fit(sets: &[LabelledSet]) -> Result<(Policy, FitSummary), PolicyError> {
         })
         .unwrap_or(1.0);
     // The clarification: on the leader's probability or on the shortlist's, with the
-    // window and the loosest threshold under which every set keeps its hand-off recall;
+    // window and the loosest threshold under which every set and each of its knowledge bases
+    // keeps its hand-off recall;
     // best mean resolved rate wins.
+    let handoff_groups: Vec<(Vec<Probe>, f64)> = sets
+        .iter()
+        .flat_map(|s| {
+            by_kb(&s.probes)
+                .into_iter()
+                .map(|g| (g, s.targets.min_handoff_recall))
+        })
+        .collect();
     let mut best: Option<(f64, Policy)> = None;
     for model in [None, Some(shortlist)] {
         for &window in &WINDOWS {
@@ -211,10 +237,11 @@ pub fn fit(sets: &[LabelledSet]) -> Result<(Policy, FitSummary), PolicyError> {
                 .with_shortlist(model.clone())?;
             let ceiling = if model.is_some() { 1.0 } else { answer };
             let clarify = steps.iter().copied().filter(|&c| c <= ceiling).find(|&c| {
-                holds(
-                    &windowed.with_thresholds(answer, c).expect("valid"),
-                    &|r, t| r.null == 0 || r.handoff_recall >= t.min_handoff_recall,
-                )
+                let p = windowed.with_thresholds(answer, c).expect("valid");
+                handoff_groups.iter().all(|(probes, min)| {
+                    let r = score(&decide_all(probes, &p));
+                    r.null == 0 || r.handoff_recall >= *min
+                })
             });
             let Some(clarify) = clarify else { continue };
             let p = windowed.with_thresholds(answer, clarify)?;
@@ -223,6 +250,13 @@ pub fn fit(sets: &[LabelledSet]) -> Result<(Policy, FitSummary), PolicyError> {
                 .map(|s| score(&decide_all(&s.probes, &p)).resolved_rate)
                 .sum::<f64>()
                 / sets.len().max(1) as f64;
+            tracing::debug!(
+                shortlist = model.is_some(),
+                window,
+                clarify,
+                resolved,
+                "clarify setting"
+            );
             if best.as_ref().is_none_or(|(r, _)| resolved > *r + 1e-9) {
                 best = Some((resolved, p));
             }

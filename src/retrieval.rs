@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use unicode_segmentation::UnicodeSegmentation;
+
 use crate::corpus::{Corpus, Entry};
 use crate::embedder::{EmbedError, Embedder, Embedding, TextKind, embed_cached};
 use crate::index::{IndexError, IndexParams, VectorIndex};
@@ -13,7 +15,7 @@ use crate::lexical::Bm25;
 /// Nearest phrasings taken from the vector index per question.
 const DENSE_K: usize = 40;
 /// Nearest answers taken from the answer index.
-const ANSWER_K: usize = 10;
+const ANSWER_K: usize = 20;
 /// Entries taken from each lexical ranking.
 const LEXICAL_K: usize = 15;
 
@@ -44,9 +46,10 @@ pub struct Retriever {
     owners: Vec<usize>,
     /// Phrasing points of each entry.
     points_of: Vec<Vec<usize>>,
-    /// One point per entry with an answer text; `answer_point[e]` is its point.
+    /// Points of the entries' answers: the whole answer, and its passages when it is long;
+    /// `answer_points_of[e]` are entry e's points.
     answers: VectorIndex,
-    answer_point: Vec<Option<usize>>,
+    answer_points_of: Vec<Vec<usize>>,
     answer_owner: Vec<usize>,
     lexical_phrasings: Bm25,
     lexical_answers: Bm25,
@@ -72,12 +75,12 @@ impl Retriever {
             }
         }
         let mut answer_texts = Vec::new();
-        let mut answer_point = vec![None; corpus.entries().len()];
+        let mut answer_points_of = vec![Vec::new(); corpus.entries().len()];
         let mut answer_owner = Vec::new();
         for (i, entry) in corpus.entries().iter().enumerate() {
-            if !entry.answer.trim().is_empty() {
-                answer_point[i] = Some(answer_texts.len());
-                answer_texts.push(entry.answer.clone());
+            for passage in answer_passages(&entry.answer) {
+                answer_points_of[i].push(answer_texts.len());
+                answer_texts.push(passage);
                 answer_owner.push(i);
             }
         }
@@ -95,13 +98,19 @@ impl Retriever {
             "corpus embedded"
         );
         let lexical_phrasings = Bm25::build(&lang, owners.iter().copied().zip(texts));
-        let lexical_answers = Bm25::build(&lang, answer_owner.iter().copied().zip(answer_texts));
+        let whole_answers = corpus
+            .entries()
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| !e.answer.trim().is_empty())
+            .map(|(i, e)| (i, e.answer.clone()));
+        let lexical_answers = Bm25::build(&lang, whole_answers);
         Ok(Self {
             phrasings: VectorIndex::build(phrasing_vectors, params)?,
             owners,
             points_of,
             answers: VectorIndex::build(answer_vectors, params)?,
-            answer_point,
+            answer_points_of,
             answer_owner,
             lexical_phrasings,
             lexical_answers,
@@ -145,8 +154,11 @@ impl Retriever {
                     .iter()
                     .map(|&p| query.dot(self.phrasings.point(p)))
                     .fold(f32::MIN, f32::max);
-                let dense_answer =
-                    self.answer_point[e].map_or(dense, |p| query.dot(self.answers.point(p)));
+                let dense_answer = self.answer_points_of[e]
+                    .iter()
+                    .map(|&p| query.dot(self.answers.point(p)))
+                    .reduce(f32::max)
+                    .unwrap_or(dense);
                 let signals = Signals {
                     dense,
                     dense_answer,
@@ -165,6 +177,38 @@ pub enum RetrievalError {
     Embed(#[from] EmbedError),
     #[error(transparent)]
     Index(#[from] IndexError),
+}
+
+/// Longest passage of an answer embedded on its own, in words.
+const PASSAGE_WORDS: usize = 60;
+
+/// The texts an answer is found by: the whole answer, and when it is longer than one
+/// passage, its runs of whole sentences of at most [`PASSAGE_WORDS`] words (a question
+/// often matches one part of a long answer better than the whole). None when it is empty.
+pub fn answer_passages(answer: &str) -> Vec<String> {
+    if answer.trim().is_empty() {
+        return Vec::new();
+    }
+    let mut passages = vec![answer.to_string()];
+    let mut current = String::new();
+    let mut words = 0;
+    let mut split = Vec::new();
+    for sentence in answer.split_sentence_bounds() {
+        let n = sentence.split_whitespace().count();
+        if words > 0 && words + n > PASSAGE_WORDS {
+            split.push(std::mem::take(&mut current));
+            words = 0;
+        }
+        current.push_str(sentence);
+        words += n;
+    }
+    if words > 0 {
+        split.push(current);
+    }
+    if split.len() > 1 {
+        passages.extend(split.into_iter().map(|p| p.trim().to_string()));
+    }
+    passages
 }
 
 /// The language most entries are written in (it picks the stemmer).
