@@ -278,6 +278,33 @@ pub fn curve(probes: &[Probe], policy: &Policy, steps: usize) -> Vec<CurvePoint>
         .collect()
 }
 
+/// One point of the trade-off between resolving more (did-you-means) and handing off
+/// the questions nobody can answer.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ClarifyPoint {
+    pub clarify_threshold: f32,
+    pub resolved_rate: f64,
+    /// `None` when the set has no unanswerable query.
+    pub handoff_recall: Option<f64>,
+}
+
+/// Resolved rate and hand-off recall at each of `thresholds` for the did-you-mean, the
+/// answer threshold unchanged (a threshold the policy cannot take is left out).
+pub fn clarify_sweep(probes: &[Probe], policy: &Policy, thresholds: &[f32]) -> Vec<ClarifyPoint> {
+    thresholds
+        .iter()
+        .filter_map(|&t| {
+            let p = policy.with_thresholds(policy.answer_threshold(), t).ok()?;
+            let r = score(&decide_all(probes, &p));
+            Some(ClarifyPoint {
+                clarify_threshold: t,
+                resolved_rate: r.resolved_rate,
+                handoff_recall: (r.null > 0).then_some(r.handoff_recall),
+            })
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct Report {
     pub queries: usize,
@@ -388,6 +415,47 @@ mod tests {
             confidence: 0.0,
             ms: 1.0,
         }
+    }
+
+    #[test]
+    fn a_looser_did_you_mean_never_resolves_less_nor_hands_off_more() {
+        let signals = |dense: f32| crate::retrieval::Signals {
+            dense,
+            dense_answer: dense,
+            lexical: dense / 2.0,
+            lexical_answer: 0.0,
+        };
+        // Ten queries, answerable or not, whose leaders score from strong to weak.
+        let probes: Vec<Probe> = (0..10)
+            .map(|i| {
+                let lead = 0.95 - i as f32 * 0.05;
+                Probe {
+                    query: format!("q{i}"),
+                    expected: (i % 3 != 0).then(|| "a".to_string()),
+                    kb: None,
+                    kind: None,
+                    candidates: vec![
+                        ("a".into(), signals(lead)),
+                        ("b".into(), signals(lead - 0.01 * i as f32)),
+                    ],
+                    ms: 0.0,
+                }
+            })
+            .collect();
+        let policy = Policy::default().with_thresholds(0.99, 0.5).unwrap();
+        let thresholds: Vec<f32> = (0..=10).rev().map(|i| i as f32 / 10.0).collect();
+        let sweep = clarify_sweep(&probes, &policy, &thresholds);
+        assert!(sweep.len() >= 2);
+        for w in sweep.windows(2) {
+            assert!(w[1].clarify_threshold < w[0].clarify_threshold);
+            assert!(w[1].resolved_rate >= w[0].resolved_rate);
+            assert!(w[1].handoff_recall.unwrap() <= w[0].handoff_recall.unwrap());
+        }
+        let (first, last) = (sweep[0], sweep[sweep.len() - 1]);
+        assert!(
+            last.resolved_rate > first.resolved_rate,
+            "the sweep moves something"
+        );
     }
 
     #[test]

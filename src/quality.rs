@@ -11,7 +11,7 @@ use std::sync::Arc;
 use crate::coverage::render::escape;
 use crate::embedder::Embedder;
 use crate::engine::EngineOptions;
-use crate::eval::{self, CurvePoint, EvalError, EvalSet, Report};
+use crate::eval::{self, ClarifyPoint, CurvePoint, EvalError, EvalSet, Report};
 use crate::policy::Policy;
 
 /// A metric that a target bounds.
@@ -182,6 +182,17 @@ pub struct Measured {
     pub targets: Vec<Target>,
     /// Coverage and wrong-answer rate as the answer threshold goes from 0 to 1.
     pub curve: Vec<CurvePoint>,
+    /// Resolved rate and hand-off recall at each threshold of [`clarify_thresholds`].
+    pub clarify: Vec<ClarifyPoint>,
+}
+
+/// The did-you-mean thresholds the page shows, with the policy's own.
+pub fn clarify_thresholds(policy: &Policy) -> Vec<f32> {
+    let mut t: Vec<f32> = (2..=8).map(|i| i as f32 / 10.0).collect();
+    t.push(policy.clarify_threshold());
+    t.sort_by(f32::total_cmp);
+    t.dedup_by(|a, b| (*a - *b).abs() < 1e-6);
+    t
 }
 
 /// Probes a set with the model once, then scores it under `policy` and sweeps the answer
@@ -202,6 +213,7 @@ pub fn measure(
         report: eval::score(&eval::decide_all(&probes, policy)),
         targets: spec.targets.clone(),
         curve: eval::curve(&probes, policy, steps),
+        clarify: eval::clarify_sweep(&probes, policy, &clarify_thresholds(policy)),
     })
 }
 
@@ -378,6 +390,45 @@ pub fn markdown(page: &Page, sets: &[Measured]) -> String {
         "![wrong-answer rate against coverage]({})",
         page.svg_link
     );
+
+    let _ = writeln!(md, "\n## Resolving more against handing off less\n");
+    let _ = writeln!(
+        md,
+        "Each row moves the did-you-mean threshold, the answer threshold unchanged: a looser \
+         one offers validated questions to more people (resolved rate up) but also to more \
+         of those nobody can answer, who should have been handed off (hand-off recall down). \
+         Each cell is resolved rate / hand-off recall (- where every query has an answer); \
+         the row in bold is the policy as calibrated.\n"
+    );
+    let _ = write!(md, "| threshold |");
+    for s in sets {
+        let _ = write!(md, " {} |", s.name);
+    }
+    let _ = write!(md, "\n|---|");
+    for _ in sets {
+        md.push_str("---:|");
+    }
+    md.push('\n');
+    for t in clarify_thresholds(&page.policy) {
+        let own = (t - page.policy.clarify_threshold()).abs() < 1e-6;
+        let bold = |cell: String| if own { format!("**{cell}**") } else { cell };
+        let _ = write!(md, "| {} |", bold(format!("{t:.2}")));
+        for s in sets {
+            let cell = s
+                .clarify
+                .iter()
+                .find(|p| (p.clarify_threshold - t).abs() < 1e-6)
+                .map_or_else(
+                    || "n/a".to_string(),
+                    |p| {
+                        let recall = p.handoff_recall.map_or("-".into(), |r| format!("{r:.3}"));
+                        bold(format!("{:.3} / {recall}", p.resolved_rate))
+                    },
+                );
+            let _ = write!(md, " {cell} |");
+        }
+        md.push('\n');
+    }
     md
 }
 
@@ -626,7 +677,33 @@ mod tests {
                     wrong_answer_rate: 0.0,
                 },
             ],
+            clarify: vec![
+                ClarifyPoint {
+                    clarify_threshold: 0.2,
+                    resolved_rate: 0.9,
+                    handoff_recall: Some(0.5),
+                },
+                ClarifyPoint {
+                    clarify_threshold: 0.5,
+                    resolved_rate: 0.6,
+                    handoff_recall: None,
+                },
+            ],
         }
+    }
+
+    #[test]
+    fn the_did_you_mean_sweep_has_a_row_per_threshold_and_bolds_the_policy_s_own() {
+        let md = markdown(&page(), &[measured("cnil_faq", report(8, 1, 20), vec![])]);
+        let table = md
+            .split("## Resolving more against handing off less")
+            .nth(1)
+            .expect("the sweep section");
+        // The default policy's own threshold (0.15) comes first, in bold; it was not swept.
+        assert!(table.contains("| **0.15** | n/a |"));
+        assert!(table.contains("| 0.20 | 0.900 / 0.500 |"));
+        assert!(table.contains("| 0.50 | 0.600 / - |"));
+        assert_eq!(table.matches("\n| 0.").count(), 7, "0.20 to 0.80");
     }
 
     fn page() -> Page {
