@@ -59,12 +59,23 @@ fn benches(c: &mut Criterion) {
         b.iter(|| embedder.embed(black_box(next()), TextKind::Query).unwrap())
     });
 
-    let query = embedder.embed(QUESTIONS[0], TextKind::Query).unwrap();
-    let signals = engine.signals(QUESTIONS[0]).unwrap();
+    // Each question with its embedding, retrieved in turn.
+    let embedded: Vec<_> = QUESTIONS
+        .iter()
+        .map(|q| (*q, embedder.embed(q, TextKind::Query).unwrap()))
+        .collect();
+    let mut j = 0;
     c.bench_function(
         "retrieve (given the embedding: hnsw + bm25 + signals)",
-        |b| b.iter(|| engine.candidates_for(black_box(QUESTIONS[0]), black_box(&query))),
+        |b| {
+            b.iter(|| {
+                j = (j + 1) % embedded.len();
+                let (text, query) = &embedded[j];
+                engine.candidates_for(black_box(text), black_box(query))
+            })
+        },
     );
+    let signals = engine.signals(QUESTIONS[0]).unwrap();
     c.bench_function("decide (rank + features + calibrated model)", |b| {
         b.iter(|| {
             let ranked = rank(black_box(signals.clone()), engine.policy().weights());
