@@ -166,7 +166,9 @@ pub fn probe(
             continue;
         };
         let started = Instant::now();
-        let expanded = engine.corpus().glossary().expand(&q.query);
+        // Matched as `Engine::ask` matches it: redacted first, then expanded.
+        let redacted = crate::privacy::Redacted::new(&q.query);
+        let expanded = engine.corpus().glossary().expand(redacted.as_str());
         let signals = engine.signals(&expanded)?;
         let ms = started.elapsed().as_secs_f64() * 1e3;
         let candidates = signals
