@@ -1,6 +1,7 @@
 //! Retrieval: from a question to candidate entries with their signals. Four views of an
 //! entry are searched: its phrasings (question, alternates, translated questions) and its
-//! answer, each densely (e5 vectors, hnsw_rs) and lexically (BM25, folded and stemmed).
+//! answer, each densely (e5 vectors, hnsw_rs; a long answer also by its passages) and
+//! lexically (BM25, folded and stemmed).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -25,7 +26,8 @@ const LEXICAL_K: usize = 15;
 pub struct Signals {
     /// Best cosine with one of the entry's phrasings.
     pub dense: f32,
-    /// Cosine with the entry's answer (the phrasing cosine when it has no answer text).
+    /// Best cosine with the entry's answer or one of its passages (the phrasing cosine
+    /// when it has no answer text).
     pub dense_answer: f32,
     /// BM25 over phrasings, divided by what the query's known words could reach at most.
     pub lexical: f32,
@@ -221,4 +223,46 @@ pub fn majority_lang(corpus: &Corpus) -> String {
         .into_iter()
         .max_by_key(|(l, n)| (*n, *l == "fr"))
         .map_or_else(|| "fr".to_string(), |(l, _)| l.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_short_answer_is_one_passage_and_an_empty_one_none() {
+        assert!(answer_passages("").is_empty());
+        assert!(answer_passages("  \n").is_empty());
+        let short = "Le marché a lieu le samedi matin. Il ferme à 13 h.";
+        assert_eq!(answer_passages(short), vec![short.to_string()]);
+    }
+
+    #[test]
+    fn a_long_answer_is_kept_whole_and_cut_into_runs_of_whole_sentences() {
+        let sentence = |i: usize| format!("Phrase {i} avec quelques mots de plus pour compter. ");
+        let answer: String = (0..20).map(sentence).collect();
+        let passages = answer_passages(&answer);
+        assert_eq!(passages[0], answer, "the whole answer comes first");
+        assert!(passages.len() > 2);
+        for p in &passages[1..] {
+            assert!(p.split_whitespace().count() <= PASSAGE_WORDS);
+            assert!(
+                p.starts_with("Phrase ") && p.ends_with('.'),
+                "whole sentences: {p:?}"
+            );
+        }
+        // Nothing is lost or repeated: the runs put back together are the answer.
+        let joined: String = passages[1..].join(" ");
+        assert_eq!(joined, answer.trim());
+    }
+
+    #[test]
+    fn a_sentence_longer_than_a_passage_stays_whole() {
+        let long = "mot ".repeat(PASSAGE_WORDS + 10);
+        let answer = format!("{}. Fin.", long.trim());
+        let passages = answer_passages(&answer);
+        assert_eq!(passages.len(), 3);
+        assert_eq!(passages[1], format!("{}.", long.trim()));
+        assert_eq!(passages[2], "Fin.");
+    }
 }
