@@ -183,7 +183,8 @@ fn by_kb(probes: &[Probe]) -> Vec<Vec<Probe>> {
 
 /// Fits a whole policy. Thresholds: the loosest answer threshold under which every set
 /// stays within the wrong-answer target; then the clarify window and the loosest clarify
-/// threshold under which every set, and every knowledge base in it, keeps its hand-off recall, best mean resolved rate first.
+/// threshold under which every set, and every knowledge base in it, keeps its hand-off
+/// recall, best mean resolved rate first.
 pub fn fit(sets: &[LabelledSet]) -> Result<(Policy, FitSummary), PolicyError> {
     let (weights, _) = fit_weights(sets);
     // Two logistic models on the same features, every set weighing the same: "the leader
@@ -219,9 +220,8 @@ pub fn fit(sets: &[LabelledSet]) -> Result<(Policy, FitSummary), PolicyError> {
         })
         .unwrap_or(1.0);
     // The clarification: on the leader's probability or on the shortlist's, with the
-    // window and the loosest threshold under which every set and each of its knowledge bases
-    // keeps its hand-off recall;
-    // best mean resolved rate wins.
+    // window and the loosest threshold under which every set and each of its knowledge
+    // bases keeps its hand-off recall; best mean resolved rate wins.
     let handoff_groups: Vec<(Vec<Probe>, f64)> = sets
         .iter()
         .flat_map(|s| {

@@ -397,8 +397,9 @@ pub fn markdown(page: &Page, sets: &[Measured]) -> String {
         "Each row moves the did-you-mean threshold, the answer threshold unchanged: a looser \
          one offers validated questions to more people (resolved rate up) but also to more \
          of those nobody can answer, who should have been handed off (hand-off recall down). \
-         Each cell is resolved rate / hand-off recall (- where every query has an answer); \
-         the row in bold is the policy as calibrated.\n"
+         Each cell is resolved rate / hand-off recall (- where every query has an answer, \
+         n/a where the policy cannot take that threshold); the row in bold is the policy \
+         as calibrated.\n"
     );
     let _ = write!(md, "| threshold |");
     for s in sets {

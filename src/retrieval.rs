@@ -15,7 +15,7 @@ use crate::lexical::Bm25;
 
 /// Nearest phrasings taken from the vector index per question.
 const DENSE_K: usize = 40;
-/// Nearest answers taken from the answer index.
+/// Nearest points taken from the answer index (whole answers and passages).
 const ANSWER_K: usize = 20;
 /// Entries taken from each lexical ranking.
 const LEXICAL_K: usize = 15;
