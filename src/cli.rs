@@ -142,7 +142,8 @@ pub enum Command {
         config: Config,
     },
     /// Write the quality report: every set under --data measured with the configured policy,
-    /// as a markdown page and an SVG plot of wrong-answer rate against coverage.
+    /// as a markdown page (with the did-you-mean threshold swept) and an SVG plot of
+    /// wrong-answer rate against coverage.
     Quality {
         /// The folder of data sets (../shared/data format).
         #[arg(long)]
@@ -169,7 +170,8 @@ pub enum Command {
         /// Highest wrong-answer rate allowed on any set.
         #[arg(long, default_value_t = 0.05)]
         max_wrong_rate: f64,
-        /// Lowest hand-off recall allowed on sets with unanswerable queries.
+        /// Lowest hand-off recall allowed on sets with unanswerable queries, and on each
+        /// knowledge base of a set that has several.
         #[arg(long, default_value_t = 0.90)]
         min_handoff_recall: f64,
         /// Where to write the policy.
