@@ -1,13 +1,14 @@
 //! Fitting the decision on labelled data: ranking weights by grid search (top-1 accuracy),
-//! a logistic model of "the leader is right" on the leader's features, then the answer and
-//! clarify thresholds that keep wrong answers and missed hand-offs within targets.
+//! a logistic model of "the leader is right" on the leader's features (and one of "the
+//! right entry is among the options" per clarify window), then the answer and clarify
+//! thresholds that keep wrong answers and missed hand-offs within targets.
 //! Every set counts equally, however many queries it has.
 
 use serde::Serialize;
 
 use crate::eval::{Probe, decide_all, score};
 use crate::policy::{
-    Calibration, FEATURES, Features, MAX_OPTIONS, Policy, PolicyError, Weights, features, rank,
+    Calibration, FEATURES, Features, Policy, PolicyError, Weights, features, options, rank,
 };
 
 /// What the thresholds must hold on every set.
@@ -45,8 +46,8 @@ const LEXICAL_ANSWER: [f32; 4] = [0.0, 0.05, 0.1, 0.2];
 const WINDOWS: [f32; 4] = [0.01, 0.02, 0.03, 0.05];
 
 /// The leader's features, whether the leader is right, and whether the right entry is
-/// among the first [`MAX_OPTIONS`] (what a "did you mean" would offer).
-fn ranked_labels(p: &Probe, w: &Weights) -> Option<(bool, bool, Features)> {
+/// among what a "did you mean" with this `window` would offer.
+fn ranked_labels(p: &Probe, w: &Weights, window: f32) -> Option<(bool, bool, Features)> {
     let ranked = rank(
         p.candidates
             .iter()
@@ -59,7 +60,7 @@ fn ranked_labels(p: &Probe, w: &Weights) -> Option<(bool, bool, Features)> {
     let is_expected = |c: &crate::policy::Candidate| {
         p.expected.as_deref() == Some(p.candidates[c.entry].0.as_str())
     };
-    let shortlisted = ranked.iter().take(MAX_OPTIONS).any(is_expected);
+    let shortlisted = options(&ranked, window).iter().any(is_expected);
     Some((is_expected(&ranked[0]), shortlisted, f))
 }
 
@@ -71,7 +72,7 @@ fn accuracy(probes: &[Probe], w: &Weights) -> f64 {
         .max(1);
     let right = probes
         .iter()
-        .filter_map(|p| ranked_labels(p, w))
+        .filter_map(|p| ranked_labels(p, w, 0.0))
         .filter(|(right, ..)| *right)
         .count();
     right as f64 / answerable as f64
@@ -187,23 +188,27 @@ fn by_kb(probes: &[Probe]) -> Vec<Vec<Probe>> {
 /// recall, best mean resolved rate first.
 pub fn fit(sets: &[LabelledSet]) -> Result<(Policy, FitSummary), PolicyError> {
     let (weights, _) = fit_weights(sets);
-    // Two logistic models on the same features, every set weighing the same: "the leader
-    // is right" (answer) and "the right entry is in the shortlist" (did you mean).
-    let (mut rows, mut shortlist_rows) = (Vec::new(), Vec::new());
-    for s in sets {
-        let mine: Vec<(bool, bool, Features)> = s
-            .probes
-            .iter()
-            .filter_map(|p| ranked_labels(p, &weights))
-            .collect();
-        let per = 1.0 / mine.len().max(1) as f64;
-        for (right, shortlisted, f) in mine {
-            rows.push((f, right, per));
-            shortlist_rows.push((f, shortlisted, per));
+    // Logistic models on the same features, every set weighing the same: "the leader is
+    // right" (answer) and, for each window, "the right entry is among the options" (did
+    // you mean).
+    let labelled = |window: f32| {
+        let mut rows = Vec::new();
+        for s in sets {
+            let mine: Vec<(bool, bool, Features)> = s
+                .probes
+                .iter()
+                .filter_map(|p| ranked_labels(p, &weights, window))
+                .collect();
+            let per = 1.0 / mine.len().max(1) as f64;
+            rows.extend(mine.into_iter().map(|(r, o, f)| (f, r, o, per)));
         }
-    }
+        rows
+    };
+    let rows: Vec<(Features, bool, f64)> = labelled(0.0)
+        .into_iter()
+        .map(|(f, right, _, per)| (f, right, per))
+        .collect();
     let (calibration, log_loss) = fit_logistic(&rows);
-    let (shortlist, _) = fit_logistic(&shortlist_rows);
     let base = Policy::new(weights, calibration, 1.0, 0.0, WINDOWS[0])?;
     let holds = |p: &Policy, check: &dyn Fn(&crate::eval::Report, &Targets) -> bool| {
         sets.iter()
@@ -231,8 +236,15 @@ pub fn fit(sets: &[LabelledSet]) -> Result<(Policy, FitSummary), PolicyError> {
         })
         .collect();
     let mut best: Option<(f64, Policy)> = None;
-    for model in [None, Some(shortlist)] {
+    for shortlisted in [false, true] {
         for &window in &WINDOWS {
+            let model = shortlisted.then(|| {
+                let rows: Vec<(Features, bool, f64)> = labelled(window)
+                    .into_iter()
+                    .map(|(f, _, offered, per)| (f, offered, per))
+                    .collect();
+                fit_logistic(&rows).0
+            });
             let windowed = Policy::new(weights, base.calibration().clone(), answer, 0.0, window)?
                 .with_shortlist(model.clone())?;
             let ceiling = if model.is_some() { 1.0 } else { answer };

@@ -354,10 +354,8 @@ impl Policy {
         if clarify_on >= self.clarify_threshold {
             // The leader, and the entries that compete with it: a lone leader is offered
             // as "did you mean ...?", which one tap confirms.
-            let entries: Vec<usize> = ranked
+            let entries: Vec<usize> = options(ranked, self.clarify_window)
                 .iter()
-                .take_while(|c| c.score >= top.score - self.clarify_window)
-                .take(MAX_OPTIONS)
                 .map(|c| c.entry)
                 .collect();
             return Decision::Clarify {
@@ -367,6 +365,20 @@ impl Policy {
         }
         Decision::HandOff { confidence }
     }
+}
+
+/// What a did-you-mean offers from a ranked list: the leader and the entries scoring within
+/// `window` of it, at most [`MAX_OPTIONS`].
+pub fn options(ranked: &[Candidate], window: f32) -> &[Candidate] {
+    let Some(top) = ranked.first() else {
+        return &[];
+    };
+    let n = ranked
+        .iter()
+        .take(MAX_OPTIONS)
+        .take_while(|c| c.score >= top.score - window)
+        .count();
+    &ranked[..n]
 }
 
 impl Default for Policy {
@@ -400,6 +412,31 @@ mod tests {
                 .collect(),
             &Weights::default(),
         )
+    }
+
+    #[test]
+    fn a_did_you_mean_offers_the_leader_and_its_close_rivals_at_most_three() {
+        assert!(options(&[], 0.05).is_empty());
+        let list = ranked(&[
+            (0.90, 0.0),
+            (0.89, 0.0),
+            (0.70, 0.0),
+            (0.88, 0.0),
+            (0.87, 0.0),
+        ]);
+        let ids = |window| {
+            options(&list, window)
+                .iter()
+                .map(|c| c.entry)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            ids(0.0),
+            vec![0],
+            "the leader alone when nothing is as close"
+        );
+        assert_eq!(ids(0.015), vec![0, 1]);
+        assert_eq!(ids(0.5), vec![0, 1, 3], "three at most, best first");
     }
 
     #[test]
