@@ -12,6 +12,7 @@ use guichet::corpus;
 use guichet::embedder::{Embedder, ModelPaths, OnnxEmbedder, TextKind};
 use guichet::engine::{AskContext, Engine, EngineOptions};
 use guichet::policy::{Policy, rank};
+use guichet::privacy::Redacted;
 
 /// Questions asked in turn (a fixed list: the same inputs on every run).
 const QUESTIONS: [&str; 6] = [
@@ -85,7 +86,7 @@ fn benches(c: &mut Criterion) {
     let ctx = AskContext::now();
     c.bench_function(
         "ask (whole question: expand, embed, retrieve, decide, reply)",
-        |b| b.iter(|| engine.ask(black_box(next()), &ctx).unwrap()),
+        |b| b.iter(|| engine.ask(&Redacted::new(black_box(next())), &ctx).unwrap()),
     );
 }
 

@@ -153,8 +153,8 @@ pub async fn converse(
             let asked = ctx.lang.as_deref().unwrap_or(PRIMARY_LANG);
             (chosen_reply(&engine, index, asked), None)
         }
-        (None, Some(q)) => {
-            let asked = ask_patiently(state, q.as_str().to_string(), ctx, patient).await?;
+        (None, Some(_)) => {
+            let asked = ask_patiently(state, redacted.clone(), ctx, patient).await?;
             (asked.reply, Some(asked.trace))
         }
         (None, None) => unreachable!("a question or a valid choice"),
@@ -206,7 +206,7 @@ pub async fn converse(
 /// Asks the engine; background callers retry while it is busy or still loading.
 async fn ask_patiently(
     state: &AppState,
-    question: String,
+    question: Redacted,
     ctx: AskContext,
     patient: bool,
 ) -> Result<crate::engine::Asked, ApiError> {
@@ -267,7 +267,10 @@ pub async fn answer_again(
     if let Some(ticket) = ticket {
         return Ok(ticket_open_reply(&engine, &ticket, Some(&question), &ctx));
     }
-    Ok(state.ask(question.as_str().to_string(), ctx).await?.reply)
+    Ok(state
+        .ask(Redacted::new(question.as_str()), ctx)
+        .await?
+        .reply)
 }
 
 fn greeting(engine: &Engine, lang: &str) -> String {

@@ -409,7 +409,7 @@ fn ask(
 ) -> Result<i32> {
     let engine = build_engine(config)?;
     let asked = engine.ask(
-        question,
+        &crate::privacy::Redacted::new(question),
         &AskContext {
             lang,
             ..AskContext::now()

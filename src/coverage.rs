@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{AskContext, Engine, EngineError, Question, QuestionError, ScoredEntry};
+use crate::privacy::Redacted;
 use crate::reply::Outcome;
 use crate::retrieval::match_texts;
 
@@ -121,7 +122,7 @@ pub fn run(
     probes
         .iter()
         .map(|p| {
-            let asked = engine.ask(p.question.trim(), &ctx)?;
+            let asked = engine.ask(&Redacted::new(p.question.trim()), &ctx)?;
             let reply = asked.reply;
             let entry = reply.entry.as_ref().map(|e| e.id.clone());
             let options = reply

@@ -11,6 +11,7 @@ use crate::corpus::{Corpus, Service};
 use crate::embedder::{EmbedError, Embedder, Embedding, TextKind};
 use crate::index::{IndexError, IndexParams};
 use crate::policy::{Candidate, Decision, Policy, rank};
+use crate::privacy::Redacted;
 use crate::reply::{
     EasyRead, EntryReply, HandoffReason, HandoffReply, OptionReply, Outcome, Reply,
 };
@@ -204,12 +205,11 @@ impl Engine {
     }
 
     /// Answers `question` verbatim from the corpus, clarifies, or hands off. The question
-    /// is matched in its redacted form (personal data never helps find an answer), so
-    /// every channel gets the same reply whether it redacted first or not.
-    #[tracing::instrument(skip_all, fields(chars = question.chars().count()))]
-    pub fn ask(&self, question: &str, ctx: &AskContext) -> Result<Asked, EngineError> {
-        let redacted = crate::privacy::Redacted::new(question);
-        let question = redacted.as_str();
+    /// comes redacted (personal data never helps find an answer), so every channel gets
+    /// the same reply, and a caller that stores the question redacts it once.
+    #[tracing::instrument(skip_all, fields(chars = question.as_str().chars().count()))]
+    pub fn ask(&self, question: &Redacted, ctx: &AskContext) -> Result<Asked, EngineError> {
+        let question = question.as_str();
         let asked_lang = ctx
             .lang
             .clone()

@@ -24,6 +24,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
 use crate::engine::{AskContext, Asked, Engine};
+use crate::privacy::Redacted;
 use crate::store::{Store, StoreError};
 
 pub use error::ApiError;
@@ -85,7 +86,7 @@ impl AppState {
 
     /// Runs a question on the blocking pool, behind the in-flight limit: when the limit
     /// is reached, callers get a fast 503 rather than a growing queue.
-    pub async fn ask(&self, question: String, ctx: AskContext) -> Result<Asked, ApiError> {
+    pub async fn ask(&self, question: Redacted, ctx: AskContext) -> Result<Asked, ApiError> {
         self.with_engine(move |engine| engine.ask(&question, &ctx))
             .await?
             .map_err(|e| ApiError::Internal(e.to_string()))

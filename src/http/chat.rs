@@ -14,6 +14,7 @@ use super::{ApiError, AppState};
 use crate::channels::{self, Inbound, converse};
 use crate::corpus::PRIMARY_LANG;
 use crate::engine::{AskContext, Question};
+use crate::privacy::Redacted;
 use crate::reply::Reply;
 use crate::store::{Author, Channel, Route};
 
@@ -90,7 +91,7 @@ async fn chat(
                 greeting: None,
             }));
         }
-        let asked = state.ask(question.as_str().to_string(), ctx).await?;
+        let asked = state.ask(Redacted::new(question.as_str()), ctx).await?;
         return Ok(Json(ChatResponse {
             reply: asked.reply,
             greeting: None,

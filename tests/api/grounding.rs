@@ -6,6 +6,7 @@ use std::path::Path;
 
 use guichet::corpus::sha256_hex;
 use guichet::engine::AskContext;
+use guichet::privacy::Redacted;
 use guichet::reply::{HandoffReason, Outcome};
 
 use crate::helpers::engine;
@@ -56,7 +57,9 @@ fn every_answer_served_is_the_file_body_byte_for_byte_with_a_matching_hash() {
     let engine = engine();
     let mut answered = 0;
     for entry in engine.corpus().entries() {
-        let asked = engine.ask(&entry.question, &AskContext::now()).unwrap();
+        let asked = engine
+            .ask(&Redacted::new(&entry.question), &AskContext::now())
+            .unwrap();
         if asked.reply.outcome != Outcome::Answer {
             continue;
         }
@@ -89,7 +92,7 @@ fn questions_from_another_domain_are_handed_off_to_the_default_service() {
         "Qui a gagné la coupe du monde de football en 1998 ?",
         "Comment installer Python sur mon ordinateur ?",
     ] {
-        let asked = engine.ask(q, &AskContext::now()).unwrap();
+        let asked = engine.ask(&Redacted::new(q), &AskContext::now()).unwrap();
         assert_eq!(
             asked.reply.outcome,
             Outcome::Handoff,
@@ -111,7 +114,9 @@ fn asking_for_a_person_hands_off_even_when_a_topic_is_recognised() {
     let engine = engine();
     let asked = engine
         .ask(
-            "Je veux parler à quelqu'un pour le renouvellement de ma carte d'identité",
+            &Redacted::new(
+                "Je veux parler à quelqu'un pour le renouvellement de ma carte d'identité",
+            ),
             &AskContext::now(),
         )
         .unwrap();
@@ -122,7 +127,10 @@ fn asking_for_a_person_hands_off_even_when_a_topic_is_recognised() {
         "routed to the service of the topic"
     );
     let plain = engine
-        .ask("je veux parler à quelqu'un", &AskContext::now())
+        .ask(
+            &Redacted::new("je veux parler à quelqu'un"),
+            &AskContext::now(),
+        )
         .unwrap();
     assert_eq!(
         plain.reply.handoff.unwrap().reason,
@@ -140,7 +148,9 @@ fn an_english_question_gets_the_validated_english_translation() {
         .find(|e| e.translations.contains_key("en"))
         .expect("the demo corpus has English translations");
     let en = &entry.translations["en"];
-    let asked = engine.ask(&en.question, &AskContext::now()).unwrap();
+    let asked = engine
+        .ask(&Redacted::new(&en.question), &AskContext::now())
+        .unwrap();
     assert_eq!(asked.reply.outcome, Outcome::Answer, "{:?}", asked.trace);
     assert_eq!(asked.reply.lang, "en");
     let served = asked.reply.entry.unwrap();
