@@ -187,9 +187,12 @@ impl Engine {
     }
 
     /// Unranked candidates with their signals (for calibration, which tries other weights).
+    /// The question is matched with the glossary's expansions appended, as the stored
+    /// phrasings are (for matching only: nothing expanded is ever shown).
     pub fn signals(&self, question: &str) -> Result<Vec<(usize, Signals)>, EngineError> {
-        let query = self.embedder.embed(question, TextKind::Query)?;
-        Ok(self.candidates_for(question, &query))
+        let expanded = self.corpus.glossary().expand(question);
+        let query = self.embedder.embed(&expanded, TextKind::Query)?;
+        Ok(self.candidates_for(&expanded, &query))
     }
 
     /// Unranked candidates for a question already embedded (retrieval without the model).
@@ -227,8 +230,7 @@ impl Engine {
                 trace,
             });
         }
-        let expanded = self.corpus.glossary().expand(question);
-        let candidates = self.retrieve(&expanded)?;
+        let candidates = self.retrieve(question)?;
         let decision = self.policy.decide(&candidates);
         let trace = self.trace(&candidates, &decision, &asked_lang);
         let reply = if self.asks_for_a_person(question) {

@@ -166,10 +166,9 @@ pub fn probe(
             continue;
         };
         let started = Instant::now();
-        // Matched as `Engine::ask` matches it: redacted first, then expanded.
+        // Matched as `Engine::ask` matches it: redacted first.
         let redacted = crate::privacy::Redacted::new(&q.query);
-        let expanded = engine.corpus().glossary().expand(redacted.as_str());
-        let signals = engine.signals(&expanded)?;
+        let signals = engine.signals(redacted.as_str())?;
         let ms = started.elapsed().as_secs_f64() * 1e3;
         let candidates = signals
             .into_iter()
