@@ -169,17 +169,15 @@ pub fn fit_logistic(rows: &[(Features, bool, f64)]) -> (Calibration, f64) {
     )
 }
 
-/// A set's probes, whole and then split by knowledge base when it has several.
+/// A set's probes split by knowledge base (one group when it has one). The set's hand-off
+/// recall is the mean of its groups' weighted by their unanswerable queries, so a bound
+/// every group holds, the whole set holds too.
 fn by_kb(probes: &[Probe]) -> Vec<Vec<Probe>> {
     let mut groups: std::collections::BTreeMap<Option<&str>, Vec<Probe>> = Default::default();
     for p in probes {
         groups.entry(p.kb.as_deref()).or_default().push(p.clone());
     }
-    let mut all = vec![probes.to_vec()];
-    if groups.len() > 1 {
-        all.extend(groups.into_values());
-    }
-    all
+    groups.into_values().collect()
 }
 
 /// Fits a whole policy. Thresholds: the loosest answer threshold under which every set
