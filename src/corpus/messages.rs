@@ -19,6 +19,19 @@ pub struct MessageSet {
     pub handoff_requested: String,
     pub handoff_empty: String,
     pub handoff_ticket_open: String,
+    /// A ticket is open but nobody can answer it now (the service is closed): no reply
+    /// "here" is promised; the contacts follow.
+    pub handoff_ticket_unattended: String,
+    /// The web widget's notice while a ticket waits for an agent who can answer.
+    pub ticket_waiting: String,
+    /// The same notice when nobody can answer now.
+    pub ticket_unattended: String,
+    /// The person cancelled their request for a person.
+    pub ticket_cancelled: String,
+    /// An agent closed the ticket: the assistant answers again.
+    pub ticket_resolved: String,
+    /// Who answers, when the agent gave no first name or role of their own.
+    pub agent_label: String,
     pub open_now: String,
     pub closed_now: String,
     pub error_generic: String,
@@ -66,6 +79,12 @@ impl Messages {
             handoff_requested: "Voici comment joindre une personne.".into(),
             handoff_empty: "Je n'ai pas compris.".into(),
             handoff_ticket_open: "Une personne va vous répondre.".into(),
+            handoff_ticket_unattended: "Personne ne peut vous répondre ici pour l'instant.".into(),
+            ticket_waiting: "Une personne va vous répondre.".into(),
+            ticket_unattended: "Personne ne peut vous répondre ici pour l'instant.".into(),
+            ticket_cancelled: "Demande annulée.".into(),
+            ticket_resolved: "Conversation terminée.".into(),
+            agent_label: "Agent".into(),
             open_now: "Ouvert".into(),
             closed_now: "Fermé".into(),
             error_generic: "Erreur.".into(),
