@@ -66,6 +66,9 @@ pub struct Handled {
     pub conversation: i64,
     /// The ticket this message opened, if it did.
     pub ticket: Option<Ticket>,
+    /// The conversation's ticket still open after this message (the one it opened, or
+    /// one opened before): a person has, or will have, the conversation.
+    pub active: Option<Ticket>,
 }
 
 /// How long a background message waits for a free engine slot before giving up.
@@ -124,27 +127,56 @@ pub async fn converse(
     let ctx = AskContext { lang, now };
     let first = conversation.turns == 0;
 
-    // A person has this conversation: the assistant only repeats how to reach them.
+    // A ticket is open. On the web, the person is still in front of the widget: a
+    // question the corpus answers gets its validated answer (the agent sees it in the
+    // ticket). Otherwise, and on the messengers, the assistant only repeats how to reach
+    // a person.
     if let Some(ticket) = active {
-        let reply = ticket_open_reply(&engine, &ticket, question.as_ref(), &ctx);
-        let turn = person_turn(redacted.clone(), &reply, None);
+        let answered = if channel == Channel::Web {
+            match (chosen, &question) {
+                (Some(index), _) => {
+                    let asked = ctx.lang.as_deref().unwrap_or(PRIMARY_LANG);
+                    Some((chosen_reply(&engine, index, asked), None))
+                }
+                (None, Some(_)) => {
+                    let asked =
+                        ask_patiently(state, redacted.clone(), ctx.clone(), patient).await?;
+                    (asked.reply.outcome == Outcome::Answer)
+                        .then_some((asked.reply, Some(asked.trace)))
+                }
+                (None, None) => None,
+            }
+        } else {
+            None
+        };
+        let (reply, trace) = match answered {
+            Some(answer) => answer,
+            None => (
+                ticket_open_reply(&engine, &ticket, question.as_ref(), &ctx),
+                None,
+            ),
+        };
+        let turn = person_turn(redacted.clone(), &reply, trace.as_ref());
         let id = ticket.id;
-        state
+        let active = state
             .with_store(move |s| {
                 s.add_question(id, &redacted)?;
-                s.record_turn(conversation.id, &turn, now)
+                s.record_turn(conversation.id, &turn, now)?;
+                s.ticket(id)
             })
             .await?;
         tracing::info!(
             channel = channel.as_str(),
             ticket = id,
-            "ticket open: assistant quiet"
+            outcome = ?reply.outcome,
+            "ticket open: question added to it"
         );
         return Ok(Some(Handled {
             greeting: first.then(|| greeting(&engine, &reply.lang)),
             reply,
             conversation: conversation.id,
             ticket: None,
+            active,
         }));
     }
 
@@ -199,6 +231,7 @@ pub async fn converse(
         greeting: first.then(|| greeting(&engine, &reply.lang)),
         reply,
         conversation: conversation.id,
+        active: ticket.clone(),
         ticket,
     }))
 }
@@ -301,6 +334,7 @@ fn person_turn(text: Redacted, reply: &Reply, trace: Option<&crate::engine::Trac
         confidence: trace.map(|t| t.confidence),
         // Ids and numbers only: nothing the person wrote.
         scores: trace.map(|t| json!({ "margin": t.margin, "candidates": t.candidates })),
+        agent: None,
     }
 }
 

@@ -373,10 +373,13 @@ impl Engine {
         ctx: &AskContext,
     ) -> Reply {
         let (msg_lang, messages) = self.corpus.messages().get(lang);
+        let contacts = service.contacts(msg_lang, ctx.now);
         let message = match reason {
             HandoffReason::LowConfidence => &messages.handoff_low_confidence,
             HandoffReason::Requested => &messages.handoff_requested,
             HandoffReason::Empty => &messages.handoff_empty,
+            // Nobody answers a closed service's tickets: no reply "here" is promised.
+            HandoffReason::TicketOpen if !contacts.open_now => &messages.handoff_ticket_unattended,
             HandoffReason::TicketOpen => &messages.handoff_ticket_open,
         };
         Reply {
@@ -387,7 +390,7 @@ impl Engine {
             handoff: Some(HandoffReply {
                 reason,
                 message: message.clone(),
-                contacts: service.contacts(msg_lang, ctx.now),
+                contacts,
             }),
             lang: msg_lang.to_string(),
             corpus_version: self.corpus.version().to_string(),

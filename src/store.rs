@@ -34,6 +34,9 @@ pub enum StoreError {
     NotFound,
     #[error("{0}")]
     Conflict(String),
+    /// Another agent (named, when they gave a name) has the ticket.
+    #[error("the ticket is already taken")]
+    AlreadyClaimed(Option<String>),
     #[error("stored data: {0}")]
     Corrupt(String),
 }
@@ -142,6 +145,8 @@ pub struct NewTurn {
     pub confidence: Option<f32>,
     /// The candidates' scores (ids and numbers only), as JSON.
     pub scores: Option<serde_json::Value>,
+    /// An agent's turn: the name or role they show the person.
+    pub agent: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -152,6 +157,8 @@ pub struct Turn {
     pub outcome: Option<String>,
     pub entry_id: Option<String>,
     pub at: DateTime<Utc>,
+    /// An agent's turn: the name or role they show the person.
+    pub agent: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -209,9 +216,69 @@ pub struct Ticket {
     pub created_at: DateTime<Utc>,
     pub claimed_at: Option<DateTime<Utc>>,
     pub resolved_at: Option<DateTime<Utc>>,
+    /// The name or role of the agent who took it (none: an integration that gave none).
+    pub claimed_by: Option<String>,
+    /// Who closed it, once resolved.
+    pub closed_by: Option<ClosedBy>,
     /// Never shown to agents: it may be a phone number (WhatsApp).
     #[serde(skip)]
     pub route: Option<Route>,
+}
+
+/// The name an agent shows the person: a first name or a role ("Camille", "Agent de
+/// l'accueil"), never an email or a number to call back privately.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentName(String);
+
+/// Longest agent name, in characters.
+pub const MAX_AGENT_NAME_CHARS: usize = 60;
+
+impl AgentName {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let name = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+        if name.is_empty() || name.chars().count() > MAX_AGENT_NAME_CHARS {
+            return Err(format!(
+                "agent must be a first name or a role of 1 to {MAX_AGENT_NAME_CHARS} characters"
+            ));
+        }
+        // The person sees it: a redacted form would mean it held personal data.
+        if name.contains('@') || Redacted::new(&name).as_str() != name {
+            return Err("agent must be a first name or a role, not an email or a number".into());
+        }
+        if name.chars().any(char::is_control) {
+            return Err("agent may not hold control characters".into());
+        }
+        Ok(Self(name))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Who ended a ticket: an agent (resolved), or the person (cancelled the request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClosedBy {
+    Agent,
+    Person,
+}
+
+impl ClosedBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Agent => "agent",
+            Self::Person => "person",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "agent" => Some(Self::Agent),
+            "person" => Some(Self::Person),
+            _ => None,
+        }
+    }
 }
 
 /// "Was this answer helpful?": which validated text, and the verdict. Nothing personal.
@@ -359,11 +426,32 @@ pub trait Store: Send + Sync {
     /// Tickets, oldest first, with `status` when given.
     fn tickets(&self, status: Option<TicketStatus>) -> Result<Vec<Ticket>, StoreError>;
 
-    /// open -> claimed (claiming a claimed ticket again is fine).
-    fn claim_ticket(&self, id: i64, now: DateTime<Utc>) -> Result<Ticket, StoreError>;
+    /// open -> claimed by `agent` (a name or role; none: an integration that gave none).
+    /// A claimed ticket cannot be taken again: [`StoreError::AlreadyClaimed`] names who
+    /// has it. Of concurrent claims, exactly one wins.
+    fn claim_ticket(
+        &self,
+        id: i64,
+        agent: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Ticket, StoreError>;
 
-    /// open | claimed -> resolved; erases the route.
-    fn resolve_ticket(&self, id: i64, now: DateTime<Utc>) -> Result<Ticket, StoreError>;
+    /// The ticket an agent replies on: claimed by `agent` first if it is open; refused
+    /// with [`StoreError::AlreadyClaimed`] when another agent has it.
+    fn take_for_reply(
+        &self,
+        id: i64,
+        agent: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Ticket, StoreError>;
+
+    /// open | claimed -> resolved, closed `by` an agent or the person; erases the route.
+    fn resolve_ticket(
+        &self,
+        id: i64,
+        by: ClosedBy,
+        now: DateTime<Utc>,
+    ) -> Result<Ticket, StoreError>;
 
     fn record_feedback(&self, feedback: &Feedback, now: DateTime<Utc>) -> Result<(), StoreError>;
 

@@ -1,6 +1,8 @@
 //! `POST /v1/chat`: the web chat's door to the engine, through the same conversation flow
 //! as the messengers (turns stored redacted, hand-off tickets, greeting on the first
-//! reply); `GET /v1/chat/{session_id}/messages`: agents' replies, polled by the widget.
+//! reply); `GET /v1/chat/{session_id}/messages`: agents' replies and the ticket's state,
+//! polled by the widget while a ticket is open; `POST /v1/chat/{session_id}/cancel`: the
+//! person withdraws their request for a person.
 
 use axum::Json;
 use axum::Router;
@@ -13,10 +15,12 @@ use serde_json::{Value, json};
 use super::{ApiError, AppState};
 use crate::channels::{self, Inbound, converse};
 use crate::corpus::PRIMARY_LANG;
-use crate::engine::{AskContext, Question};
+use chrono::{DateTime, Utc};
+
+use crate::engine::{AskContext, Engine, Question};
 use crate::privacy::Redacted;
 use crate::reply::Reply;
-use crate::store::{Author, Channel, Route};
+use crate::store::{Author, Channel, ClosedBy, Route, StoreError, Ticket, TicketStatus};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -42,12 +46,59 @@ pub struct ChatResponse {
     pub reply: Reply,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub greeting: Option<String>,
+    /// The conversation's open ticket, when a person has or will have it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<WebTicket>,
+}
+
+/// What the widget shows of an open ticket: its state, who has it, whether anyone can
+/// answer now, and the validated sentence that says so.
+#[derive(Debug, Serialize)]
+pub struct WebTicket {
+    pub status: TicketStatus,
+    /// The agent's first name or role once taken (the corpus's `agent_label` when the
+    /// integration that took it gave none); never an email.
+    pub agent: Option<String>,
+    /// Someone can answer now: the service is open. When not, the person is told that
+    /// nobody will answer here before it reopens.
+    pub attended: bool,
+    /// `ticket_waiting` or `ticket_unattended`, in `lang`.
+    pub notice: String,
+    pub lang: String,
+}
+
+impl WebTicket {
+    fn of(engine: &Engine, ticket: &Ticket, lang: &str, now: DateTime<Utc>) -> Self {
+        let (lang, messages) = engine.corpus().messages().get(lang);
+        let attended = engine
+            .corpus()
+            .services()
+            .get_or_default(&ticket.service)
+            .is_open_at(now);
+        Self {
+            status: ticket.status,
+            agent: (ticket.status == TicketStatus::Claimed).then(|| {
+                ticket
+                    .claimed_by
+                    .clone()
+                    .unwrap_or_else(|| messages.agent_label.clone())
+            }),
+            attended,
+            notice: if attended {
+                messages.ticket_waiting.clone()
+            } else {
+                messages.ticket_unattended.clone()
+            },
+            lang: lang.to_string(),
+        }
+    }
 }
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/chat", post(chat))
         .route("/v1/chat/{session_id}/messages", get(messages))
+        .route("/v1/chat/{session_id}/cancel", post(cancel))
 }
 
 /// A session id is the only key to a conversation's agent replies: long and random.
@@ -89,12 +140,14 @@ async fn chat(
             return Ok(Json(ChatResponse {
                 reply,
                 greeting: None,
+                ticket: None,
             }));
         }
         let asked = state.ask(Redacted::new(question.as_str()), ctx).await?;
         return Ok(Json(ChatResponse {
             reply: asked.reply,
             greeting: None,
+            ticket: None,
         }));
     };
     check_session(&session)?;
@@ -110,9 +163,15 @@ async fn chat(
     let handled = converse(&state, inbound, false)
         .await?
         .ok_or_else(|| ApiError::Internal("a web message was taken for a retry".into()))?;
+    let engine = state.engine()?;
+    let ticket = handled
+        .active
+        .as_ref()
+        .map(|t| WebTicket::of(&engine, t, &handled.reply.lang, Utc::now()));
     Ok(Json(ChatResponse {
         reply: handled.reply,
         greeting: handled.greeting,
+        ticket,
     }))
 }
 
@@ -131,27 +190,84 @@ fn chosen_reply(state: &AppState, id: &str, lang: Option<&str>) -> Option<Reply>
 struct After {
     #[serde(default)]
     after: i64,
+    /// The language of the widget's interface, for the ticket's notice.
+    #[serde(default)]
+    lang: Option<String>,
 }
 
-/// Agents' messages in this conversation after the message id `after` (0: all).
+/// Agents' messages in this conversation after the message id `after` (0: all), each
+/// with the name or role of who wrote it, and the conversation's open ticket (`null`
+/// once it is closed: the assistant answers again).
 async fn messages(
     State(state): State<AppState>,
     Path(session): Path<String>,
     Query(after): Query<After>,
 ) -> Result<Json<Value>, ApiError> {
     check_session(&session)?;
-    let turns = state
+    let engine = state.engine()?;
+    let since = after.after;
+    let (turns, ticket) = state
         .with_store(move |s| {
             let external = s.pseudonym(Channel::Web, &session);
             match s.find_conversation(Channel::Web, &external)? {
-                Some(c) => s.turns_after(c.id, Some(Author::Agent), after.after),
-                None => Ok(Vec::new()),
+                Some(c) => Ok((
+                    s.turns_after(c.id, Some(Author::Agent), since)?,
+                    s.active_ticket(c.id)?,
+                )),
+                None => Ok((Vec::new(), None)),
             }
         })
         .await?;
+    let lang = after.lang.as_deref().unwrap_or(PRIMARY_LANG);
+    let (_, set) = engine.corpus().messages().get(lang);
     let messages: Vec<Value> = turns
         .into_iter()
-        .map(|t| json!({ "id": t.id, "author": "agent", "text": t.text, "at": t.at }))
+        .map(|t| {
+            let agent = t.agent.unwrap_or_else(|| set.agent_label.clone());
+            json!({ "id": t.id, "author": "agent", "agent": agent, "text": t.text, "at": t.at })
+        })
         .collect();
-    Ok(Json(json!({ "messages": messages })))
+    let ticket = ticket.map(|t| WebTicket::of(&engine, &t, lang, Utc::now()));
+    Ok(Json(json!({ "messages": messages, "ticket": ticket })))
+}
+
+/// The person withdraws their request for a person: the open ticket is closed (by the
+/// person), and the assistant answers again. Nothing to cancel is not an error: the
+/// widget may have missed that an agent closed it.
+async fn cancel(
+    State(state): State<AppState>,
+    Path(session): Path<String>,
+    Query(after): Query<After>,
+) -> Result<Json<Value>, ApiError> {
+    check_session(&session)?;
+    let engine = state.engine()?;
+    let cancelled = state
+        .with_store(move |s| {
+            let external = s.pseudonym(Channel::Web, &session);
+            let Some(c) = s.find_conversation(Channel::Web, &external)? else {
+                return Ok(None);
+            };
+            let Some(t) = s.active_ticket(c.id)? else {
+                return Ok(None);
+            };
+            match s.resolve_ticket(t.id, ClosedBy::Person, Utc::now()) {
+                Ok(t) => Ok(Some(t.id)),
+                // Closed by an agent in between: nothing left to cancel.
+                Err(StoreError::Conflict(_)) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+        .await?;
+    if let Some(id) = cancelled {
+        tracing::info!(ticket = id, "ticket cancelled by the person");
+    }
+    let (lang, set) = engine
+        .corpus()
+        .messages()
+        .get(after.lang.as_deref().unwrap_or(PRIMARY_LANG));
+    Ok(Json(json!({
+        "cancelled": cancelled.is_some(),
+        "message": set.ticket_cancelled,
+        "lang": lang,
+    })))
 }

@@ -34,6 +34,10 @@ pub enum ApiError {
     Forbidden,
     #[error("{0}")]
     Conflict(String),
+    /// Another agent has the ticket: the body names them (`claimed_by`, null when the
+    /// integration that took it gave no name).
+    #[error("another agent has taken this ticket")]
+    AlreadyClaimed(Option<String>),
     #[error("not found")]
     NotFound,
     #[error("the assistant is starting, try again in a moment")]
@@ -63,6 +67,7 @@ impl ApiError {
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Self::AlreadyClaimed(_) => (StatusCode::CONFLICT, "already_claimed"),
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             Self::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
             Self::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
@@ -98,6 +103,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => Self::NotFound,
             StoreError::Conflict(why) => Self::Conflict(why),
+            StoreError::AlreadyClaimed(by) => Self::AlreadyClaimed(by),
             StoreError::Sqlite(_)
             | StoreError::Folder { .. }
             | StoreError::Json(_)
@@ -109,6 +115,10 @@ impl From<StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.parts();
+        let claimed_by = match &self {
+            Self::AlreadyClaimed(by) => Some(by.clone()),
+            _ => None,
+        };
         let message = if status.is_server_error() {
             match &self {
                 Self::Internal(detail) => tracing::error!(%detail, "internal error"),
@@ -123,11 +133,11 @@ impl IntoResponse for ApiError {
         } else {
             self.to_string()
         };
-        let mut response = (
-            status,
-            Json(json!({ "error": { "code": code, "message": message } })),
-        )
-            .into_response();
+        let mut error = json!({ "code": code, "message": message });
+        if let Some(by) = claimed_by {
+            error["claimed_by"] = json!(by);
+        }
+        let mut response = (status, Json(json!({ "error": error }))).into_response();
         if matches!(code, "busy" | "not_ready" | "unavailable") {
             response
                 .headers_mut()

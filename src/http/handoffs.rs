@@ -1,7 +1,9 @@
 //! The agents' side of the hand-off, behind `Authorization: Bearer GUICHET_ADMIN_TOKEN`:
-//! list tickets, claim one, reply through the person's channel, resolve (the assistant
-//! takes over again). Without a token configured, these routes do not exist (404).
+//! list tickets, claim one (`{"agent": "Camille"}`: the first name or role the person
+//! sees; a ticket someone has is refused with 409 naming them), reply through the
+//! person's channel, resolve (the assistant takes over again). Without a token configured, these routes do not exist (404).
 
+use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, header};
@@ -15,7 +17,7 @@ use super::{ApiError, AppState};
 use crate::channels::signature::{bearer, token_matches};
 use crate::channels::{Outgoing, deliver, split};
 use crate::privacy::Redacted;
-use crate::store::{Author, NewTurn, Route, TicketStatus};
+use crate::store::{AgentName, Author, ClosedBy, NewTurn, Route, TicketStatus};
 
 /// Longest agent message accepted, in characters.
 const MAX_REPLY_CHARS: usize = 4000;
@@ -66,14 +68,47 @@ async fn list(
     Ok(Json(json!({ "tickets": tickets })))
 }
 
+/// Who acts on a ticket, as an integration says it: `{"agent": "Camille"}`, or no body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AgentRequest {
+    #[serde(default)]
+    agent: Option<String>,
+}
+
+/// An optional JSON body: none, or one that parses.
+fn agent_body(body: &Bytes) -> Result<Option<AgentName>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let request: AgentRequest = serde_json::from_slice(body).map_err(|e| {
+        if e.is_data() {
+            ApiError::InvalidRequest(e.to_string())
+        } else {
+            ApiError::MalformedJson(e.to_string())
+        }
+    })?;
+    agent_name(request.agent.as_deref())
+}
+
+fn agent_name(raw: Option<&str>) -> Result<Option<AgentName>, ApiError> {
+    raw.map(AgentName::parse)
+        .transpose()
+        .map_err(ApiError::InvalidRequest)
+}
+
+/// Takes a ticket. A ticket another agent has is refused with 409 `already_claimed`,
+/// naming who has it: two agents never answer one person at once.
 async fn claim(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<i64>,
+    body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     authorize(&state, &headers)?;
+    let agent = agent_body(&body)?;
     let ticket = state
-        .with_store(move |s| s.claim_ticket(id, Utc::now()))
+        .with_store(move |s| s.claim_ticket(id, agent.as_ref().map(AgentName::as_str), Utc::now()))
         .await?;
     tracing::info!(ticket = id, "ticket claimed");
     Ok(Json(json!({ "ticket": ticket })))
@@ -86,7 +121,7 @@ async fn resolve(
 ) -> Result<Json<Value>, ApiError> {
     authorize(&state, &headers)?;
     let ticket = state
-        .with_store(move |s| s.resolve_ticket(id, Utc::now()))
+        .with_store(move |s| s.resolve_ticket(id, ClosedBy::Agent, Utc::now()))
         .await?;
     tracing::info!(ticket = id, "ticket resolved: the assistant takes over");
     Ok(Json(json!({ "ticket": ticket })))
@@ -96,6 +131,10 @@ async fn resolve(
 #[serde(deny_unknown_fields)]
 struct ReplyRequest {
     text: String,
+    /// The agent's first name or role, shown to the person; the ticket's claimer when
+    /// not given.
+    #[serde(default)]
+    agent: Option<String>,
 }
 
 /// The agent's message goes back through the person's channel. It is redacted first,
@@ -119,20 +158,23 @@ async fn reply(
             "a reply is at most {MAX_REPLY_CHARS} characters"
         )));
     }
+    let agent = agent_name(request.agent.as_deref())?;
     let text = Redacted::new(raw);
-    let turn = NewTurn {
-        author: Author::Agent,
-        text: text.clone(),
-        outcome: None,
-        entry_id: None,
-        answer_sha256: None,
-        confidence: None,
-        scores: None,
-    };
+    let stored = text.clone();
     let ticket = state
         .with_store(move |s| {
             let now = Utc::now();
-            let ticket = s.claim_ticket(id, now)?;
+            let ticket = s.take_for_reply(id, agent.as_ref().map(AgentName::as_str), now)?;
+            let turn = NewTurn {
+                author: Author::Agent,
+                text: stored,
+                outcome: None,
+                entry_id: None,
+                answer_sha256: None,
+                confidence: None,
+                scores: None,
+                agent: ticket.claimed_by.clone(),
+            };
             s.record_turn(ticket.conversation, &turn, now)?;
             Ok(ticket)
         })

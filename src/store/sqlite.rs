@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{
-    Author, Channel, Claim, Conversation, Delivery, Feedback, INBOX_KEEP_DAYS, INBOX_MAX_ATTEMPTS,
-    InboxItem, NewTicket, NewTurn, OPTION_TURN_PREFIX, PROCESSED_KEEP_DAYS, Purged, Queued, Route,
-    Store, StoreError, Ticket, TicketStatus, TrafficCount, Turn,
+    Author, Channel, Claim, ClosedBy, Conversation, Delivery, Feedback, INBOX_KEEP_DAYS,
+    INBOX_MAX_ATTEMPTS, InboxItem, NewTicket, NewTurn, OPTION_TURN_PREFIX, PROCESSED_KEEP_DAYS,
+    Purged, Queued, Route, Store, StoreError, Ticket, TicketStatus, TrafficCount, Turn,
 };
 use crate::privacy::Redacted;
 use crate::reply::Outcome;
@@ -23,6 +23,7 @@ use crate::reply::Outcome;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_inbox.sql"),
+    include_str!("migrations/0003_agents.sql"),
 ];
 
 pub struct SqliteStore {
@@ -61,7 +62,7 @@ fn mark_processed(
     Ok(inserted == 1)
 }
 
-/// A turn from a row of `id, author, text, outcome, entry_id, at`.
+/// A turn from a row of `id, author, text, outcome, entry_id, at, agent`.
 fn turn_from_row(r: &Row<'_>) -> rusqlite::Result<Turn> {
     Ok(Turn {
         id: r.get(0)?,
@@ -70,6 +71,7 @@ fn turn_from_row(r: &Row<'_>) -> rusqlite::Result<Turn> {
         outcome: r.get(3)?,
         entry_id: r.get(4)?,
         at: from_ts(r.get(5)?),
+        agent: r.get(6)?,
     })
 }
 
@@ -202,7 +204,7 @@ fn bump(conn: &Connection, now: DateTime<Utc>, channel: &str, kind: &str) -> rus
 }
 
 const TICKET_COLUMNS: &str = "id, status, channel, conversation, reason, questions, candidates, \
-     service, route, created_at, claimed_at, resolved_at";
+     service, route, created_at, claimed_at, resolved_at, claimed_by, closed_by";
 
 struct RawTicket {
     id: i64,
@@ -217,6 +219,8 @@ struct RawTicket {
     created_at: i64,
     claimed_at: Option<i64>,
     resolved_at: Option<i64>,
+    claimed_by: Option<String>,
+    closed_by: Option<String>,
 }
 
 fn ticket_row(r: &Row<'_>) -> rusqlite::Result<RawTicket> {
@@ -233,6 +237,8 @@ fn ticket_row(r: &Row<'_>) -> rusqlite::Result<RawTicket> {
         created_at: r.get(9)?,
         claimed_at: r.get(10)?,
         resolved_at: r.get(11)?,
+        claimed_by: r.get(12)?,
+        closed_by: r.get(13)?,
     })
 }
 
@@ -251,6 +257,12 @@ impl RawTicket {
             created_at: from_ts(self.created_at),
             claimed_at: self.claimed_at.map(from_ts),
             resolved_at: self.resolved_at.map(from_ts),
+            claimed_by: self.claimed_by,
+            closed_by: self
+                .closed_by
+                .as_deref()
+                .map(|c| ClosedBy::parse(c).ok_or_else(|| bad("closed_by", c)))
+                .transpose()?,
             route: self
                 .route
                 .as_deref()
@@ -333,8 +345,8 @@ impl Store for SqliteStore {
         )?;
         tx.execute(
             "INSERT INTO turns (conversation, channel, author, text, outcome, entry_id,
-                                answer_sha256, confidence, scores, at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                                answer_sha256, confidence, scores, at, agent)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 conversation,
                 channel,
@@ -346,6 +358,7 @@ impl Store for SqliteStore {
                 turn.confidence.map(f64::from),
                 turn.scores.as_ref().map(serde_json::Value::to_string),
                 ts(now),
+                turn.agent,
             ],
         )?;
         let id = tx.last_insert_rowid();
@@ -367,7 +380,7 @@ impl Store for SqliteStore {
     ) -> Result<Vec<Turn>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
-            "SELECT id, author, text, outcome, entry_id, at FROM turns
+            "SELECT id, author, text, outcome, entry_id, at, agent FROM turns
              WHERE conversation = ?1 AND id > ?2 AND (?3 IS NULL OR author = ?3)
              ORDER BY id LIMIT 200",
         )?;
@@ -447,39 +460,69 @@ impl Store for SqliteStore {
         raws.into_iter().map(RawTicket::into_ticket).collect()
     }
 
-    fn claim_ticket(&self, id: i64, now: DateTime<Utc>) -> Result<Ticket, StoreError> {
+    fn claim_ticket(
+        &self,
+        id: i64,
+        agent: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Ticket, StoreError> {
         let conn = self.conn();
+        // One conditional statement: of two agents taking the ticket at once, whatever
+        // the process or replica, exactly one changes the row.
+        let changed = conn.execute(
+            "UPDATE tickets SET status = 'claimed', claimed_at = ?2, claimed_by = ?3
+             WHERE id = ?1 AND status = 'open'",
+            params![id, ts(now), agent],
+        )?;
         let t = Self::ticket_in(&conn, id)?.ok_or(StoreError::NotFound)?;
+        if changed == 1 {
+            return Ok(t);
+        }
         match t.status {
-            TicketStatus::Open => {
-                conn.execute(
-                    "UPDATE tickets SET status = 'claimed', claimed_at = ?2 WHERE id = ?1",
-                    params![id, ts(now)],
-                )?;
-                Self::ticket_in(&conn, id)?.ok_or(StoreError::NotFound)
-            }
-            TicketStatus::Claimed => Ok(t),
+            TicketStatus::Claimed => Err(StoreError::AlreadyClaimed(t.claimed_by)),
             TicketStatus::Resolved => Err(StoreError::Conflict(
                 "the ticket is already resolved".into(),
             )),
+            TicketStatus::Open => Err(StoreError::Corrupt(format!(
+                "ticket {id} stayed open when claimed"
+            ))),
         }
     }
 
-    fn resolve_ticket(&self, id: i64, now: DateTime<Utc>) -> Result<Ticket, StoreError> {
-        let conn = self.conn();
-        let t = Self::ticket_in(&conn, id)?.ok_or(StoreError::NotFound)?;
-        match t.status {
-            TicketStatus::Open | TicketStatus::Claimed => {
-                conn.execute(
-                    "UPDATE tickets SET status = 'resolved', resolved_at = ?2, route = NULL
-                     WHERE id = ?1",
-                    params![id, ts(now)],
-                )?;
-                Self::ticket_in(&conn, id)?.ok_or(StoreError::NotFound)
+    fn take_for_reply(
+        &self,
+        id: i64,
+        agent: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Ticket, StoreError> {
+        match self.claim_ticket(id, agent, now) {
+            Err(StoreError::AlreadyClaimed(by)) if by.as_deref() == agent => {
+                self.ticket(id)?.ok_or(StoreError::NotFound)
             }
-            TicketStatus::Resolved => Err(StoreError::Conflict(
+            other => other,
+        }
+    }
+
+    fn resolve_ticket(
+        &self,
+        id: i64,
+        by: ClosedBy,
+        now: DateTime<Utc>,
+    ) -> Result<Ticket, StoreError> {
+        let conn = self.conn();
+        let changed = conn.execute(
+            "UPDATE tickets SET status = 'resolved', resolved_at = ?2, closed_by = ?3,
+                                route = NULL
+             WHERE id = ?1 AND status IN ('open', 'claimed')",
+            params![id, ts(now), by.as_str()],
+        )?;
+        let t = Self::ticket_in(&conn, id)?.ok_or(StoreError::NotFound)?;
+        if changed == 1 {
+            Ok(t)
+        } else {
+            Err(StoreError::Conflict(
                 "the ticket is already resolved".into(),
-            )),
+            ))
         }
     }
 
@@ -681,7 +724,7 @@ impl Store for SqliteStore {
     ) -> Result<Vec<Turn>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
-            "SELECT t.id, t.author, t.text, t.outcome, t.entry_id, t.at FROM turns t
+            "SELECT t.id, t.author, t.text, t.outcome, t.entry_id, t.at, t.agent FROM turns t
              WHERE t.author = 'person' AND t.at >= ?1
                AND (t.outcome = 'handoff'
                     OR (t.outcome = 'clarify' AND NOT EXISTS (
@@ -750,6 +793,7 @@ mod tests {
             answer_sha256: Some("ab".into()),
             confidence: Some(0.9),
             scores: None,
+            agent: None,
         }
     }
 
@@ -818,23 +862,95 @@ mod tests {
         assert_eq!(t.questions, vec!["je veux parler à quelqu'un, [téléphone]"]);
         assert_eq!(s.active_ticket(c.id).unwrap().map(|t| t.id), Some(t.id));
         s.add_question(t.id, &Redacted::new("allo ?")).unwrap();
-        let claimed = s.claim_ticket(t.id, now).unwrap();
+        let claimed = s.claim_ticket(t.id, Some("Camille"), now).unwrap();
         assert_eq!(claimed.status, TicketStatus::Claimed);
+        assert_eq!(claimed.claimed_by.as_deref(), Some("Camille"));
         assert_eq!(claimed.questions.len(), 2);
         assert_eq!(claimed.route, Some(Route::Telegram { chat_id: 42 }));
         assert_eq!(s.tickets(Some(TicketStatus::Open)).unwrap().len(), 0);
-        let resolved = s.resolve_ticket(t.id, now).unwrap();
+        let resolved = s.resolve_ticket(t.id, ClosedBy::Agent, now).unwrap();
         assert_eq!(resolved.status, TicketStatus::Resolved);
+        assert_eq!(resolved.closed_by, Some(ClosedBy::Agent));
         assert_eq!(resolved.route, None);
         assert!(s.active_ticket(c.id).unwrap().is_none());
         assert!(matches!(
-            s.resolve_ticket(t.id, now),
+            s.resolve_ticket(t.id, ClosedBy::Person, now),
             Err(StoreError::Conflict(_))
         ));
         assert!(matches!(
-            s.claim_ticket(999, now),
+            s.claim_ticket(999, None, now),
             Err(StoreError::NotFound)
         ));
+    }
+
+    #[test]
+    fn a_taken_ticket_cannot_be_taken_again_and_the_refusal_names_who_has_it() {
+        let s = SqliteStore::in_memory().unwrap();
+        let now = Utc::now();
+        let c = s.conversation(Channel::Web, "p", now).unwrap();
+        let t = s.open_ticket(&ticket_for(c.id, Route::Web), now).unwrap();
+        s.claim_ticket(t.id, Some("Camille"), now).unwrap();
+        for second in [Some("Karim"), Some("Camille"), None] {
+            match s.claim_ticket(t.id, second, now) {
+                Err(StoreError::AlreadyClaimed(by)) => assert_eq!(by.as_deref(), Some("Camille")),
+                other => panic!("second claim by {second:?}: {other:?}"),
+            }
+        }
+        // Camille replies on her ticket; Karim may not.
+        assert_eq!(
+            s.take_for_reply(t.id, Some("Camille"), now)
+                .unwrap()
+                .claimed_by
+                .as_deref(),
+            Some("Camille")
+        );
+        assert!(matches!(
+            s.take_for_reply(t.id, Some("Karim"), now),
+            Err(StoreError::AlreadyClaimed(Some(by))) if by == "Camille"
+        ));
+        // A reply on an open ticket takes it.
+        let c2 = s.conversation(Channel::Web, "q", now).unwrap();
+        let t2 = s.open_ticket(&ticket_for(c2.id, Route::Web), now).unwrap();
+        let taken = s.take_for_reply(t2.id, Some("Karim"), now).unwrap();
+        assert_eq!(
+            (taken.status, taken.claimed_by.as_deref()),
+            (TicketStatus::Claimed, Some("Karim"))
+        );
+    }
+
+    #[test]
+    fn of_concurrent_claims_on_one_file_exactly_one_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.sqlite");
+        let now = Utc::now();
+        let id = {
+            let s = SqliteStore::open(&path).unwrap();
+            let c = s.conversation(Channel::Web, "p", now).unwrap();
+            s.open_ticket(&ticket_for(c.id, Route::Web), now)
+                .unwrap()
+                .id
+        };
+        // Separate connections, as two processes (or replicas) would have.
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+        let wins: usize = (0..8)
+            .map(|i| {
+                let (path, barrier) = (path.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    let s = SqliteStore::open(&path).unwrap();
+                    barrier.wait();
+                    let name = format!("agent {i}");
+                    match s.claim_ticket(id, Some(&name), now) {
+                        Ok(_) => 1,
+                        Err(StoreError::AlreadyClaimed(Some(_))) => 0,
+                        Err(e) => panic!("{e}"),
+                    }
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .sum();
+        assert_eq!(wins, 1);
     }
 
     #[test]

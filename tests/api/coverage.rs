@@ -194,6 +194,7 @@ fn person_turn(store: &dyn Store, conversation: &str, text: &str, outcome: Outco
                 answer_sha256: None,
                 confidence: Some(0.1),
                 scores: None,
+                agent: None,
             },
             now,
         )
@@ -415,6 +416,7 @@ fn plant(store: &dyn Store, p: &Planted, at: chrono::DateTime<Utc>, n: usize) {
             .entry
             .filter(|_| !answered)
             .map(|e| json!({ "margin": 0.0, "candidates": [{ "id": e, "score": 0.5 }] })),
+        agent: None,
     };
     store.record_turn(c.id, &turn, at).unwrap();
 }
@@ -492,6 +494,7 @@ fn the_report_shows_the_figures_of_planted_traffic_by_day_channel_and_service() 
         answer_sha256: None,
         confidence: None,
         scores: None,
+        agent: None,
     };
     store.record_turn(c.id, &agent, noon(1)).unwrap();
     plant(&store, &PLANTED[7], noon(12), 99);
@@ -678,6 +681,7 @@ fn check_report_lists_the_entries_never_served_when_there_is_a_store() {
             answer_sha256: None,
             confidence: Some(0.9),
             scores: None,
+            agent: None,
         };
         store.record_turn(c.id, &turn, now).unwrap();
     }

@@ -42,14 +42,21 @@ fn telegram_texts(stub: &Stub, chat: i64) -> Vec<String> {
         .collect()
 }
 
+/// What the assistant says while a ticket of the default service (the Accueil) is open:
+/// a reply "here" is promised only while the service is open.
 fn ticket_open_message() -> String {
-    crate::helpers::engine()
-        .corpus()
-        .messages()
-        .get("fr")
-        .1
-        .handoff_ticket_open
-        .clone()
+    let engine = crate::helpers::engine();
+    let corpus = engine.corpus();
+    let messages = corpus.messages().get("fr").1;
+    let open = corpus
+        .services()
+        .get_or_default("accueil")
+        .is_open_at(chrono::Utc::now());
+    if open {
+        messages.handoff_ticket_open.clone()
+    } else {
+        messages.handoff_ticket_unattended.clone()
+    }
 }
 
 #[tokio::test]
@@ -275,6 +282,17 @@ async fn the_agents_api_needs_the_bearer_token_and_is_off_without_one() {
     );
 }
 
+async fn poll(app: &TestApp, session: &str, after: i64) -> Value {
+    app.client
+        .get(app.url(&format!("/v1/chat/{session}/messages?after={after}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_web_hand_off_is_answered_by_an_agent_through_the_polled_messages() {
     let app = TestApp::spawn_with(&["--admin-token", "agent-token"]).await;
@@ -291,10 +309,34 @@ async fn a_web_hand_off_is_answered_by_an_agent_through_the_polled_messages() {
     let first = chat("je veux parler à quelqu'un").await;
     assert_eq!(first["outcome"], "handoff");
     assert_eq!(first["handoff"]["reason"], "requested");
-    let quiet = chat(HOURS_Q).await;
-    assert_eq!(quiet["outcome"], "handoff");
-    assert_eq!(quiet["handoff"]["reason"], "ticket_open");
-    assert!(quiet.get("greeting").is_none());
+    // The widget learns that a ticket is open, and whether anyone can answer now.
+    assert_eq!(first["ticket"]["status"], "open");
+    assert!(first["ticket"]["agent"].is_null());
+    let attended = first["ticket"]["attended"].as_bool().unwrap();
+    let messages = crate::helpers::engine()
+        .corpus()
+        .messages()
+        .get("fr")
+        .1
+        .clone();
+    let expected_notice = if attended {
+        &messages.ticket_waiting
+    } else {
+        &messages.ticket_unattended
+    };
+    assert_eq!(first["ticket"]["notice"], expected_notice.as_str());
+
+    // While the ticket waits, a question the corpus answers still gets its validated
+    // answer on the web, and the agent sees it in the ticket.
+    let answered = chat(HOURS_Q).await;
+    assert_eq!(answered["outcome"], "answer");
+    assert_eq!(answered["entry"]["answer"], validated("horaires-mairie"));
+    assert_eq!(answered["ticket"]["status"], "open");
+    assert!(answered.get("greeting").is_none());
+    // One the corpus does not answer gets how to reach a person, as before.
+    let unknown = chat("Quelle est la capitale de l'Australie ?").await;
+    assert_eq!(unknown["handoff"]["reason"], "ticket_open");
+    assert_eq!(unknown["handoff"]["message"], ticket_open_message());
 
     let (_, list) = agent(
         &app,
@@ -306,54 +348,85 @@ async fn a_web_hand_off_is_answered_by_an_agent_through_the_polled_messages() {
     .await;
     let id = list["tickets"][0]["id"].as_i64().unwrap();
     assert_eq!(list["tickets"][0]["channel"], "web");
+    assert_eq!(
+        list["tickets"][0]["questions"].as_array().unwrap().len(),
+        3,
+        "the agent sees every question: {list}"
+    );
+
+    // Camille takes it; Karim, a second agent, cannot, and is told who has it.
+    let (status, claimed) = agent(
+        &app,
+        "POST",
+        &format!("/v1/handoffs/{id}/claim"),
+        Some("agent-token"),
+        Some(json!({ "agent": "Camille" })),
+    )
+    .await;
+    assert_eq!(status, 200, "{claimed}");
+    assert_eq!(claimed["ticket"]["claimed_by"], "Camille");
+    let (status, refused) = agent(
+        &app,
+        "POST",
+        &format!("/v1/handoffs/{id}/claim"),
+        Some("agent-token"),
+        Some(json!({ "agent": "Karim" })),
+    )
+    .await;
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(refused["error"]["code"], "already_claimed");
+    assert_eq!(refused["error"]["claimed_by"], "Camille");
     let (status, _) = agent(
         &app,
         "POST",
         &format!("/v1/handoffs/{id}/reply"),
         Some("agent-token"),
-        Some(json!({ "text": "Je vous réponds ici." })),
+        Some(json!({ "text": "Je prends la suite.", "agent": "Karim" })),
+    )
+    .await;
+    assert_eq!(status, 409, "Karim may not answer Camille's ticket");
+    // An email is not a name the person should see.
+    let (status, _) = agent(
+        &app,
+        "POST",
+        &format!("/v1/handoffs/{id}/reply"),
+        Some("agent-token"),
+        Some(json!({ "text": "Bonjour", "agent": "camille.martin@belleval.example" })),
+    )
+    .await;
+    assert_eq!(status, 422);
+
+    let (status, _) = agent(
+        &app,
+        "POST",
+        &format!("/v1/handoffs/{id}/reply"),
+        Some("agent-token"),
+        Some(json!({ "text": "Je vous réponds ici.", "agent": "Camille" })),
     )
     .await;
     assert_eq!(status, 200);
-    let polled: Value = app
-        .client
-        .get(app.url(&format!("/v1/chat/{session}/messages?after=0")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let polled = poll(&app, session, 0).await;
     let msgs = polled["messages"].as_array().unwrap();
-    assert_eq!(msgs.len(), 1);
+    assert_eq!(msgs.len(), 1, "{polled}");
     assert_eq!(msgs[0]["text"], "Je vous réponds ici.");
     assert_eq!(msgs[0]["author"], "agent");
+    assert_eq!(msgs[0]["agent"], "Camille");
+    assert_eq!(polled["ticket"]["status"], "claimed");
+    assert_eq!(polled["ticket"]["agent"], "Camille");
     let last = msgs[0]["id"].as_i64().unwrap();
-    let later: Value = app
-        .client
-        .get(app.url(&format!("/v1/chat/{session}/messages?after={last}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(later["messages"].as_array().unwrap().is_empty());
-    let other: Value = app
-        .client
-        .get(app.url("/v1/chat/ffffffffffffffffffffffffffffffff/messages"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
     assert!(
-        other["messages"].as_array().unwrap().is_empty(),
+        poll(&app, session, last).await["messages"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let other = poll(&app, "ffffffffffffffffffffffffffffffff", 0).await;
+    assert!(
+        other["messages"].as_array().unwrap().is_empty() && other["ticket"].is_null(),
         "another session sees nothing"
     );
 
-    agent(
+    let (status, _) = agent(
         &app,
         "POST",
         &format!("/v1/handoffs/{id}/resolve"),
@@ -361,9 +434,64 @@ async fn a_web_hand_off_is_answered_by_an_agent_through_the_polled_messages() {
         None,
     )
     .await;
+    assert_eq!(status, 200);
+    assert!(poll(&app, session, last).await["ticket"].is_null());
     let back = chat(HOURS_Q).await;
     assert_eq!(back["outcome"], "answer");
     assert_eq!(back["entry"]["answer"], validated("horaires-mairie"));
+    assert!(back.get("ticket").is_none());
+}
+
+#[tokio::test]
+async fn a_person_on_the_web_can_cancel_their_request_for_a_person() {
+    let app = TestApp::spawn_with(&["--admin-token", "agent-token"]).await;
+    let session = "cancel0123456789abcdef0123456789";
+    let ask = |message: &'static str| {
+        let app = &app;
+        async move {
+            let body = json!({ "message": message, "session_id": session });
+            app.post_json("/v1/chat", &body)
+                .await
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        ask("je veux parler à quelqu'un").await["ticket"]["status"],
+        "open"
+    );
+    let r = app
+        .client
+        .post(app.url(&format!("/v1/chat/{session}/cancel")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let cancelled: Value = r.json().await.unwrap();
+    assert_eq!(cancelled["cancelled"], true);
+    let messages = crate::helpers::engine()
+        .corpus()
+        .messages()
+        .get("fr")
+        .1
+        .clone();
+    assert_eq!(cancelled["message"], messages.ticket_cancelled.as_str());
+    let (_, list) = agent(&app, "GET", "/v1/handoffs", Some("agent-token"), None).await;
+    assert_eq!(list["tickets"][0]["status"], "resolved");
+    assert_eq!(list["tickets"][0]["closed_by"], "person");
+    // The assistant is back: an unknown question opens a new ticket, not "ticket open".
+    let again = ask("Quelle est la capitale de l'Australie ?").await;
+    assert_eq!(again["handoff"]["reason"], "low_confidence", "{again}");
+    // Nothing left to cancel is not an error.
+    let r = app
+        .client
+        .post(app.url("/v1/chat/nothing0123456789abcdef012345678/cancel"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["cancelled"], false);
 }
 
 #[tokio::test]
