@@ -56,6 +56,8 @@ export GUICHET_MODELS=${GUICHET_MODELS:-$ROOT/models}
 export GUICHET_DB=$WORK/guichet.sqlite
 export GUICHET_CACHE=$ROOT/target/e2e/cache
 export RUST_LOG=${RUST_LOG:-info}
+# The agents' API, which the hand-off tests drive as an agent would.
+export GUICHET_ADMIN_TOKEN=e2e-agent-token-$(node -e "console.log(require('crypto').randomBytes(12).toString('hex'))")
 
 echo "e2e: starting guichet on 127.0.0.1:$PORT"
 "$BIN" serve >"$OUT/server.log" 2>&1 &

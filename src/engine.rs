@@ -18,6 +18,50 @@ use crate::reply::{
 use crate::retrieval::{RetrievalError, Retriever, Signals, majority_lang};
 use crate::text::fold;
 
+/// Longest opening of an answer shown under a lone "did you mean" option, in characters.
+const EXCERPT_CHARS: usize = 160;
+
+/// The opening of a validated answer: its first paragraph (or first line), or when that
+/// is longer than [`EXCERPT_CHARS`], its last whole sentence, else its last whole word,
+/// within them, never inside a Markdown link. A slice of `answer`, never rewritten.
+fn excerpt(answer: &str) -> &str {
+    let first = answer.trim_start();
+    let start = answer.len() - first.len();
+    let para_end = first
+        .find("\n\n")
+        .or_else(|| first.find('\n'))
+        .unwrap_or(first.len());
+    let para = &first[..para_end];
+    if para.chars().count() <= EXCERPT_CHARS {
+        return &answer[start..start + para.trim_end().len()];
+    }
+    let (mut in_link, mut prev) = (false, ' ');
+    let (mut word, mut sentence) = (None, None);
+    for (i, c) in para.char_indices().take(EXCERPT_CHARS + 1) {
+        match c {
+            '[' => in_link = true,
+            ')' if in_link => in_link = false,
+            c if c.is_whitespace() && !in_link => {
+                word = Some(i);
+                if matches!(prev, '.' | '!' | '?' | ';' | ':') {
+                    sentence = Some(i);
+                }
+            }
+            _ => {}
+        }
+        prev = c;
+    }
+    let cut = sentence
+        .filter(|&i| i >= EXCERPT_CHARS / 3)
+        .or(word)
+        .unwrap_or_else(|| {
+            para.char_indices()
+                .nth(EXCERPT_CHARS)
+                .map_or(para.len(), |(i, _)| i)
+        });
+    &answer[start..start + para[..cut].trim_end().len()]
+}
+
 /// Longest message accepted, in characters.
 pub const MAX_MESSAGE_CHARS: usize = 1000;
 /// How many candidates a trace keeps.
@@ -338,6 +382,7 @@ impl Engine {
 
     fn clarify(&self, entries: &[usize], lang: &str) -> Reply {
         let (msg_lang, messages) = self.corpus.messages().get(lang);
+        let alone = entries.len() == 1;
         let options = entries
             .iter()
             .map(|&i| {
@@ -347,9 +392,15 @@ impl Engine {
                     .get(msg_lang)
                     .filter(|_| msg_lang != e.lang)
                     .map_or(&e.question, |t| &t.question);
+                // The opening of the text that a tap would serve, in the same language.
+                let excerpt = alone.then(|| {
+                    let (entry, _) = self.entry_reply(i, msg_lang);
+                    excerpt(&entry.answer).to_string()
+                });
                 OptionReply {
                     id: e.id.to_string(),
                     question: question.clone(),
+                    excerpt,
                 }
             })
             .collect();
@@ -395,5 +446,39 @@ impl Engine {
             lang: msg_lang.to_string(),
             corpus_version: self.corpus.version().to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_excerpt_is_the_first_paragraph_cut_at_a_word_and_a_prefix_of_the_answer() {
+        let short = "La collecte a lieu le mardi.\n\nLes encombrants : sur rendez-vous.";
+        assert_eq!(excerpt(short), "La collecte a lieu le mardi.");
+        let long = format!("{} fin.\n\nSuite.", "mot ".repeat(60));
+        let e = excerpt(&long);
+        assert!(long.starts_with(e));
+        assert!(e.chars().count() <= EXCERPT_CHARS);
+        assert!(e.ends_with("mot"), "cut at a whole word: {e:?}");
+        assert_eq!(excerpt("  Une ligne\nune autre"), "Une ligne");
+        let one_word = "x".repeat(400);
+        assert!(one_word.starts_with(excerpt(&one_word)));
+        // Never inside a link; a whole sentence when there is one.
+        let linked = format!(
+            "Belleval est découpée en trois secteurs de collecte des déchets. {} voir [la page](https://b.example/s) fin.",
+            "mot ".repeat(30)
+        );
+        assert_eq!(
+            excerpt(&linked),
+            "Belleval est découpée en trois secteurs de collecte des déchets."
+        );
+        let no_sentence = format!(
+            "{}[la page des secteurs](https://b.example/s) fin.",
+            "mot ".repeat(36)
+        );
+        let e = excerpt(&no_sentence);
+        assert!(no_sentence.starts_with(e) && !e.contains('['), "{e:?}");
     }
 }

@@ -40,6 +40,11 @@ pub struct EasyRead {
 pub struct OptionReply {
     pub id: String,
     pub question: String,
+    /// When it is the only option: the opening of its validated answer (a prefix of it,
+    /// byte for byte, cut at a word), so the person sees whether it is the right one
+    /// before tapping. The whole answer is served only once they confirm.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub excerpt: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -45,7 +45,13 @@
       waiting: 'Recherche en cours\u2026',
       unavailable: 'L\u2019assistant n\u2019est pas disponible pour le moment. Veuillez r\u00e9essayer plus tard.',
       tooLong: 'Votre message est trop long : 1\u00a0000 caract\u00e8res au plus.',
-      and: ', '
+      and: ', ',
+      ticket: 'Votre demande de contact',
+      cancel: 'Annuler ma demande',
+      agentRole: 'agent',
+      taken: ' a pris votre demande.',
+      unread: 'Nouveau message d\u2019un agent',
+      excerpt: 'D\u00e9but de la r\u00e9ponse\u00a0:'
     },
     en: {
       launcher: 'Any questions?',
@@ -79,11 +85,22 @@
       waiting: 'Searching\u2026',
       unavailable: 'The assistant is not available right now. Please try again later.',
       tooLong: 'Your message is too long: 1,000 characters at most.',
-      and: ', '
+      and: ', ',
+      ticket: 'Your request to talk to a person',
+      cancel: 'Cancel my request',
+      agentRole: 'staff',
+      taken: ' has taken your request.',
+      unread: 'New message from a member of staff',
+      excerpt: 'Start of the answer:'
     }
   };
   var DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
   var STORE_KEY = 'guichet:conversation';
+  // While a ticket is open, agents' messages are fetched this often (ms); less often in a
+  // hidden tab, and after a failed fetch.
+  var POLL_VISIBLE = 3000;
+  var POLL_HIDDEN = 15000;
+  var POLL_RETRY = 10000;
   var DEFAULT_COLOR = '#1d4e89';
 
   var data = script.dataset || {};
@@ -276,6 +293,10 @@
     el('span', { text: T.launcher }),
     srOnly(' ' + T.open + ' \u2013 ' + title)
   ]);
+  var unread = el('span', { class: 'g-unread', hidden: true }, [
+    el('span', { class: 'g-unread-dot', 'aria-hidden': 'true' }), srOnly(' ' + T.unread)
+  ]);
+  launcher.appendChild(unread);
 
   var closeButton = el('button', { type: 'button', class: 'g-close', 'aria-label': T.closeLabel }, [
     el('span', { 'aria-hidden': 'true', text: '\u00d7' }),
@@ -303,12 +324,20 @@
     warning
   ]);
   var humanButton = el('button', { type: 'button', class: 'g-human', text: T.human });
+  // An open request for a person: what it waits for, who has it, and how to withdraw it.
+  var ticketNotice = el('p', { class: 'g-ticket-notice' });
+  var ticketAgent = el('p', { class: 'g-ticket-agent' });
+  var cancelButton = el('button', { type: 'button', class: 'g-cancel', text: T.cancel });
+  var ticketBox = el('div', { class: 'g-ticket', role: 'status', hidden: true }, [
+    el('p', { class: 'g-ticket-title', text: T.ticket }), ticketNotice, ticketAgent, cancelButton
+  ]);
   var panel = el('div', {
     id: ids.panel, class: 'g-panel', role: 'dialog', 'aria-labelledby': ids.title, hidden: true
   }, [
     el('div', { class: 'g-header' }, [el('h2', { id: ids.title, class: 'g-title', text: title }), closeButton]),
     log,
     pending,
+    ticketBox,
     form,
     el('div', { class: 'g-footer' }, [humanButton])
   ]);
@@ -325,6 +354,7 @@
     }
     state.open = true;
     save();
+    unread.hidden = true;
     panel.hidden = false;
     launcher.setAttribute('aria-expanded', 'true');
     wrapper.classList.add('g-is-open');
@@ -376,6 +406,29 @@
     if (turn.who === 'greeting') {
       return el('li', { class: 'g-msg g-bot g-greeting', lang: messages ? messages.lang : ui }, [
         srOnly(T.bot + ' '), el('p', { text: validated('greeting') })
+      ]);
+    }
+    if (turn.who === 'agent') {
+      // A person's words, not a validated text: shown as plain text, with who wrote them.
+      var name = turn.agent || validated('agent_label');
+      var body = el('div', { class: 'g-agent-text' });
+      String(turn.text).split(/\n{2,}/).forEach(function (para) {
+        var p = el('p');
+        para.split('\n').forEach(function (line, i) {
+          if (i) p.appendChild(el('br'));
+          p.appendChild(document.createTextNode(line));
+        });
+        body.appendChild(p);
+      });
+      return el('li', { class: 'g-msg g-agent' }, [
+        srOnly(name + ' (' + T.agentRole + ')\u00a0: '),
+        el('p', { class: 'g-who', 'aria-hidden': 'true', text: name }),
+        body
+      ]);
+    }
+    if (turn.who === 'notice') {
+      return el('li', { class: 'g-msg g-bot g-event', lang: messages ? messages.lang : ui }, [
+        srOnly(T.bot + ' '), el('p', { text: validated(turn.key) })
       ]);
     }
     if (turn.who === 'error') {
@@ -488,7 +541,19 @@
     (reply.options || []).forEach(function (option) {
       var b = el('button', { type: 'button', class: 'g-option', 'data-entry': option.id, text: option.question });
       b.addEventListener('click', function () { ask(option.question, option.id); });
-      list.appendChild(el('li', null, [b]));
+      var item = el('li', null, [b]);
+      // A lone option shows the opening of its validated answer: the person sees whether
+      // it is the right one before tapping.
+      if (option.excerpt) {
+        var eid = id('excerpt');
+        var excerpt = el('div', { id: eid, class: 'g-excerpt' }, [srOnly(T.excerpt + ' ')]);
+        renderMarkdown(option.excerpt, excerpt);
+        var last = excerpt.lastElementChild;
+        (last && last.tagName !== 'SPAN' ? last : excerpt).appendChild(el('span', { 'aria-hidden': 'true', text: ' \u2026' }));
+        b.setAttribute('aria-describedby', eid);
+        item.appendChild(excerpt);
+      }
+      list.appendChild(item);
     });
     li.appendChild(list);
   }
@@ -587,9 +652,88 @@
       pending.hidden = true;
       log.removeAttribute('aria-busy');
       busy = false;
-      if (result.reply && result.reply.outcome) append({ who: 'bot', reply: result.reply }, true);
-      else append({ who: 'error', text: validated(result.error || 'error_generic') }, false);
+      if (result.reply && result.reply.outcome) {
+        append({ who: 'bot', reply: result.reply }, true);
+        if (result.reply.ticket) setTicket(result.reply.ticket);
+        // The ticket we knew of is gone (an agent closed it): the poll tells the person.
+        else if (state.ticket) poll();
+      } else append({ who: 'error', text: validated(result.error || 'error_generic') }, false);
     });
+  }
+
+  // ---- a request for a person: its state, the agents' messages, cancelling ----------------
+
+  var pollTimer = null;
+
+  function setTicket(t) {
+    state.ticket = { status: t.status, agent: t.agent, notice: t.notice, lang: t.lang, attended: t.attended };
+    save();
+    renderTicket();
+    schedulePoll(POLL_VISIBLE);
+  }
+
+  function renderTicket() {
+    var t = state && state.ticket;
+    ticketBox.hidden = !t;
+    humanButton.hidden = !!t;
+    if (!t) return;
+    ticketNotice.textContent = t.notice || '';
+    if (t.lang) ticketNotice.setAttribute('lang', t.lang);
+    ticketAgent.textContent = t.agent ? t.agent + T.taken : '';
+    ticketAgent.hidden = !t.agent;
+  }
+
+  function schedulePoll(ms) {
+    if (pollTimer) window.clearTimeout(pollTimer);
+    pollTimer = window.setTimeout(poll, ms);
+  }
+
+  function ticketClosed(key) {
+    if (pollTimer) { window.clearTimeout(pollTimer); pollTimer = null; }
+    if (!state.ticket) return;
+    state.ticket = null;
+    save();
+    renderTicket();
+    append({ who: 'notice', key: key }, true);
+  }
+
+  function poll() {
+    if (pollTimer) { window.clearTimeout(pollTimer); pollTimer = null; }
+    if (!state || !state.ticket) return;
+    var after = state.agentAfter || 0;
+    fetch(endpoint('v1/chat/' + state.sid + '/messages?after=' + after + '&lang=' + ui), { credentials: 'omit' })
+      .then(function (r) { if (!r.ok) throw new Error('messages ' + r.status); return r.json(); })
+      .then(function (data) {
+        if (!state.ticket) return;
+        (data.messages || []).forEach(function (m) {
+          if (typeof m.id !== 'number' || m.id <= (state.agentAfter || 0)) return;
+          state.agentAfter = m.id;
+          append({ who: 'agent', agent: m.agent, text: m.text }, true);
+          if (!isOpen()) unread.hidden = false;
+        });
+        if (data.ticket) {
+          setTicket(data.ticket);
+          schedulePoll(document.hidden ? POLL_HIDDEN : POLL_VISIBLE);
+        } else {
+          ticketClosed('ticket_resolved');
+        }
+      }, function () { schedulePoll(POLL_RETRY); });
+  }
+
+  function cancelTicket() {
+    if (!state || !state.ticket) return;
+    cancelButton.disabled = true;
+    fetch(endpoint('v1/chat/' + state.sid + '/cancel?lang=' + ui), { method: 'POST', credentials: 'omit' })
+      .then(function (r) { if (!r.ok) throw new Error('cancel ' + r.status); return r.json(); })
+      .then(function (data) {
+        cancelButton.disabled = false;
+        // Closed by an agent meanwhile: the poll shows their last words and says so.
+        if (data.cancelled) ticketClosed('ticket_cancelled'); else poll();
+        input.focus();
+      }, function () {
+        cancelButton.disabled = false;
+        showNotice(validated('error_generic'));
+      });
   }
 
   // ---- events -------------------------------------------------------------------------------
@@ -607,6 +751,10 @@
     ask(text);
   });
   humanButton.addEventListener('click', function () { ask(T.humanMessage); });
+  cancelButton.addEventListener('click', cancelTicket);
+  document.addEventListener('visibilitychange', function () {
+    if (!document.hidden && state && state.ticket) poll();
+  });
 
   // ---- start: restore a conversation from this tab, without announcing it again -------------
 
@@ -617,8 +765,11 @@
       };
       ensureMessages().then(restore, restore).then(function () {
         document.body.appendChild(host);
+        renderTicket();
         if (state.open) open(false);
         log.scrollTop = log.scrollHeight;
+        // A request for a person survives a page change: its messages keep coming.
+        if (state.ticket) poll();
       });
     } else {
       document.body.appendChild(host);

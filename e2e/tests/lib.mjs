@@ -214,3 +214,24 @@ export async function askInWidget(page, question) {
   await page.locator('.g-turns > li.g-bot').nth(before).waitFor();
   return { body, turn: page.locator('.g-turns > li.g-bot').nth(before) };
 }
+
+/** The agents' API (`/v1/handoffs`), with the token e2e/run.sh gave the server. */
+export async function agentApi(method, path, body) {
+  const token = process.env.GUICHET_ADMIN_TOKEN;
+  assert.ok(token, 'GUICHET_ADMIN_TOKEN is set by e2e/run.sh');
+  const r = await fetch(`${BASE}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: r.status, body: await r.json().catch(() => null) };
+}
+
+/** The newest open web ticket (tests run one at a time: the one the test just opened). */
+export async function newestWebTicket() {
+  const { status, body } = await agentApi('GET', '/v1/handoffs?status=open');
+  assert.equal(status, 200);
+  const web = body.tickets.filter((t) => t.channel === 'web');
+  assert.ok(web.length, 'an open web ticket');
+  return web.reduce((a, b) => (b.id > a.id ? b : a));
+}

@@ -19,6 +19,8 @@ const CLARIFY_CANDIDATES = [
   'cantine école',
   'carte identité passeport',
 ];
+// The current policy offers one option for this, whose answer the widget opens up.
+const LONE_OPTION = 'quand passe le camion poubelle ?';
 // Nothing in the corpus answers this: a low-confidence hand-off.
 const UNANSWERABLE = 'Quelle est la couleur préférée du maire ?';
 
@@ -127,6 +129,12 @@ describe('the three outcomes', () => {
     assert.equal(await easy.getAttribute('aria-pressed'), 'true');
     assert.deepEqual(words(await turn.locator('.g-answer-text').innerText()), markdownWords(body.entry.easy_read.answer));
     await shot(page, '03b-answer-easy-read.png');
+    // Hovered while pressed, the chip keeps its contrast (it was white on #e4ecf6).
+    await easy.hover();
+    await axe(page, 'the pressed easy-read chip, hovered');
+    const hovered = await easy.evaluate((b) => getComputedStyle(b).textDecorationLine);
+    assert.equal(hovered, 'underline', 'the hover state is visible');
+    await page.mouse.move(0, 0);
     await easy.click();
     assert.deepEqual(words(await turn.locator('.g-answer-text').innerText()), markdownWords(entry.body));
 
@@ -180,6 +188,29 @@ describe('the three outcomes', () => {
     await page.close();
   });
 
+  test('a lone "did you mean" option shows the opening of its validated answer under it', async () => {
+    const page = await newPage(browser.context);
+    await page.goto(`${BASE}/`);
+    await openWidget(page);
+    const { body, turn } = await askInWidget(page, LONE_OPTION);
+    assert.equal(body.outcome, 'clarify', JSON.stringify(body));
+    assert.equal(body.options.length, 1, JSON.stringify(body));
+    const option = body.options[0];
+    const entry = corpusEntry(option.id);
+    // The excerpt is the validated answer's opening, word for word.
+    assert.ok(option.excerpt && entry.body.startsWith(option.excerpt), JSON.stringify(option));
+    const shown = turn.locator('.g-excerpt');
+    assert.ok(await shown.isVisible());
+    const visible = words(await shown.innerText()).filter((w) => w !== '…');
+    assert.deepEqual(visible.slice(-markdownWords(option.excerpt).length), markdownWords(option.excerpt));
+    const button = turn.locator('button.g-option');
+    assert.equal(await button.getAttribute('aria-describedby'), await shown.getAttribute('id'));
+    await axe(page, 'a lone option with its excerpt');
+    await shot(page, '04b-clarify-one-option.png');
+    noProblems(page);
+    await page.close();
+  });
+
   test('a hand-off shows the message, a tel: link, the email, address, hours and whether it is open', async () => {
     const page = await newPage(browser.context);
     await page.goto(`${BASE}/`);
@@ -210,11 +241,14 @@ describe('the three outcomes', () => {
     await axe(page, 'after a hand-off');
     await shot(page, '05-handoff.png');
 
-    // Once a person has the conversation, the assistant only says so (and how to reach them).
-    const { body: later, turn: laterTurn } = await askInWidget(page, corpusEntry(ANSWER_ENTRY).question);
-    assert.equal(later.outcome, 'handoff', JSON.stringify(later));
-    assert.equal(later.handoff.reason, 'ticket_open');
-    assert.equal((await laterTurn.locator('p').first().innerText()).trim(), later.handoff.message);
+    // While a person is awaited, a validated answer still comes; a question nothing
+    // answers gets how to reach the person again.
+    const { body: later } = await askInWidget(page, corpusEntry(ANSWER_ENTRY).question);
+    assert.equal(later.outcome, 'answer', JSON.stringify(later));
+    assert.equal(later.ticket?.status, 'open');
+    const { body: unknown, turn: unknownTurn } = await askInWidget(page, UNANSWERABLE);
+    assert.equal(unknown.handoff?.reason, 'ticket_open', JSON.stringify(unknown));
+    assert.equal((await unknownTurn.locator('p').first().innerText()).trim(), unknown.handoff.message);
     noProblems(page);
     await page.close();
   });
@@ -417,6 +451,25 @@ describe('small screens, zoom, motion', () => {
     await page.close();
   });
 
+  test('on a touch screen a tapped chip does not keep a hover look', async () => {
+    const page = await newPage(browser.context, { viewport: { width: 390, height: 800 } });
+    // A phone: a touch screen, no hovering pointer (Chromium then matches (hover: none)).
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Emulation.setTouchEmulationEnabled', { enabled: true, maxTouchPoints: 1 });
+    await page.goto(`${BASE}/`);
+    assert.equal(await page.evaluate(() => matchMedia('(hover: none)').matches), true);
+    await openWidget(page);
+    const { turn } = await askInWidget(page, corpusEntry(ANSWER_ENTRY).question);
+    const easy = turn.locator('.g-easy');
+    await easy.click(); // the pointer stays over it, as a finger's last touch does
+    assert.equal(await easy.getAttribute('aria-pressed'), 'true');
+    const look = await easy.evaluate((b) => ({ deco: getComputedStyle(b).textDecorationLine, shadow: getComputedStyle(b).boxShadow }));
+    assert.deepEqual(look, { deco: 'none', shadow: 'none' }, 'no hover look after a tap');
+    await axe(page, 'touch screen, pressed chip');
+    noProblems(page);
+    await page.close();
+  });
+
   test('at 200 % zoom (1280 × 800 seen as 640 × 400) a hand-off stays usable', async () => {
     const context = browser.context;
     const page = await newPage(context, { viewport: { width: 640, height: 400 } });
@@ -427,7 +480,8 @@ describe('small screens, zoom, motion', () => {
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
     assert.ok(overflow <= 640);
     // Every control can still be reached: the panel scrolls as a whole when it is short.
-    for (const sel of ['.g-close', '.g-input', '.g-send', '.g-human', '.g-turns a[href^="tel:"]']) {
+    // (While the request is open, "cancel" takes the place of "talk to a person".)
+    for (const sel of ['.g-close', '.g-input', '.g-send', '.g-cancel', '.g-turns a[href^="tel:"]']) {
       const el = page.locator(sel).last();
       await el.scrollIntoViewIfNeeded();
       assert.ok(await el.isVisible(), `${sel} is visible`);

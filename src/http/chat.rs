@@ -59,8 +59,8 @@ pub struct WebTicket {
     /// The agent's first name or role once taken (the corpus's `agent_label` when the
     /// integration that took it gave none); never an email.
     pub agent: Option<String>,
-    /// Someone can answer now: the service is open. When not, the person is told that
-    /// nobody will answer here before it reopens.
+    /// Someone can answer now: an agent took it, or the service is open. When not, the
+    /// person is told that nobody will answer here before it reopens.
     pub attended: bool,
     /// `ticket_waiting` or `ticket_unattended`, in `lang`.
     pub notice: String,
@@ -70,11 +70,14 @@ pub struct WebTicket {
 impl WebTicket {
     fn of(engine: &Engine, ticket: &Ticket, lang: &str, now: DateTime<Utc>) -> Self {
         let (lang, messages) = engine.corpus().messages().get(lang);
-        let attended = engine
-            .corpus()
-            .services()
-            .get_or_default(&ticket.service)
-            .is_open_at(now);
+        // An agent who took it is there, whatever the hours; else the service's hours say
+        // whether anyone can.
+        let attended = ticket.status == TicketStatus::Claimed
+            || engine
+                .corpus()
+                .services()
+                .get_or_default(&ticket.service)
+                .is_open_at(now);
         Self {
             status: ticket.status,
             agent: (ticket.status == TicketStatus::Claimed).then(|| {

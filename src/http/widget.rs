@@ -154,6 +154,11 @@ async fn messages(
             "error_generic": set.error_generic,
             "error_busy": set.error_busy,
             "feedback_thanks": set.feedback_thanks,
+            "agent_label": set.agent_label,
+            "ticket_waiting": set.ticket_waiting,
+            "ticket_unattended": set.ticket_unattended,
+            "ticket_resolved": set.ticket_resolved,
+            "ticket_cancelled": set.ticket_cancelled,
         },
         "services": services,
     });

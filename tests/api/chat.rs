@@ -54,6 +54,27 @@ async fn the_reply_shape_of_each_outcome_is_stable() {
 }
 
 #[tokio::test]
+async fn a_lone_did_you_mean_option_shows_the_opening_of_its_validated_answer() {
+    let app = TestApp::spawn().await;
+    let (_, one) = app.chat("quand passe le camion poubelle ?").await;
+    assert_eq!(one["outcome"], "clarify", "{one}");
+    let options = one["options"].as_array().unwrap();
+    assert_eq!(options.len(), 1, "{one}");
+    let id = options[0]["id"].as_str().unwrap();
+    let excerpt = options[0]["excerpt"].as_str().unwrap();
+    let answer = crate::channels::validated(id);
+    assert!(
+        excerpt.len() >= 20 && answer.starts_with(excerpt),
+        "the excerpt is the opening of the validated answer, word for word: {excerpt:?}"
+    );
+    // Several options: the questions alone, as before.
+    let (_, several) = app.chat("inscription cantine tarif").await;
+    let options = several["options"].as_array().unwrap();
+    assert!(options.len() > 1);
+    assert!(options.iter().all(|o| o.get("excerpt").is_none()));
+}
+
+#[tokio::test]
 async fn an_empty_or_blank_message_is_refused_with_422() {
     let app = TestApp::spawn().await;
     for message in ["", "   \n\t"] {

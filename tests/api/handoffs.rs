@@ -413,6 +413,9 @@ async fn a_web_hand_off_is_answered_by_an_agent_through_the_polled_messages() {
     assert_eq!(msgs[0]["agent"], "Camille");
     assert_eq!(polled["ticket"]["status"], "claimed");
     assert_eq!(polled["ticket"]["agent"], "Camille");
+    // Camille is there, whatever the service's hours.
+    assert_eq!(polled["ticket"]["attended"], true);
+    assert_eq!(polled["ticket"]["notice"], messages.ticket_waiting.as_str());
     let last = msgs[0]["id"].as_i64().unwrap();
     assert!(
         poll(&app, session, last).await["messages"]
