@@ -375,7 +375,7 @@ fn check_models(config: &Config) -> Result<()> {
         ),
     };
     bail!(
-        "no usable model in {} (GUICHET_MODELS): missing {}. {advice}",
+        "no usable model in {} (GUICHET_MODELS or --models): missing {}. {advice}",
         models.display(),
         missing
             .iter()
