@@ -185,10 +185,46 @@ pub enum Command {
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("GUICHET_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,ort=warn,hnsw_rs=warn"));
+    // Colours only on a terminal: journald and log files would keep the escape codes.
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+}
+
+impl Command {
+    fn config_mut(&mut self) -> Option<&mut Config> {
+        match self {
+            Self::Serve { config }
+            | Self::Ask { config, .. }
+            | Self::Check { config, .. }
+            | Self::Coverage { config, .. }
+            | Self::Gaps { config, .. }
+            | Self::Report { config, .. }
+            | Self::Eval { config, .. }
+            | Self::Quality { config, .. }
+            | Self::Calibrate { config, .. } => Some(config),
+            Self::Stamp { .. } => None,
+        }
+    }
+}
+
+/// The command line as the binary reads it: errors name the variable the operator set,
+/// default paths are resolved (see [`Config::resolve`]), unknown `GUICHET_*` variables are
+/// warned about. Exits on a bad command line, as clap does.
+pub fn parse() -> Cli {
+    use clap::CommandFactory;
+    let parsed =
+        crate::config::parse_from::<Cli>(std::env::args_os().collect()).and_then(|(mut cli, m)| {
+            if let (Some(config), Some((_, sub))) = (cli.command.config_mut(), m.subcommand()) {
+                config.resolve(sub)?;
+            }
+            Ok(cli)
+        });
+    let cli = parsed.unwrap_or_else(|e| e.exit());
+    crate::config::warn_unknown_variables(&Cli::command());
+    cli
 }
 
 pub fn run(cli: Cli) -> Result<i32> {
@@ -284,14 +320,104 @@ pub fn run(cli: Cli) -> Result<i32> {
     }
 }
 
+/// The calibrated policy; the uncalibrated default only when asked for by name: a policy
+/// file gone missing must not quietly change which answers are served.
 fn load_policy(config: &Config) -> Result<Policy> {
-    if config.policy.exists() {
-        Policy::from_file(&config.policy)
-            .with_context(|| format!("policy {}", config.policy.display()))
-    } else {
-        tracing::warn!(path = %config.policy.display(), "no policy file: using the uncalibrated default");
-        Ok(Policy::default())
+    if config.uncalibrated() {
+        tracing::warn!(
+            "GUICHET_POLICY={}: serving with the uncalibrated default policy",
+            crate::config::UNCALIBRATED
+        );
+        return Ok(Policy::default());
     }
+    Policy::from_file(&config.policy).with_context(|| {
+        format!(
+            "no calibrated policy at {}: set GUICHET_POLICY to the file `guichet calibrate` writes \
+             (calibration/policy.toml in the source), or GUICHET_POLICY={} to serve with the \
+             uncalibrated default on purpose",
+            std::path::absolute(&config.policy)
+                .unwrap_or_else(|_| config.policy.clone())
+                .display(),
+            crate::config::UNCALIBRATED
+        )
+    })
+}
+
+/// Refuses a model folder that lacks a file the embedder reads, saying what to install
+/// where: the model loads after the server listens, too late for a clear refusal.
+fn check_models(config: &Config) -> Result<()> {
+    let missing = ModelPaths::in_folder(&config.models).missing();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let models = std::path::absolute(&config.models).unwrap_or_else(|_| config.models.clone());
+    let copy = format!(
+        "copy the models folder that scripts/fetch_models.sh builds (multilingual-e5-small/, \
+         onnxruntime/ and READY) to {}, or set GUICHET_MODELS to the folder that holds it",
+        models.display()
+    );
+    let checkout =
+        Some(&config.home_dir().dir).filter(|root| root.join("scripts/fetch_models.sh").is_file());
+    let advice = match checkout {
+        Some(root) if root.join("models") == models => format!(
+            "In this source checkout, run `make models` in {} (PyPI access needed); elsewhere, {copy}.",
+            root.display()
+        ),
+        Some(root) => format!(
+            "In this source checkout, run `make models` in {} (it writes {}) and set \
+             GUICHET_MODELS to that folder; elsewhere, {copy}.",
+            root.display(),
+            root.join("models").display()
+        ),
+        None => format!(
+            "To install it, {copy}; `make models` builds that folder in a source checkout of \
+             guichet (PyPI access needed)."
+        ),
+    };
+    bail!(
+        "no usable model in {} (GUICHET_MODELS or --models): missing {}. {advice}",
+        models.display(),
+        missing
+            .iter()
+            .map(|p| p
+                .strip_prefix(&config.models)
+                .unwrap_or(p)
+                .display()
+                .to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// What `serve` settles before it opens anything or listens: the paths it uses (said
+/// once, absolute), the policy, the model files.
+fn preflight(config: &Config) -> Result<()> {
+    let shown = |p: &Path| {
+        if p.as_os_str() == crate::config::UNCALIBRATED {
+            p.display().to_string()
+        } else {
+            std::path::absolute(p)
+                .unwrap_or_else(|_| p.to_path_buf())
+                .display()
+                .to_string()
+        }
+    };
+    let home = config.home_dir();
+    tracing::info!(
+        home = %home.dir.display(),
+        from = %home.from,
+        corpus = %shown(&config.corpus),
+        policy = %shown(&config.policy),
+        models = %shown(&config.models),
+        db = %shown(&config.db),
+        cache = %shown(&config.cache),
+        "paths in use"
+    );
+    for w in config.warnings() {
+        tracing::warn!("{w}");
+    }
+    load_policy(config)?;
+    check_models(config)
 }
 
 fn load_embedder(config: &Config) -> Result<Arc<dyn Embedder>> {
@@ -318,6 +444,7 @@ pub fn build_engine(config: &Config) -> Result<Engine> {
 
 fn serve(config: Config) -> Result<()> {
     config.validate().map_err(anyhow::Error::msg)?;
+    preflight(&config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -19,9 +19,13 @@ pub enum TextKind {
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmbedError {
-    #[error("model files missing or unreadable in {path}: {detail} (run `make models`)")]
+    #[error(
+        "model files missing or unreadable in {path}: {detail} (install the model folder: `make models` in a source checkout, else the folder scripts/fetch_models.sh builds, at GUICHET_MODELS)"
+    )]
     ModelFiles { path: String, detail: String },
-    #[error("cannot load ONNX Runtime from {path}: {detail} (run `make models`)")]
+    #[error(
+        "cannot load ONNX Runtime from {path}: {detail} (install the model folder: `make models` in a source checkout, else the folder scripts/fetch_models.sh builds, at GUICHET_MODELS)"
+    )]
     Runtime { path: String, detail: String },
     #[error("embedding failed: {0}")]
     Inference(String),

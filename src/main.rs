@@ -1,10 +1,8 @@
 //! The `guichet` binary: parses the command line and hands over to the library.
 
-use clap::Parser;
-
 fn main() {
     guichet::cli::init_tracing();
-    let cli = guichet::cli::Cli::parse();
+    let cli = guichet::cli::parse();
     match guichet::cli::run(cli) {
         Ok(code) => std::process::exit(code),
         Err(e) => {

@@ -17,14 +17,36 @@ use super::{EmbedError, Embedder, Embedding, TextKind};
 pub struct ModelPaths {
     pub model_dir: PathBuf,
     pub runtime: PathBuf,
+    /// Written last by scripts/fetch_models.sh, once every file was verified.
+    pub ready: PathBuf,
 }
+
+/// What [`OnnxEmbedder::load`] reads from `model_dir`.
+const MODEL_FILES: [&str; 5] = [
+    "model.onnx",
+    "tokenizer.json",
+    "config.json",
+    "special_tokens_map.json",
+    "tokenizer_config.json",
+];
 
 impl ModelPaths {
     pub fn in_folder(models: &Path) -> Self {
         Self {
             model_dir: models.join("multilingual-e5-small"),
             runtime: models.join("onnxruntime").join("libonnxruntime.so"),
+            ready: models.join("READY"),
         }
+    }
+
+    /// The files a load needs that are not there, checked without loading anything.
+    pub fn missing(&self) -> Vec<PathBuf> {
+        MODEL_FILES
+            .iter()
+            .map(|f| self.model_dir.join(f))
+            .chain([self.runtime.clone(), self.ready.clone()])
+            .filter(|p| !p.is_file())
+            .collect()
     }
 }
 
@@ -73,12 +95,19 @@ impl OnnxEmbedder {
                 detail: format!("{name}: {e}"),
             })
         };
-        let onnx = read("model.onnx")?;
+        let [
+            model,
+            tokenizer_file,
+            config_file,
+            special_tokens,
+            tokenizer_config,
+        ] = MODEL_FILES;
+        let onnx = read(model)?;
         let tokenizer = TokenizerFiles {
-            tokenizer_file: read("tokenizer.json")?,
-            config_file: read("config.json")?,
-            special_tokens_map_file: read("special_tokens_map.json")?,
-            tokenizer_config_file: read("tokenizer_config.json")?,
+            tokenizer_file: read(tokenizer_file)?,
+            config_file: read(config_file)?,
+            special_tokens_map_file: read(special_tokens)?,
+            tokenizer_config_file: read(tokenizer_config)?,
         };
         let mut hasher = Sha256::new();
         hasher.update(&onnx);

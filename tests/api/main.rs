@@ -5,6 +5,7 @@ mod stub;
 
 mod channels;
 mod chat;
+mod config;
 mod conversations;
 mod corpus;
 mod coverage;
