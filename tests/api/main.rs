@@ -11,5 +11,6 @@ mod coverage;
 mod grounding;
 mod handoffs;
 mod inbox;
+mod kb;
 mod shutdown;
 mod widget;
