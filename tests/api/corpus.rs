@@ -119,7 +119,7 @@ fn each_kind_of_corruption_is_reported_with_file_and_line_and_the_entry_is_not_s
         Some(line_of(&past_review, "review_by"))
     );
     assert!(find(&duplicate, "en double").message.contains("pacs.md"));
-    find(&empty, "empty");
+    find(&empty, "vide");
     assert_eq!(find(&no_front, "en-tête").line, Some(1));
 
     let (c, _) = corpus::load(&corpus_dir, today()).unwrap();
