@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
 
 use crate::calibrate::{LabelledSet, Targets};
 use crate::config::Config;
-use crate::corpus::{self, Severity};
+use crate::corpus::{self, ProblemLang, Severity};
 use crate::embedder::{Embedder, ModelPaths, OnnxEmbedder};
 use crate::engine::{AskContext, Engine, EngineOptions};
 use crate::eval::{self, EvalSet};
@@ -62,6 +62,9 @@ pub enum Command {
         /// Cosine between two entries' questions above which they are confusable.
         #[arg(long, default_value_t = crate::coverage::lint::DEFAULT_CONFUSABLE)]
         confusable: f32,
+        /// Language of the problems: fr (default) or en; else from LANG.
+        #[arg(long)]
+        lang: Option<String>,
         #[command(flatten)]
         config: Config,
     },
@@ -109,13 +112,27 @@ pub enum Command {
         #[command(flatten)]
         config: Config,
     },
-    /// Record that a service validated entries (hashes, date, validator).
+    /// Record that a service validated entries (hashes, date, validator). Only the French
+    /// answer is stamped unless a variant is named; variants left behind are listed.
     Stamp {
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// Who validated (the service's name).
+        /// Who validated: the entry's service name in services.toml (or one of its
+        /// `validators`).
         #[arg(long)]
         by: String,
+        /// Also validate this translation (language code); repeat for several.
+        #[arg(long = "variant", value_name = "LANG")]
+        variants: Vec<String>,
+        /// Also validate the easy-read version.
+        #[arg(long)]
+        easy_read: bool,
+        /// Set the status (draft, validated, withdrawn); without it the status is kept.
+        #[arg(long, value_parser = ["draft", "validated", "withdrawn"])]
+        status: Option<String>,
+        /// Language of the messages: fr (default) or en; else from LANG.
+        #[arg(long)]
+        lang: Option<String>,
     },
     /// Measure answer quality on a data set in the ../shared/data format.
     Eval {
@@ -240,12 +257,14 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Check {
             report: false,
             config,
+            lang,
             ..
-        } => check(&config.corpus),
+        } => check(&config.corpus, ProblemLang::choose(lang.as_deref())),
         Command::Check {
             report: true,
             confusable,
             config,
+            ..
         } => coverage::check_report(&config, confusable),
         Command::Coverage {
             file,
@@ -271,7 +290,21 @@ pub fn run(cli: Cli) -> Result<i32> {
             threshold,
             config,
         } => coverage::report(&config, &out, days, threshold),
-        Command::Stamp { files, by } => stamp(&files, &by),
+        Command::Stamp {
+            files,
+            by,
+            variants,
+            easy_read,
+            status,
+            lang,
+        } => stamp(
+            &files,
+            &by,
+            &variants,
+            easy_read,
+            status.as_deref().and_then(corpus::Status::parse),
+            ProblemLang::choose(lang.as_deref()),
+        ),
         Command::Eval {
             entries,
             queries,
@@ -429,7 +462,7 @@ fn load_embedder(config: &Config) -> Result<Arc<dyn Embedder>> {
 pub fn build_engine(config: &Config) -> Result<Engine> {
     config.validate().map_err(anyhow::Error::msg)?;
     let today = Local::now().date_naive();
-    let (corpus, problems) = corpus::load(&config.corpus, today)
+    let (corpus, problems) = corpus::load_checked(&config.corpus, today)
         .with_context(|| format!("corpus {}", config.corpus.display()))?;
     for p in problems.iter().filter(|p| p.severity >= Severity::Warning) {
         tracing::warn!("{p}");
@@ -450,6 +483,10 @@ fn serve(config: Config) -> Result<()> {
         .build()?;
     // Opened before listening: a database that cannot be opened or migrated stops the
     // start, rather than losing conversations later.
+    // The corpus too (cheap, no model): a broken file refuses the start with every
+    // problem listed, before anything listens, so a deployment catches it.
+    corpus::load_checked(&config.corpus, Local::now().date_naive())
+        .with_context(|| format!("corpus {}", config.corpus.display()))?;
     let store = crate::store::SqliteStore::open(&config.db)
         .with_context(|| format!("database {}", config.db.display()))?;
     runtime.block_on(async move {
@@ -607,11 +644,11 @@ pub fn render(reply: &Reply) -> String {
     out
 }
 
-fn check(dir: &Path) -> Result<i32> {
+fn check(dir: &Path, lang: ProblemLang) -> Result<i32> {
     let today = Local::now().date_naive();
     let problems = corpus::check(dir, today)?;
     for p in &problems {
-        println!("{p}");
+        println!("{}", p.in_lang(lang));
     }
     let errors = problems
         .iter()
@@ -621,35 +658,122 @@ fn check(dir: &Path) -> Result<i32> {
         .iter()
         .filter(|p| p.severity == Severity::Warning)
         .count();
-    match corpus::load(dir, today) {
-        Ok((c, _)) => println!(
-            "{} entries servable, {errors} error(s), {warnings} warning(s)",
-            c.entries().len()
-        ),
-        Err(_) => println!("corpus not loadable: {errors} error(s), {warnings} warning(s)"),
-    }
+    let loaded = corpus::load(dir, today);
+    println!(
+        "{}",
+        match (&loaded, lang) {
+            (Ok((c, _)), ProblemLang::Fr) => format!(
+                "{} entrées servies, {errors} erreur(s), {warnings} avertissement(s)",
+                c.entries().len()
+            ),
+            (Ok((c, _)), ProblemLang::En) => format!(
+                "{} entries servable, {errors} error(s), {warnings} warning(s)",
+                c.entries().len()
+            ),
+            (Err(_), ProblemLang::Fr) =>
+                format!("corpus inutilisable : {errors} erreur(s), {warnings} avertissement(s)"),
+            (Err(_), ProblemLang::En) => {
+                format!("corpus not loadable: {errors} error(s), {warnings} warning(s)")
+            }
+        }
+    );
     Ok(if errors > 0 { 1 } else { 0 })
 }
 
-fn stamp(files: &[PathBuf], by: &str) -> Result<i32> {
+fn stamp(
+    files: &[PathBuf],
+    by: &str,
+    variants: &[String],
+    easy_read: bool,
+    status: Option<corpus::Status>,
+    lang: ProblemLang,
+) -> Result<i32> {
     if by.trim().is_empty() {
-        bail!("--by must name who validated");
+        bail!("--by doit nommer le service qui a validé");
     }
     let today = Local::now().date_naive();
+    let request = corpus::stamp::StampRequest {
+        by,
+        today,
+        variants,
+        easy_read,
+        status,
+    };
+    let fr = lang == ProblemLang::Fr;
+    let mut refused = 0;
     for f in files {
-        let s = corpus::stamp::stamp(f, by, today)?;
-        println!(
-            "{}: validated by {by} on {today}, answer_sha256 {}{}",
-            f.display(),
-            s.answer_sha256,
-            if s.variants.is_empty() {
-                String::new()
-            } else {
-                format!(" (+ {})", s.variants.join(", "))
+        let stamped = corpus::stamp::services_for(f)
+            .and_then(|services| corpus::stamp::stamp(f, &services, &request));
+        let s = match stamped {
+            Ok(s) => s,
+            Err(corpus::stamp::StampError::Refused(problems)) => {
+                refused += 1;
+                eprintln!(
+                    "{}",
+                    if fr {
+                        format!("{} : validation refusée, rien n'a été écrit :", f.display())
+                    } else {
+                        format!("{}: stamp refused, nothing written:", f.display())
+                    }
+                );
+                for p in &problems {
+                    eprintln!("  {}", p.in_lang(lang));
+                }
+                continue;
             }
-        );
+            Err(e) => return Err(e.into()),
+        };
+        let by = by.trim();
+        let mut line = if fr {
+            format!(
+                "{} : validé par {by} le {today}, answer_sha256 {}",
+                f.display(),
+                s.answer_sha256
+            )
+        } else {
+            format!(
+                "{}: validated by {by} on {today}, answer_sha256 {}",
+                f.display(),
+                s.answer_sha256
+            )
+        };
+        if !s.variants.is_empty() {
+            line.push_str(&format!(" (+ {})", s.variants.join(", ")));
+        }
+        println!("{line}");
+        if !s.stale.is_empty() {
+            let left = s.stale.join(", ");
+            println!(
+                "  {}",
+                if fr {
+                    format!(
+                        "laissé périmé, non servi tant qu'il n'est pas revu et revalidé (--variant LANGUE, --easy-read) : {left}"
+                    )
+                } else {
+                    format!(
+                        "left out of date, not served until reviewed and validated (--variant LANG, --easy-read): {left}"
+                    )
+                }
+            );
+        }
+        if s.status != corpus::Status::Validated {
+            let status = serde_json::to_value(s.status)?;
+            let status = status.as_str().unwrap_or_default();
+            println!(
+                "  {}",
+                if fr {
+                    format!(
+                        "statut inchangé : {status}, non servie (--status validated pour la publier)"
+                    )
+                } else {
+                    format!(
+                        "status unchanged: {status}, not served (--status validated to publish it)"
+                    )
+                }
+            );
+        }
     }
-    Ok(0)
+    Ok(if refused > 0 { 1 } else { 0 })
 }
 
 fn eval_options(config: &Config, policy: Policy) -> EngineOptions {

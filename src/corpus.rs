@@ -16,21 +16,22 @@ use sha2::{Digest, Sha256};
 
 pub use entry::{Entry, EntryId, Status, Translation, Variant};
 pub use glossary::Glossary;
-pub use load::{check, load};
+pub use load::{check, load, load_checked};
 pub use messages::{MessageSet, Messages, PRIMARY_LANG};
-pub use problem::{Problem, Severity};
+pub use problem::{Kind, Msg, Problem, ProblemLang, Severity};
 pub use services::{Contacts, Service, Services, WeeklyHours};
 
 /// Errors that stop a corpus from being used at all.
 #[derive(Debug, thiserror::Error)]
 pub enum CorpusError {
-    #[error("cannot read {path}: {source}")]
+    #[error("impossible de lire {path} : {source}")]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("the corpus has {} blocking problem(s), first: {}", .0.len(), .0.first().map(ToString::to_string).unwrap_or_default())]
+    /// Every problem is listed, so one deployment shows them all.
+    #[error("le corpus a {} problème(s) bloquant(s) :\n{}", .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
     Invalid(Vec<Problem>),
 }
 

@@ -340,6 +340,8 @@ impl Engine {
     }
 
     /// The entry's validated text in `lang` when it has one, else in its own language.
+    /// A variant out of date (validated against an older answer) is never served: the
+    /// entry's own answer is, and `stale_variants` says which variant was held back.
     pub fn entry_reply(&self, index: usize, lang: &str) -> (EntryReply, String) {
         let e = self.corpus.entry(index);
         let (question, answer, sha, served_lang) =
@@ -347,6 +349,13 @@ impl Engine {
                 Some(t) => (&t.question, &t.answer, &t.sha256, lang),
                 None => (&e.question, &e.answer, &e.answer_sha256, e.lang.as_str()),
             };
+        let mut stale_variants = Vec::new();
+        if lang != e.lang && e.stale.iter().any(|s| s == lang) {
+            stale_variants.push(lang.to_string());
+        }
+        if served_lang == e.lang && e.stale.iter().any(|s| s == "easy_read") {
+            stale_variants.push("easy_read".to_string());
+        }
         let easy_read = (served_lang == e.lang)
             .then_some(())
             .and(e.easy_read.as_ref())
@@ -363,6 +372,7 @@ impl Engine {
             validated_on: e.validated_on.map(|d| d.format("%Y-%m-%d").to_string()),
             url: e.url.clone(),
             easy_read,
+            stale_variants,
         };
         (reply, served_lang.to_string())
     }

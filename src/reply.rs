@@ -27,6 +27,11 @@ pub struct EntryReply {
     /// The plain-language variant, when the entry has a validated one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub easy_read: Option<EasyRead>,
+    /// Variants held back because the answer changed since they were validated: the
+    /// language asked for (the answer above is then in the entry's own language, `fr`)
+    /// and/or `"easy_read"`. A channel tells the person, rather than serve an old text.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stale_variants: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

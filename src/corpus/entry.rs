@@ -107,6 +107,9 @@ pub struct Entry {
     pub url: Option<String>,
     pub easy_read: Option<Variant>,
     pub translations: BTreeMap<String, Translation>,
+    /// Variants left out because the French answer changed since they were validated:
+    /// `"easy_read"` or a language code. The French answer is served in their place.
+    pub stale: Vec<String>,
     pub source: PathBuf,
 }
 
@@ -135,6 +138,7 @@ impl Entry {
             url: None,
             easy_read: None,
             translations: BTreeMap::new(),
+            stale: Vec::new(),
             source: PathBuf::new(),
         }
     }

@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::problem::{Problem, toml_error_line, toml_error_message};
+use super::problem::{Problem, msg, toml_problem};
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -31,13 +31,8 @@ struct RawGlossary {
 
 impl Glossary {
     pub(super) fn parse(path: &Path, text: &str) -> Result<Self, Vec<Problem>> {
-        let raw: RawGlossary = toml::from_str(text).map_err(|e| {
-            vec![Problem::error(
-                path,
-                toml_error_line(text, &e),
-                toml_error_message(&e),
-            )]
-        })?;
+        let raw: RawGlossary =
+            toml::from_str(text).map_err(|e| vec![toml_problem(path, text, 1, &e)])?;
         let mut problems = Vec::new();
         for t in &raw.term {
             if t.abbr.trim().is_empty()
@@ -47,10 +42,13 @@ impl Glossary {
                 problems.push(Problem::error(
                     path,
                     None,
-                    format!(
-                        "glossary term {:?}: abbr must be one word and expansion non-empty",
-                        t.abbr
-                    ),
+                    {
+                        let abbr = &t.abbr;
+                        msg!(
+                            "terme du glossaire {abbr:?} : abbr doit être un seul mot et expansion ne pas être vide",
+                            "glossary term {abbr:?}: abbr must be one word and expansion non-empty"
+                        )
+                    },
                 ));
             }
         }

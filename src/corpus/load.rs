@@ -9,7 +9,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::entry::{Entry, EntryId, Status, Translation, Variant};
-use super::problem::{Problem, Severity, line_of, toml_error_line, toml_error_message};
+use super::problem::{Kind, Msg, Problem, Severity, line_of, msg, toml_problem};
 use super::{Corpus, CorpusError, Glossary, Messages, Services, sha256_hex};
 
 /// How far ahead a coming review date is worth a warning.
@@ -42,6 +42,8 @@ struct RawEntry {
 struct RawVariant {
     answer: String,
     sha256: Option<String>,
+    /// The `answer_sha256` of the French answer this variant was validated against.
+    source_sha256: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -50,6 +52,8 @@ struct RawTranslation {
     question: String,
     answer: String,
     sha256: Option<String>,
+    /// The `answer_sha256` of the French answer this translation was validated against.
+    source_sha256: Option<String>,
 }
 
 /// An entry file cut in two: the TOML front matter and the answer body.
@@ -64,8 +68,15 @@ pub(crate) struct Split<'a> {
     pub rest_start: usize,
 }
 
+fn no_opening() -> Msg {
+    msg!(
+        "le fichier doit commencer par une ligne `+++` qui ouvre l'en-tête TOML",
+        "the file must start with a line `+++` opening the TOML front matter"
+    )
+}
+
 /// Cuts `+++` front matter from the body; the error says which line is wrong.
-pub(crate) fn split_front_matter(text: &str) -> Result<Split<'_>, (usize, String)> {
+pub(crate) fn split_front_matter(text: &str) -> Result<Split<'_>, (usize, Msg)> {
     let mut offset = 0;
     let mut delimiters = Vec::new();
     for (i, line) in text.split_inclusive('\n').enumerate() {
@@ -75,21 +86,18 @@ pub(crate) fn split_front_matter(text: &str) -> Result<Split<'_>, (usize, String
                 break;
             }
         } else if i == 0 {
-            return Err((
-                1,
-                "the file must start with a line `+++` opening the TOML front matter".into(),
-            ));
+            return Err((1, no_opening()));
         }
         offset += line.len();
     }
     match delimiters.as_slice() {
-        [] => Err((
-            1,
-            "the file must start with a line `+++` opening the TOML front matter".into(),
-        )),
+        [] => Err((1, no_opening())),
         [(line, ..)] => Err((
             *line,
-            "the front matter opened here is never closed by a line `+++`".into(),
+            msg!(
+                "l'en-tête ouvert ici n'est jamais fermé par une ligne `+++`",
+                "the front matter opened here is never closed by a line `+++`"
+            ),
         )),
         [(_, _, front_start), (_, close_start, close_end), ..] => Ok(Split {
             front: &text[*front_start..*close_start],
@@ -100,14 +108,75 @@ pub(crate) fn split_front_matter(text: &str) -> Result<Split<'_>, (usize, String
     }
 }
 
-fn parse_date(raw: &Spanned<String>) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(raw.get_ref(), "%Y-%m-%d")
-        .map_err(|_| format!("{:?} is not a date \"YYYY-MM-DD\"", raw.get_ref()))
+fn parse_date(raw: &Spanned<String>) -> Result<NaiveDate, Msg> {
+    let shown = raw.get_ref();
+    NaiveDate::parse_from_str(shown, "%Y-%m-%d").map_err(|_| {
+        msg!(
+            "{shown:?} n'est pas une date \"AAAA-MM-JJ\"",
+            "{shown:?} is not a date \"YYYY-MM-DD\""
+        )
+    })
+}
+
+/// The writing rules of corpus/README.md: answers of 40 to 180 words, 3 to 6 alternates.
+const ANSWER_WORDS: std::ops::RangeInclusive<usize> = 40..=180;
+const ALTERNATES: std::ops::RangeInclusive<usize> = 3..=6;
+
+/// Words as a reader counts them: runs with a letter or digit (not list dashes, not `:`).
+fn word_count(text: &str) -> usize {
+    text.split_whitespace()
+        .filter(|w| w.chars().any(char::is_alphanumeric))
+        .count()
+}
+
+/// A raw HTML tag or comment. Answers are Markdown: the channels and the widget show HTML
+/// as text, so `<b>` would reach a person as `<b>`. Autolinks (`<https://…>`) are not tags.
+fn html_tag(text: &str) -> Option<&str> {
+    static TAG: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"<!--|</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
+            .expect("the HTML tag pattern compiles")
+    });
+    TAG.find(text).map(|m| m.as_str())
+}
+
+/// The entry's services.toml problems, the same for `check` and `stamp`: the service must
+/// exist, and a validation must be signed by it (its name or a declared validator).
+pub(crate) fn service_problems(
+    path: &Path,
+    services: &Services,
+    service: &str,
+    service_line: Option<usize>,
+    validated_by: Option<(&str, Option<usize>)>,
+) -> Vec<Problem> {
+    let Some(s) = services.get(service) else {
+        return vec![Problem::error(
+            path,
+            service_line,
+            msg!(
+                "le service {service:?} n'est pas défini dans services.toml (la clé doit être celle d'un [services.…] et le nom du dossier)",
+                "service {service:?} is not defined in services.toml"
+            ),
+        )];
+    };
+    match validated_by {
+        Some((by, line)) if !s.may_validate(by) => {
+            let signers = s.signers();
+            vec![Problem::error(
+                path,
+                line,
+                msg!(
+                    "validated_by {by:?} n'est pas le service {service} : seul {signers} peut valider ses réponses (services.toml, champ validators pour en ajouter)",
+                    "validated_by {by:?} is not service {service}: only {signers} may validate its answers (services.toml, validators to add some)"
+                ),
+            )]
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// Parses and checks one entry file. Returns the entry when it could be read at all, and
 /// every problem found; the entry is servable only when no problem is an error.
-fn parse_entry(
+pub(crate) fn parse_entry(
     path: &Path,
     text: &str,
     services: Option<&Services>,
@@ -124,48 +193,50 @@ fn parse_entry(
     let raw: RawEntry = match toml::from_str(split.front) {
         Ok(r) => r,
         Err(e) => {
-            let line = toml_error_line(split.front, &e).map(|l| l + split.front_first_line - 1);
             return (
                 None,
-                vec![Problem::error(path, line, toml_error_message(&e))],
+                vec![toml_problem(path, split.front, split.front_first_line, &e)],
             );
         }
     };
-    let mut err = |line: Option<usize>, msg: String| problems.push(Problem::error(path, line, msg));
+    let mut err = |line: Option<usize>, msg: Msg| problems.push(Problem::error(path, line, msg));
 
     let id = match EntryId::parse(raw.id.get_ref()) {
         Ok(id) => id,
-        Err(msg) => {
-            err(at(raw.id.span()), msg);
+        Err(_) => {
+            let shown = raw.id.get_ref();
+            err(
+                at(raw.id.span()),
+                msg!(
+                    "l'id {shown:?} doit être fait de minuscules sans accents, de chiffres et de tirets simples (80 caractères au plus)",
+                    "id {shown:?} is not a slug (lowercase letters, digits and single hyphens, at most 80 characters)"
+                ),
+            );
             EntryId::trusted(raw.id.get_ref().clone())
         }
     };
     if path.file_stem().and_then(|s| s.to_str()) != Some(id.as_str()) {
         err(
             at(raw.id.span()),
-            format!("the file should be named {id}.md, after its id"),
-        );
-    }
-    if raw.question.get_ref().trim().is_empty() {
-        err(at(raw.question.span()), "question is empty".into());
-    }
-    if let Some(services) = services
-        && !services.contains(raw.service.get_ref())
-    {
-        err(
-            at(raw.service.span()),
-            format!(
-                "service {:?} is not defined in services.toml",
-                raw.service.get_ref()
+            msg!(
+                "le fichier doit s'appeler {id}.md, comme son id",
+                "the file should be named {id}.md, after its id"
             ),
         );
     }
+    if raw.question.get_ref().trim().is_empty() {
+        err(
+            at(raw.question.span()),
+            msg!("la question est vide", "question is empty"),
+        );
+    }
     let status = Status::parse(raw.status.get_ref()).unwrap_or_else(|| {
+        let shown = raw.status.get_ref();
         err(
             at(raw.status.span()),
-            format!(
-                "status {:?} must be draft, validated or withdrawn",
-                raw.status.get_ref()
+            msg!(
+                "status {shown:?} doit être draft, validated ou withdrawn",
+                "status {shown:?} must be draft, validated or withdrawn"
             ),
         );
         Status::Draft
@@ -177,52 +248,92 @@ fn parse_entry(
     let validated_on = date(&raw.validated_on);
     let review_by = date(&raw.review_by);
     let answer = split.body.to_string();
+    let body_line = line_of(text, split.rest_start).min(text.lines().count().max(1));
     if answer.is_empty() {
         err(
             Some(text.lines().count().max(1)),
-            "the answer (the text after the front matter) is empty".into(),
+            msg!(
+                "la réponse (le texte après l'en-tête) est vide",
+                "the answer (the text after the front matter) is empty"
+            ),
         );
     }
     let lang = raw.lang.clone().unwrap_or_else(|| "fr".into());
     if lang.len() != 2 || !lang.bytes().all(|b| b.is_ascii_lowercase()) {
         err(
             None,
-            format!("lang {lang:?} must be a two-letter code such as \"fr\""),
+            msg!(
+                "lang {lang:?} doit être un code de deux lettres comme \"fr\"",
+                "lang {lang:?} must be a two-letter code such as \"fr\""
+            ),
         );
     }
     if let Some(url) = &raw.url
         && !url.get_ref().starts_with("https://")
     {
+        let shown = url.get_ref();
         err(
             at(url.span()),
-            format!("url {:?} must start with https://", url.get_ref()),
+            msg!(
+                "l'url {shown:?} doit commencer par https://",
+                "url {shown:?} must start with https://"
+            ),
         );
     }
+    if let Some(tag) = html_tag(&answer) {
+        err(
+            Some(body_line),
+            msg!(
+                "la réponse contient du HTML ({tag}) : les réponses s'écrivent en Markdown seulement (**gras**, [lien](https://…)), le HTML s'afficherait tel quel",
+                "the answer contains HTML ({tag}): answers are Markdown only (**bold**, [link](https://…)); HTML would be shown as text"
+            ),
+        );
+    }
+    let actual = sha256_hex(&answer);
     let recorded = raw
         .answer_sha256
         .as_ref()
         .map(|s| s.get_ref().trim().to_lowercase())
         .unwrap_or_default();
+    let mut stale = Vec::new();
     let easy_read = raw.easy_read.as_ref().and_then(|v| {
-        let (span, v) = (v.span(), v.get_ref());
-        let ok = check_variant_hash(&v.answer, v.sha256.as_deref(), "easy_read", &mut |m| {
-            err(at(span.clone()), m)
-        });
-        ok.then(|| Variant {
+        let (line, v) = (at(v.span()), v.get_ref());
+        let own = check_variant(path, line, "easy_read", &v.answer, v.sha256.as_deref());
+        let fresh = own.is_empty() && {
+            let s = stale_problem(path, line, "easy_read", v.source_sha256.as_deref(), &actual);
+            s.map(|p| {
+                problems.push(p);
+                stale.push("easy_read".to_string());
+            })
+            .is_none()
+        };
+        problems.extend(own);
+        fresh.then(|| Variant {
             answer: v.answer.clone(),
             sha256: sha256_hex(&v.answer),
         })
     });
     let mut translations = BTreeMap::new();
     for (tr_lang, tr) in &raw.translations {
-        let (span, t) = (tr.span(), tr.get_ref());
+        let (line, t) = (at(tr.span()), tr.get_ref());
         let what = format!("translations.{tr_lang}");
-        let ok = check_variant_hash(&t.answer, t.sha256.as_deref(), &what, &mut |m| {
-            err(at(span.clone()), m)
-        });
+        let mut own = check_variant(path, line, &what, &t.answer, t.sha256.as_deref());
         if t.question.trim().is_empty() {
-            err(at(span.clone()), format!("{what}.question is empty"));
-        } else if ok {
+            own.push(Problem::error(
+                path,
+                line,
+                msg!("{what}.question est vide", "{what}.question is empty"),
+            ));
+        }
+        let fresh = own.is_empty()
+            && stale_problem(path, line, &what, t.source_sha256.as_deref(), &actual)
+                .map(|p| {
+                    problems.push(p);
+                    stale.push(tr_lang.clone());
+                })
+                .is_none();
+        problems.extend(own);
+        if fresh {
             translations.insert(
                 tr_lang.clone(),
                 Translation {
@@ -233,6 +344,24 @@ fn parse_entry(
             );
         }
     }
+    if let Some(services) = services {
+        let by = raw.validated_by.as_deref().filter(|b| !b.trim().is_empty());
+        let by_line = by.and_then(|b| {
+            split
+                .front
+                .lines()
+                .position(|l| l.starts_with("validated_by") && l.contains(b))
+                .map(|i| i + split.front_first_line)
+        });
+        problems.extend(service_problems(
+            path,
+            services,
+            raw.service.get_ref(),
+            at(raw.service.span()),
+            by.map(|b| (b, by_line)),
+        ));
+    }
+    let mut err = |line: Option<usize>, msg: Msg| problems.push(Problem::error(path, line, msg));
 
     if status == Status::Validated {
         if raw
@@ -242,63 +371,129 @@ fn parse_entry(
         {
             err(
                 None,
-                "a validated entry needs validated_by (run `guichet stamp FILE --by \"Service\"`)"
-                    .into(),
+                msg!(
+                    "une entrée validée doit avoir validated_by (lancer `guichet stamp FICHIER --by \"Service\"`)",
+                    "a validated entry needs validated_by (run `guichet stamp FILE --by \"Service\"`)"
+                ),
             );
         }
         match validated_on {
             None => err(
                 None,
-                "a validated entry needs validated_on (run `guichet stamp`)".into(),
+                msg!(
+                    "une entrée validée doit avoir validated_on (lancer `guichet stamp`)",
+                    "a validated entry needs validated_on (run `guichet stamp`)"
+                ),
             ),
             Some(d) if d > today => err(
                 raw.validated_on.as_ref().and_then(|s| at(s.span())),
-                format!("validated_on {d} is in the future"),
-            ),
-            Some(_) => {}
-        }
-        let actual = sha256_hex(&answer);
-        match &raw.answer_sha256 {
-            None => err(
-                None,
-                "a validated entry needs answer_sha256 (run `guichet stamp`)".into(),
-            ),
-            Some(s) if recorded != actual => err(
-                at(s.span()),
-                format!(
-                    "the answer changed since it was validated (answer_sha256 {recorded} but the text hashes to {actual}): not served until validated again with `guichet stamp`"
+                msg!(
+                    "validated_on {d} est dans le futur",
+                    "validated_on {d} is in the future"
                 ),
             ),
             Some(_) => {}
         }
+        match &raw.answer_sha256 {
+            None => err(
+                None,
+                msg!(
+                    "une entrée validée doit avoir answer_sha256 (lancer `guichet stamp`)",
+                    "a validated entry needs answer_sha256 (run `guichet stamp`)"
+                ),
+            ),
+            Some(s) if recorded != actual => problems.push(
+                Problem::error(
+                    path,
+                    at(s.span()),
+                    msg!(
+                        "la réponse a changé depuis sa validation (answer_sha256 {recorded} mais le texte donne {actual}) : elle n'est plus servie tant que le service ne l'a pas revalidée avec `guichet stamp`",
+                        "the answer changed since it was validated (answer_sha256 {recorded} but the text hashes to {actual}): not served until validated again with `guichet stamp`"
+                    ),
+                )
+                .with_kind(Kind::Changed),
+            ),
+            Some(_) => {}
+        }
         if let Some(review) = review_by {
-            let span = raw.review_by.as_ref().map(|s| s.span());
+            let line = raw.review_by.as_ref().and_then(|s| at(s.span()));
             if review < today {
-                err(
-                    span.and_then(at),
-                    format!("review date {review} has passed: not served until reviewed"),
+                problems.push(
+                    Problem::error(
+                        path,
+                        line,
+                        msg!(
+                            "la date de relecture {review} est passée : l'entrée n'est plus servie tant qu'elle n'a pas été relue",
+                            "review date {review} has passed: not served until reviewed"
+                        ),
+                    )
+                    .with_kind(Kind::ReviewPassed),
                 );
             } else if (review - today).num_days() <= REVIEW_WARNING_DAYS {
-                problems.push(Problem::new(
-                    path,
-                    span.and_then(at),
-                    Severity::Warning,
-                    format!("review date {review} is near"),
-                ));
+                problems.push(
+                    Problem::warning(
+                        path,
+                        line,
+                        msg!(
+                            "la date de relecture {review} approche",
+                            "review date {review} is near"
+                        ),
+                    )
+                    .with_kind(Kind::ReviewNear),
+                );
             }
         }
     } else {
-        let what = if status == Status::Draft {
-            "draft"
+        let (fr, en) = if status == Status::Draft {
+            ("brouillon", "draft")
         } else {
-            "withdrawn"
+            ("retirée", "withdrawn")
         };
-        problems.push(Problem::new(
-            path,
-            at(raw.status.span()),
-            Severity::Note,
-            format!("{what}: not served"),
-        ));
+        problems.push(
+            Problem::new(
+                path,
+                at(raw.status.span()),
+                Severity::Note,
+                msg!("{fr} : non servie", "{en}: not served"),
+            )
+            .with_kind(Kind::NotServed),
+        );
+    }
+
+    let words = word_count(&answer);
+    if !answer.is_empty() && !ANSWER_WORDS.contains(&words) {
+        let (min, max) = (ANSWER_WORDS.start(), ANSWER_WORDS.end());
+        problems.push(
+            Problem::warning(
+                path,
+                Some(body_line),
+                msg!(
+                    "la réponse fait {words} mots : corpus/README.md conseille de {min} à {max} mots (assez pour dire quoi faire, où, quand, combien ; pas plus qu'on ne lit sur un téléphone)",
+                    "the answer has {words} words: corpus/README.md advises {min} to {max}"
+                ),
+            )
+            .with_kind(Kind::Writing),
+        );
+    }
+    let alternates = raw.alternates.len();
+    if !ALTERNATES.contains(&alternates) {
+        let (min, max) = (ALTERNATES.start(), ALTERNATES.end());
+        let line = split
+            .front
+            .lines()
+            .position(|l| l.starts_with("alternates"))
+            .map(|i| i + split.front_first_line);
+        problems.push(
+            Problem::warning(
+                path,
+                line,
+                msg!(
+                    "{alternates} formulation(s) dans alternates : corpus/README.md en demande de {min} à {max} (mots du quotidien, sans accents, sigles, fautes courantes)",
+                    "{alternates} alternate(s): corpus/README.md asks for {min} to {max}"
+                ),
+            )
+            .with_kind(Kind::Writing),
+        );
     }
 
     let entry = Entry {
@@ -317,36 +512,95 @@ fn parse_entry(
         url: raw.url.map(Spanned::into_inner),
         easy_read,
         translations,
+        stale,
         source: path.to_path_buf(),
     };
     (Some(entry), problems)
 }
 
-/// A variant (easy-read, translation) is servable only when its recorded hash matches.
-fn check_variant_hash(
+/// A variant's (easy-read, translation) own problems: empty, HTML, or a text that does
+/// not match the hash it was validated with. Any of them keeps the variant from being served.
+fn check_variant(
+    path: &Path,
+    line: Option<usize>,
+    what: &str,
     answer: &str,
     recorded: Option<&str>,
-    what: &str,
-    err: &mut dyn FnMut(String),
-) -> bool {
-    let actual = sha256_hex(answer);
+) -> Vec<Problem> {
     if answer.trim().is_empty() {
-        err(format!("{what}.answer is empty"));
-        return false;
+        return vec![Problem::error(
+            path,
+            line,
+            msg!("{what}.answer est vide", "{what}.answer is empty"),
+        )];
     }
+    let mut problems = Vec::new();
+    if let Some(tag) = html_tag(answer) {
+        problems.push(Problem::error(
+            path,
+            line,
+            msg!(
+                "{what}.answer contient du HTML ({tag}) : Markdown seulement, le HTML s'afficherait tel quel",
+                "{what}.answer contains HTML ({tag}): Markdown only; HTML would be shown as text"
+            ),
+        ));
+    }
+    let actual = sha256_hex(answer);
     match recorded {
-        None => {
-            err(format!("{what} has no sha256 (run `guichet stamp`)"));
-            false
-        }
-        Some(r) if r.trim().to_lowercase() != actual => {
-            err(format!(
-                "{what} changed since it was validated (sha256 {r} but the text hashes to {actual})"
-            ));
-            false
-        }
-        Some(_) => true,
+        None => problems.push(
+            Problem::error(
+                path,
+                line,
+                msg!(
+                    "{what} n'a pas de sha256 (lancer `guichet stamp`)",
+                    "{what} has no sha256 (run `guichet stamp`)"
+                ),
+            )
+            .with_kind(Kind::Changed),
+        ),
+        Some(r) if r.trim().to_lowercase() != actual => problems.push(
+            Problem::error(
+                path,
+                line,
+                msg!(
+                    "{what} a changé depuis sa validation (sha256 {r} mais le texte donne {actual}) : non servi tant qu'il n'est pas revalidé",
+                    "{what} changed since it was validated (sha256 {r} but the text hashes to {actual})"
+                ),
+            )
+            .with_kind(Kind::Changed),
+        ),
+        Some(_) => {}
     }
+    problems
+}
+
+/// A variant validated against another French answer than today's is out of date: the
+/// French changed (a time, an amount), so the variant may say something no longer true.
+/// It is a warning, not an error: the entry is still served, in French.
+fn stale_problem(
+    path: &Path,
+    line: Option<usize>,
+    what: &str,
+    source: Option<&str>,
+    current: &str,
+) -> Option<Problem> {
+    let flag = if what == "easy_read" {
+        "--easy-read".to_string()
+    } else {
+        format!("--variant {}", what.trim_start_matches("translations."))
+    };
+    let message = match source {
+        Some(s) if s.trim().eq_ignore_ascii_case(current) => return None,
+        Some(_) => msg!(
+            "{what} est périmé : la réponse en français a changé depuis sa validation ; il n'est plus servi (la réponse en français l'est à sa place) tant qu'il n'est pas revu puis revalidé avec `guichet stamp FICHIER --by \"Service\" {flag}`",
+            "{what} is out of date: the French answer changed since it was validated; not served (the French answer is, instead) until reviewed and validated again with `guichet stamp FILE --by \"Service\" {flag}`"
+        ),
+        None => msg!(
+            "{what} n'a pas de source_sha256 : on ne sait pas sur quelle réponse en français il a été validé ; non servi tant qu'il n'est pas revalidé avec `guichet stamp FICHIER --by \"Service\" {flag}`",
+            "{what} has no source_sha256: which French answer it was validated against is unknown; not served until validated with `guichet stamp FILE --by \"Service\" {flag}`"
+        ),
+    };
+    Some(Problem::warning(path, line, message).with_kind(Kind::StaleVariant))
 }
 
 fn read(path: &Path) -> Result<String, CorpusError> {
@@ -403,7 +657,11 @@ fn parse_dir(dir: &Path, today: NaiveDate) -> Result<Parsed, CorpusError> {
         let path = dir.join(name);
         if !path.exists() {
             if required {
-                problems.push(Problem::error(&path, None, format!("{name} is missing")));
+                problems.push(Problem::error(
+                    &path,
+                    None,
+                    msg!("{name} manque", "{name} is missing"),
+                ));
             }
             return Ok(None);
         }
@@ -426,7 +684,10 @@ fn parse_dir(dir: &Path, today: NaiveDate) -> Result<Parsed, CorpusError> {
         problems.push(Problem::error(
             &entries_dir,
             None,
-            "the entries/ folder is missing",
+            msg!(
+                "le dossier entries/ manque",
+                "the entries/ folder is missing"
+            ),
         ));
         blocking = true;
     }
@@ -438,19 +699,31 @@ fn parse_dir(dir: &Path, today: NaiveDate) -> Result<Parsed, CorpusError> {
     let mut entries: Vec<(Entry, bool)> = Vec::new();
     let mut seen: HashMap<EntryId, PathBuf> = HashMap::new();
     for path in files {
-        let text = read(&path)?;
+        // An unreadable entry is one problem among others, not the end of the check.
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                problems.push(Problem::error(
+                    &path,
+                    None,
+                    msg!(
+                        "fichier illisible ({e}) : enregistrez-le en UTF-8",
+                        "unreadable file ({e}): save it as UTF-8"
+                    ),
+                ));
+                continue;
+            }
+        };
         let (entry, mut found) = parse_entry(&path, &text, services.as_ref(), today);
         if let Some(entry) = entry {
             if let Some(first) = seen.get(&entry.id) {
-                found.push(Problem::error(
-                    &path,
-                    None,
-                    format!(
-                        "duplicate id {}: already used by {}",
-                        entry.id,
-                        first.display()
-                    ),
-                ));
+                found.push(Problem::error(&path, None, {
+                    let (id, first) = (&entry.id, first.display());
+                    msg!(
+                        "id {id} en double : déjà pris par {first}",
+                        "duplicate id {id}: already used by {first}"
+                    )
+                }));
             } else {
                 seen.insert(entry.id.clone(), path.clone());
             }
@@ -470,7 +743,7 @@ fn parse_dir(dir: &Path, today: NaiveDate) -> Result<Parsed, CorpusError> {
     })
 }
 
-/// Every problem of the corpus in `dir`, as of `today` (what `guichet check` prints).
+/// Keeps the value, or moves its problems into `problems`.
 pub fn take<T>(parsed: Result<T, Vec<Problem>>, problems: &mut Vec<Problem>) -> Option<T> {
     parsed.map_err(|p| problems.extend(p)).ok()
 }
@@ -480,8 +753,31 @@ pub fn check(dir: &Path, today: NaiveDate) -> Result<Vec<Problem>, CorpusError> 
     Ok(parse_dir(dir, today)?.problems)
 }
 
-/// The servable corpus in `dir`, as of `today`, with the problems of the entries left out.
-/// Fails only when the corpus as a whole cannot be used (services, messages, glossary).
+/// The corpus in `dir` as a server may start on it, or every problem that refuses it.
+///
+/// One rule for every file: any error in a file (services.toml, messages.toml,
+/// glossary.toml or an entry) refuses the whole corpus, with every problem listed, so a
+/// deployment catches it; review dates that passed only withhold their entry (the
+/// calendar, not a broken file). Nothing here panics or exits: a hot reload calls this
+/// and, on `Err`, keeps serving the engine it has, so a corpus change never takes a
+/// running server down. On `Ok`, the problems are the warnings and notes.
+pub fn load_checked(dir: &Path, today: NaiveDate) -> Result<(Corpus, Vec<Problem>), CorpusError> {
+    let (corpus, problems) = load(dir, today)?;
+    let blocking: Vec<Problem> = problems
+        .iter()
+        .filter(|p| p.blocks_start())
+        .cloned()
+        .collect();
+    if blocking.is_empty() {
+        Ok((corpus, problems))
+    } else {
+        Err(CorpusError::Invalid(blocking))
+    }
+}
+
+/// The servable corpus in `dir`, as of `today`, with the problems of the entries left out
+/// (what `check` and the reports count). Fails only when the corpus as a whole cannot be
+/// used (services, messages, glossary); a server starts with [`load_checked`] instead.
 pub fn load(dir: &Path, today: NaiveDate) -> Result<(Corpus, Vec<Problem>), CorpusError> {
     let parsed = parse_dir(dir, today)?;
     if parsed.blocking {

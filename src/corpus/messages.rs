@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::problem::{Problem, toml_error_line, toml_error_message};
+use super::problem::{Problem, msg, toml_problem};
 
 /// Every sentence the assistant may say besides answers. All keys are required in
 /// every language, so no reply ever falls back to an unvalidated string.
@@ -53,18 +53,16 @@ pub const PRIMARY_LANG: &str = "fr";
 
 impl Messages {
     pub(super) fn parse(path: &Path, text: &str) -> Result<Self, Vec<Problem>> {
-        let sets: BTreeMap<String, MessageSet> = toml::from_str(text).map_err(|e| {
-            vec![Problem::error(
-                path,
-                toml_error_line(text, &e),
-                toml_error_message(&e),
-            )]
-        })?;
+        let sets: BTreeMap<String, MessageSet> =
+            toml::from_str(text).map_err(|e| vec![toml_problem(path, text, 1, &e)])?;
         if !sets.contains_key(PRIMARY_LANG) {
             return Err(vec![Problem::error(
                 path,
                 None,
-                format!("no [{PRIMARY_LANG}] messages"),
+                msg!(
+                    "aucune section [{PRIMARY_LANG}] : les phrases de l'assistant en français sont obligatoires",
+                    "no [{PRIMARY_LANG}] messages"
+                ),
             )]);
         }
         let fingerprint = hex::encode(Sha256::digest(text.as_bytes()));

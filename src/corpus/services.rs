@@ -8,7 +8,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::problem::{Problem, line_of, toml_error_line, toml_error_message};
+use super::problem::{Msg, Problem, line_of, msg, toml_problem};
 
 const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
@@ -17,19 +17,23 @@ const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 pub struct WeeklyHours([Vec<(NaiveTime, NaiveTime)>; 7]);
 
 impl WeeklyHours {
-    fn parse(raw: &BTreeMap<String, Vec<String>>) -> Result<Self, String> {
+    fn parse(raw: &BTreeMap<String, Vec<String>>) -> Result<Self, Msg> {
         let mut hours: [Vec<(NaiveTime, NaiveTime)>; 7] = Default::default();
         for key in raw.keys() {
             if !DAYS.contains(&key.as_str()) {
-                return Err(format!(
-                    "unknown day {key:?} in hours (expected one of {})",
-                    DAYS.join(", ")
+                let days = DAYS.join(", ");
+                return Err(msg!(
+                    "jour inconnu {key:?} dans hours (attendu : {days})",
+                    "unknown day {key:?} in hours (expected one of {days})"
                 ));
             }
         }
         for (i, day) in DAYS.iter().enumerate() {
             let Some(ranges) = raw.get(*day) else {
-                return Err(format!("hours.{day} is missing (use [] when closed)"));
+                return Err(msg!(
+                    "hours.{day} manque (mettre [] les jours de fermeture)",
+                    "hours.{day} is missing (use [] when closed)"
+                ));
             };
             for range in ranges {
                 let parsed = range.split_once('-').and_then(|(a, b)| {
@@ -40,7 +44,8 @@ impl WeeklyHours {
                 match parsed {
                     Some(r) => hours[i].push(r),
                     None => {
-                        return Err(format!(
+                        return Err(msg!(
+                            "hours.{day} : {range:?} n'est pas de la forme \"HH:MM-HH:MM\" avec le début avant la fin",
                             "hours.{day}: {range:?} is not \"HH:MM-HH:MM\" with start before end"
                         ));
                     }
@@ -82,9 +87,27 @@ pub struct Service {
     pub web: Option<String>,
     pub timezone: Tz,
     pub hours: WeeklyHours,
+    /// Names besides `name` that may sign `validated_by` for this service.
+    pub validators: Vec<String>,
 }
 
 impl Service {
+    /// Whether `by` may sign a validation of this service's entries: its own name, or
+    /// one of the `validators` services.toml declares for it.
+    pub fn may_validate(&self, by: &str) -> bool {
+        let by = by.trim();
+        self.name == by || self.validators.iter().any(|v| v == by)
+    }
+
+    /// Who may sign, as an editor reads it: `"Nom", "Autre"`.
+    pub fn signers(&self) -> String {
+        std::iter::once(&self.name)
+            .chain(&self.validators)
+            .map(|n| format!("{n:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     pub fn is_open_at(&self, now: DateTime<Utc>) -> bool {
         let local = now.with_timezone(&self.timezone);
         self.hours.is_open(local.weekday(), local.time())
@@ -150,17 +173,15 @@ struct RawService {
     timezone: Option<String>,
     #[serde(default)]
     hours: BTreeMap<String, Vec<String>>,
+    /// Who else may sign a validation for this service (a person's role, a team).
+    #[serde(default)]
+    validators: Vec<String>,
 }
 
 impl Services {
-    pub(super) fn parse(path: &Path, text: &str) -> Result<Self, Vec<Problem>> {
-        let raw: RawServices = toml::from_str(text).map_err(|e| {
-            vec![Problem::error(
-                path,
-                toml_error_line(text, &e),
-                toml_error_message(&e),
-            )]
-        })?;
+    pub fn parse(path: &Path, text: &str) -> Result<Self, Vec<Problem>> {
+        let raw: RawServices =
+            toml::from_str(text).map_err(|e| vec![toml_problem(path, text, 1, &e)])?;
         let mut problems = Vec::new();
         let mut map = BTreeMap::new();
         let default_defined = raw.services.contains_key(raw.default.get_ref());
@@ -178,7 +199,13 @@ impl Services {
                     problems.push(Problem::error(
                         path,
                         line,
-                        format!("service {key}: unknown time zone {:?}", r.timezone),
+                        {
+                            let tz = r.timezone.as_deref().unwrap_or_default();
+                            msg!(
+                                "service {key} : fuseau horaire inconnu {tz:?} (par exemple \"Europe/Paris\")",
+                                "service {key}: unknown time zone {tz:?}"
+                            )
+                        },
                     ));
                     continue;
                 }
@@ -186,12 +213,24 @@ impl Services {
             let hours = match WeeklyHours::parse(&r.hours) {
                 Ok(h) => h,
                 Err(msg) => {
-                    problems.push(Problem::error(path, line, format!("service {key}: {msg}")));
+                    let Msg { fr, en } = msg;
+                    problems.push(Problem::error(
+                        path,
+                        line,
+                        msg!("service {key} : {fr}", "service {key}: {en}"),
+                    ));
                     continue;
                 }
             };
             if r.phone.is_none() && r.email.is_none() && r.address.is_none() {
-                problems.push(Problem::error(path, line, format!("service {key} has no phone, email nor address: a hand-off would lead nowhere")));
+                problems.push(Problem::error(
+                    path,
+                    line,
+                    msg!(
+                        "le service {key} n'a ni téléphone, ni courriel, ni adresse : un passage de relais ne mènerait nulle part",
+                        "service {key} has no phone, email nor address: a hand-off would lead nowhere"
+                    ),
+                ));
             }
             let service = Service {
                 key: key.clone(),
@@ -203,6 +242,7 @@ impl Services {
                 web: r.web,
                 timezone,
                 hours,
+                validators: r.validators,
             };
             map.insert(key, service);
         }
@@ -210,7 +250,13 @@ impl Services {
             problems.push(Problem::error(
                 path,
                 Some(line_of(text, raw.default.span().start)),
-                format!("default service {:?} is not defined", raw.default.get_ref()),
+                {
+                    let default = raw.default.get_ref();
+                    msg!(
+                        "le service par défaut {default:?} n'est pas défini dans ce fichier",
+                        "default service {default:?} is not defined"
+                    )
+                },
             ));
         }
         if !problems.is_empty() {
@@ -236,6 +282,7 @@ impl Services {
             web: None,
             timezone: chrono_tz::Europe::Paris,
             hours: WeeklyHours::default(),
+            validators: Vec::new(),
         };
         Self {
             default: "default".into(),

@@ -1,40 +1,95 @@
 //! `guichet stamp`: records that a service validated an entry, so editors never compute
 //! hashes by hand. Only the front matter is rewritten; the body is kept byte for byte.
+//!
+//! A stamp records only what it is told: the French answer always (that is what the
+//! service signs), a translation with `--variant xx`, the easy-read version with
+//! `--easy-read`, and a new status only with `--status`. A variant not named keeps the
+//! hash of the French answer it was validated against, so `check` reports it out of date
+//! when the French changed, and it is not served until someone validates it again.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use toml_edit::{DocumentMut, Item, value};
 
-use super::load::split_front_matter;
-use super::sha256_hex;
+use super::load::{parse_entry, split_front_matter};
+use super::problem::{Problem, Severity, line_of};
+use super::{Services, Status, sha256_hex};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StampError {
-    #[error("cannot read or write {path}: {source}")]
+    #[error("impossible de lire ou d'écrire {path} : {source}")]
     Io {
         path: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}:{line}: {message}")]
+    #[error("{path}:{line}: erreur: {message}")]
     Format {
         path: String,
         line: usize,
         message: String,
     },
+    #[error(
+        "{path} : aucun services.toml dans les dossiers au-dessus de ce fichier (une entrée se trouve dans CORPUS/entries/SERVICE/)"
+    )]
+    NoServices { path: String },
+    #[error("{path} : pas de {what} à valider dans cette entrée")]
+    NoVariant { path: String, what: String },
+    /// What `check` would report on the entry once stamped: nothing is written.
+    #[error("validation refusée, rien n'a été écrit :\n{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Refused(Vec<Problem>),
+}
+
+/// What a stamp is asked to record.
+#[derive(Debug, Clone)]
+pub struct StampRequest<'a> {
+    /// Who validated: the owning service's name, or a validator services.toml declares.
+    pub by: &'a str,
+    pub today: NaiveDate,
+    /// Translations validated too (language codes).
+    pub variants: &'a [String],
+    pub easy_read: bool,
+    /// A status to set; `None` keeps the entry's.
+    pub status: Option<Status>,
 }
 
 /// What a stamp recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stamped {
     pub answer_sha256: String,
+    /// Variants validated with the answer (`easy_read`, `translations.en`).
     pub variants: Vec<String>,
+    /// Variants left out of date: validated against another French answer, not served.
+    pub stale: Vec<String>,
+    pub status: Status,
 }
 
-/// Marks the entry in `path` as validated by `by` on `today`, with the hashes of its
-/// answer, easy-read variant and translations as they stand now.
-pub fn stamp(path: &Path, by: &str, today: NaiveDate) -> Result<Stamped, StampError> {
+/// The services of the corpus `entry` belongs to: the nearest `services.toml` above it.
+pub fn services_for(entry: &Path) -> Result<Services, StampError> {
+    let shown = entry.display().to_string();
+    let absolute = std::path::absolute(entry).unwrap_or_else(|_| PathBuf::from(entry));
+    let file = absolute
+        .ancestors()
+        .skip(1)
+        .map(|d| d.join("services.toml"))
+        .find(|f| f.is_file())
+        .ok_or(StampError::NoServices { path: shown })?;
+    let text = std::fs::read_to_string(&file).map_err(|source| StampError::Io {
+        path: file.display().to_string(),
+        source,
+    })?;
+    Services::parse(&file, &text).map_err(StampError::Refused)
+}
+
+/// Records in `path` that `request.by` validated the entry on `request.today`, after
+/// checking the result as `check` would: an unknown service, a validator who is not the
+/// service, or any other error refuses the stamp and leaves the file untouched.
+pub fn stamp(
+    path: &Path,
+    services: &Services,
+    request: &StampRequest<'_>,
+) -> Result<Stamped, StampError> {
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| StampError::Io {
         path: shown.clone(),
@@ -43,7 +98,7 @@ pub fn stamp(path: &Path, by: &str, today: NaiveDate) -> Result<Stamped, StampEr
     let split = split_front_matter(&text).map_err(|(line, message)| StampError::Format {
         path: shown.clone(),
         line,
-        message,
+        message: message.fr,
     })?;
     let mut doc: DocumentMut =
         split
@@ -53,35 +108,56 @@ pub fn stamp(path: &Path, by: &str, today: NaiveDate) -> Result<Stamped, StampEr
                 path: shown.clone(),
                 line: e
                     .span()
-                    .map(|s| super::problem::line_of(split.front, s.start) + 1)
+                    .map(|s| line_of(split.front, s.start) + 1)
                     .unwrap_or(1),
                 message: e.message().to_string(),
             })?;
     let answer_sha256 = sha256_hex(split.body);
-    doc["status"] = value("validated");
-    doc["validated_by"] = value(by);
-    doc["validated_on"] = value(today.format("%Y-%m-%d").to_string());
+    if let Some(status) = request.status {
+        doc["status"] = value(match status {
+            Status::Draft => "draft",
+            Status::Validated => "validated",
+            Status::Withdrawn => "withdrawn",
+        });
+    }
+    doc["validated_by"] = value(request.by.trim());
+    doc["validated_on"] = value(request.today.format("%Y-%m-%d").to_string());
     doc["answer_sha256"] = value(answer_sha256.clone());
     let mut variants = Vec::new();
-    if let Some(easy) = doc.get_mut("easy_read").and_then(Item::as_table_like_mut)
-        && let Some(answer) = easy.get("answer").and_then(Item::as_str)
-    {
+    let mut sign = |table: &mut dyn toml_edit::TableLike, what: String| -> bool {
+        let Some(answer) = table.get("answer").and_then(Item::as_str) else {
+            return false;
+        };
         let h = sha256_hex(answer);
-        easy.insert("sha256", value(h));
-        variants.push("easy_read".to_string());
+        table.insert("sha256", value(h));
+        table.insert("source_sha256", value(answer_sha256.clone()));
+        variants.push(what);
+        true
+    };
+    if request.easy_read {
+        let signed = doc
+            .get_mut("easy_read")
+            .and_then(Item::as_table_like_mut)
+            .is_some_and(|t| sign(t, "easy_read".into()));
+        if !signed {
+            return Err(StampError::NoVariant {
+                path: shown,
+                what: "[easy_read]".into(),
+            });
+        }
     }
-    if let Some(translations) = doc
-        .get_mut("translations")
-        .and_then(Item::as_table_like_mut)
-    {
-        for (lang, tr) in translations.iter_mut() {
-            if let Some(tr) = tr.as_table_like_mut()
-                && let Some(answer) = tr.get("answer").and_then(Item::as_str)
-            {
-                let h = sha256_hex(answer);
-                tr.insert("sha256", value(h));
-                variants.push(format!("translations.{lang}"));
-            }
+    for lang in request.variants {
+        let signed = doc
+            .get_mut("translations")
+            .and_then(Item::as_table_like_mut)
+            .and_then(|t| t.get_mut(lang))
+            .and_then(Item::as_table_like_mut)
+            .is_some_and(|t| sign(t, format!("translations.{lang}")));
+        if !signed {
+            return Err(StampError::NoVariant {
+                path: shown,
+                what: format!("[translations.{lang}]"),
+            });
         }
     }
     let mut out = String::with_capacity(text.len() + 128);
@@ -92,6 +168,15 @@ pub fn stamp(path: &Path, by: &str, today: NaiveDate) -> Result<Stamped, StampEr
     }
     out.push_str("+++\n");
     out.push_str(&text[split.rest_start..]);
+
+    let (entry, problems) = parse_entry(path, &out, Some(services), request.today);
+    let errors: Vec<Problem> = problems
+        .into_iter()
+        .filter(|p| p.severity == Severity::Error)
+        .collect();
+    let Some(entry) = entry.filter(|_| errors.is_empty()) else {
+        return Err(StampError::Refused(errors));
+    };
     std::fs::write(path, out).map_err(|source| StampError::Io {
         path: shown,
         source,
@@ -99,5 +184,17 @@ pub fn stamp(path: &Path, by: &str, today: NaiveDate) -> Result<Stamped, StampEr
     Ok(Stamped {
         answer_sha256,
         variants,
+        stale: entry
+            .stale
+            .iter()
+            .map(|v| {
+                if v == "easy_read" {
+                    v.clone()
+                } else {
+                    format!("translations.{v}")
+                }
+            })
+            .collect(),
+        status: entry.status,
     })
 }

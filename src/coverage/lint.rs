@@ -9,7 +9,7 @@ use std::path::Path;
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::corpus::{self, CorpusError, Problem, Severity};
+use crate::corpus::{self, CorpusError, Kind, Problem, Severity};
 use crate::embedder::{Embedding, TextKind};
 use crate::engine::{Engine, EngineError};
 
@@ -64,24 +64,18 @@ pub fn never_served<'a>(
         .collect()
 }
 
-/// Sorts `corpus::check`'s problems into the report's sections. The sections follow
-/// the messages `corpus::load` writes; anything unrecognised lands in `other`.
+/// Sorts `corpus::check`'s problems into the report's sections by their kind; anything
+/// else lands in `other`.
 pub fn lint(dir: &Path, today: NaiveDate) -> Result<LintReport, CorpusError> {
     let mut report = LintReport::default();
     for p in corpus::check(dir, today)? {
-        let m = p.message.as_str();
-        let section = if m.starts_with("review date") && m.contains("has passed") {
-            &mut report.review_passed
-        } else if m.starts_with("review date") && m.contains("is near") {
-            &mut report.review_near
-        } else if m.starts_with("draft") {
-            &mut report.drafts
-        } else if m.contains("changed since it was validated") || m.contains("sha256") {
-            &mut report.hash_mismatches
-        } else if p.severity >= Severity::Warning {
-            &mut report.other
-        } else {
-            continue;
+        let section = match p.kind {
+            Kind::ReviewPassed => &mut report.review_passed,
+            Kind::ReviewNear => &mut report.review_near,
+            Kind::NotServed => &mut report.drafts,
+            Kind::Changed | Kind::StaleVariant => &mut report.hash_mismatches,
+            _ if p.severity >= Severity::Warning => &mut report.other,
+            _ => continue,
         };
         section.push(p);
     }

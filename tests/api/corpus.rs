@@ -111,16 +111,16 @@ fn each_kind_of_corruption_is_reported_with_file_and_line_and_the_entry_is_not_s
         Some(line_of(&unknown_service, "service = "))
     );
     assert_eq!(
-        find(&changed_body, "changed since it was validated").line,
+        find(&changed_body, "a changé depuis sa validation").line,
         Some(line_of(&changed_body, "answer_sha256"))
     );
     assert_eq!(
-        find(&past_review, "review date").line,
+        find(&past_review, "date de relecture").line,
         Some(line_of(&past_review, "review_by"))
     );
-    assert!(find(&duplicate, "duplicate id").message.contains("pacs.md"));
-    find(&empty, "empty");
-    assert_eq!(find(&no_front, "front matter").line, Some(1));
+    assert!(find(&duplicate, "en double").message.contains("pacs.md"));
+    find(&empty, "vide");
+    assert_eq!(find(&no_front, "en-tête").line, Some(1));
 
     let (c, _) = corpus::load(&corpus_dir, today()).unwrap();
     for id in [
@@ -151,7 +151,7 @@ fn guichet_check_prints_file_and_line_and_exits_1_on_errors() {
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8(out.stdout).unwrap();
     let expected = format!(
-        "{}:{}: error:",
+        "{}:{}: erreur:",
         file.display(),
         line_of(&file, "service = ")
     );

@@ -142,7 +142,16 @@ fn the_self_test_finds_a_planted_near_duplicate() {
         text.replacen("puis à l'école.", "puis à l'école primaire.", 1),
     )
     .unwrap();
-    corpus::stamp::stamp(&copy, "Espace Famille", Local::now().date_naive()).unwrap();
+    // A full copy: its translation is validated with it, as the original's is.
+    let services = corpus::stamp::services_for(&copy).unwrap();
+    let request = corpus::stamp::StampRequest {
+        by: "Espace Famille (Éducation et restauration scolaire)",
+        today: Local::now().date_naive(),
+        variants: &["en".to_string()],
+        easy_read: false,
+        status: None,
+    };
+    corpus::stamp::stamp(&copy, &services, &request).unwrap();
     let dup = engine_over(&corpus_dir);
     assert!(dup.corpus().index_of("inscription-ecole-bis").is_some());
     let t = coverage::self_test(&dup).unwrap();

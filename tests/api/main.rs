@@ -12,5 +12,6 @@ mod coverage;
 mod grounding;
 mod handoffs;
 mod inbox;
+mod kb;
 mod shutdown;
 mod widget;
