@@ -89,16 +89,27 @@ pub fn gaps(config: &Config, days: i64, threshold: f32, json: bool) -> Result<i3
         return Ok(0);
     }
     println!(
-        "{} unanswered question(s) in the last {days} day(s), {} gap(s)\n",
+        "{} unanswered question(s) in the last {days} day(s), {} of them asking for a person (not gaps), {} gap(s)\n",
         asked.len(),
+        gaps::requests_for_a_person(&engine, &asked),
         found.len()
     );
+    let services = engine.corpus().services();
     for (i, g) in found.iter().enumerate() {
         let closest = g.closest.as_ref().map_or("-".to_string(), |c| {
-            format!("{} ({}, score {:.2})", c.id, c.service, c.score)
+            format!("{} (score {:.2})", c.id, c.score)
         });
+        let service = match &g.service {
+            Some(key) => format!(
+                "{} ({}/{} central questions)",
+                services.get_or_default(key).name,
+                g.evidence.agree,
+                g.evidence.of
+            ),
+            None => "à attribuer".to_string(),
+        };
         println!(
-            "{}. {} question(s) ({} handed off, {} clarified); closest entry: {closest}",
+            "{}. {} question(s) ({} handed off, {} clarified); service: {service}; closest entry: {closest}",
             i + 1,
             g.size,
             g.handed_off,

@@ -8,6 +8,7 @@ mod chat;
 mod conversations;
 mod corpus;
 mod coverage;
+mod gaps;
 mod grounding;
 mod handoffs;
 mod inbox;
