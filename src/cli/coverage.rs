@@ -36,7 +36,7 @@ pub fn probe_file(
         write(out, &render::results_csv(&results))?;
     }
     if let Some(out) = html {
-        let title = format!("Coverage: {}", file.display());
+        let title = format!("Couverture : {}", file.display());
         write(out, &render::results_html(&results, &summary, &title))?;
     }
     println!(
@@ -45,12 +45,21 @@ pub fn probe_file(
     );
     if let Some(rate) = summary.pass_rate {
         println!(
-            "{}/{} expectations met ({:.1} %), {} wrong answer(s)",
+            "{}/{} expectations met ({:.1} %), {} wrong answer(s), {} expectation(s) to update",
             summary.passed,
             summary.judged,
             rate * 100.0,
-            summary.wrong_answers
+            summary.wrong_answers,
+            summary.expectations_to_update
         );
+    }
+    for r in &results {
+        if let Some(v) = r
+            .verdict
+            .filter(|v| *v == coverage::Verdict::ExpectationToUpdate)
+        {
+            println!("  expectation to update: {:?}: {}", r.question, v.action(r));
+        }
     }
     for c in &summary.confusable {
         println!("  expected {} got {} ({}x)", c.expected, c.got, c.count);

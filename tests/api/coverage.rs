@@ -69,8 +69,15 @@ async fn a_batch_judges_entry_and_handoff_expectations_both_ways() {
     assert_eq!(s["handed_off"], 2, "{s}");
     assert_eq!(s["judged"], 5);
     assert_eq!(s["passed"], 2);
-    // Answered where a hand-off was expected, and answered with another entry.
-    assert_eq!(s["wrong_answers"], 2, "{s}");
+    // Answered with another entry is a wrong answer; answered where a hand-off was
+    // expected is an expectation to update, counted apart.
+    assert_eq!(s["wrong_answers"], 1, "{s}");
+    assert_eq!(s["expectations_to_update"], 1, "{s}");
+    assert_eq!(results[2]["verdict"], "expectation_to_update", "{out}");
+    assert_eq!(results[4]["verdict"], "wrong_answer", "{out}");
+    assert_eq!(results[3]["verdict"], "not_answered", "{out}");
+    assert_eq!(results[0]["verdict"], "pass");
+    assert_eq!(results[5]["verdict"], Value::Null);
     assert_eq!(
         s["confusable"],
         json!([{ "expected": "cantine-tarifs", "got": "inscription-scolaire", "count": 1 }])

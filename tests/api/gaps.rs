@@ -297,3 +297,65 @@ async fn gaps_api_leaves_out_requests_for_a_person_and_says_when_no_service_is_s
         assert!(g["closest"]["id"].is_string(), "{out:#}");
     }
 }
+
+/// `guichet coverage FILE`: a hand-off expected for a question an entry now answers is an
+/// expectation to update, in the summary line, the CSV and the HTML, apart from a wrong
+/// answer.
+#[test]
+fn probe_the_cli_reports_an_expectation_to_update_apart_from_wrong_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let probes = dir.path().join("probes.csv");
+    let school = "comment inscrire mon fils à l'école ?";
+    std::fs::write(
+        &probes,
+        format!("question,expect\n\"{school}\",handoff\n\"{school}\",cantine-tarifs\n"),
+    )
+    .unwrap();
+    let (csv, html) = (dir.path().join("out.csv"), dir.path().join("out.html"));
+    let root = root();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_guichet"))
+        .arg("coverage")
+        .arg(&probes)
+        .arg("--csv")
+        .arg(&csv)
+        .arg("--html")
+        .arg(&html)
+        .arg("--corpus")
+        .arg(root.join("corpus"))
+        .arg("--models")
+        .arg(root.join("models"))
+        .arg("--cache")
+        .arg(root.join("target/test-cache"))
+        .arg("--policy")
+        .arg(root.join("calibration/policy.toml"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(
+            "0/2 expectations met (0.0 %), 1 wrong answer(s), 1 expectation(s) to update"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("expectation to update"), "{stdout}");
+    let csv = std::fs::read_to_string(&csv).unwrap();
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let verdicts: Vec<String> = reader
+        .records()
+        .map(|r| r.unwrap()[10].to_string())
+        .collect();
+    assert_eq!(verdicts, ["expectation_to_update", "wrong_answer"], "{csv}");
+    let html = std::fs::read_to_string(&html).unwrap();
+    assert!(html.contains("<b>1</b>attendus à mettre à jour"), "{html}");
+    assert!(html.contains("<b>1</b>mauvaises réponses"), "{html}");
+    assert!(
+        html.contains("Mettre à jour l'attendu (handoff → inscription-scolaire)"),
+        "{html}"
+    );
+}
