@@ -89,7 +89,8 @@ pub enum Command {
     Gaps {
         #[arg(long, default_value_t = 30)]
         days: i64,
-        /// Average cosine at which two groups of questions merge.
+        /// Least cosine (centred on the corpus's phrasings) every two questions of a group
+        /// must have.
         #[arg(long, default_value_t = crate::coverage::gaps::DEFAULT_THRESHOLD)]
         threshold: f32,
         #[arg(long)]
@@ -106,7 +107,8 @@ pub enum Command {
         /// Days covered, today included.
         #[arg(long, default_value_t = 30)]
         days: i64,
-        /// Average cosine at which two groups of unanswered questions merge.
+        /// Least cosine (centred on the corpus's phrasings) every two unanswered questions
+        /// of a group must have.
         #[arg(long, default_value_t = crate::coverage::gaps::DEFAULT_THRESHOLD)]
         threshold: f32,
         #[command(flatten)]

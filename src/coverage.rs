@@ -89,14 +89,111 @@ pub struct ProbeResult {
     pub candidates: Vec<ScoredEntry>,
     /// Whether the expectation was met; `None` without an expectation.
     pub passed: Option<bool>,
+    /// What kind of pass or failure it is; `None` without an expectation.
+    pub verdict: Option<Verdict>,
+}
+
+/// How a probe with an expectation fared. Serialised in snake_case: these are the stable
+/// values of the API's `verdict` field and of the CSV's `verdict` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Answered with another entry than expected: a person would have read it.
+    WrongAnswer,
+    /// A hand-off was expected and an entry answered: most often an entry written since
+    /// the probe was, so the expectation is out of date (to check, then update).
+    ExpectationToUpdate,
+    /// An entry was expected and the person got a "did you mean" or a hand-off.
+    NotAnswered,
+    /// An entry was expected that the knowledge base does not serve (absent, draft,
+    /// past its review date).
+    UnknownEntry,
+    /// A hand-off was expected and the person got a "did you mean".
+    ClarifiedInstead,
+    Pass,
+}
+
+impl Verdict {
+    pub fn passed(self) -> bool {
+        self == Self::Pass
+    }
+
+    /// The serialised value (the API's and the CSV's).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::WrongAnswer => "wrong_answer",
+            Self::ExpectationToUpdate => "expectation_to_update",
+            Self::NotAnswered => "not_answered",
+            Self::UnknownEntry => "unknown_entry",
+            Self::ClarifiedInstead => "clarified_instead",
+            Self::Pass => "pass",
+        }
+    }
+
+    /// In French, for the HTML page.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::WrongAnswer => "mauvaise réponse",
+            Self::ExpectationToUpdate => "attendu à mettre à jour",
+            Self::NotAnswered => "non répondu",
+            Self::UnknownEntry => "entrée attendue introuvable",
+            Self::ClarifiedInstead => "précision au lieu d'un transfert",
+            Self::Pass => "réussi",
+        }
+    }
+
+    /// What a failure tells the person who maintains the probes or the entries to do, in
+    /// French (their language), for `r`.
+    pub fn action(self, r: &ProbeResult) -> String {
+        let expected = match &r.expect {
+            Some(Expect::Entry(id)) => id.as_str(),
+            _ => "",
+        };
+        let served = r.entry.as_deref().unwrap_or_default();
+        match self {
+            Self::Pass => String::new(),
+            Self::WrongAnswer => format!(
+                "Ajouter cette formulation aux alternates de « {expected} », ou préciser « {served} » qui l'a prise."
+            ),
+            Self::ExpectationToUpdate => format!(
+                "Mettre à jour l'attendu (handoff → {served}) si « {served} » répond bien à la question ; sinon, c'est une mauvaise réponse : préciser « {served} »."
+            ),
+            Self::NotAnswered => {
+                format!("Ajouter cette formulation aux alternates de « {expected} ».")
+            }
+            Self::UnknownEntry => format!(
+                "Écrire (ou valider) l'entrée « {expected} » : elle n'est pas servie aujourd'hui ; ou corriger l'attendu."
+            ),
+            Self::ClarifiedInstead => format!(
+                "Des entrées proches sont proposées ({}) : si l'une répond, mettre à jour l'attendu et lui ajouter cette formulation ; sinon, écrire une entrée.",
+                r.options.join(", ")
+            ),
+        }
+    }
 }
 
 /// Whether an outcome meets an expectation: an entry id passes only on an answer with
 /// that id; "handoff" only on a hand-off (a clarification meets neither).
 pub fn judge(expect: Option<&Expect>, outcome: Outcome, entry: Option<&str>) -> Option<bool> {
-    expect.map(|e| match e {
-        Expect::Entry(id) => outcome == Outcome::Answer && entry == Some(id.as_str()),
-        Expect::Handoff => outcome == Outcome::Handoff,
+    verdict(expect, outcome, entry, true).map(Verdict::passed)
+}
+
+/// The kind of pass or failure; `known` tells whether the expected entry (if any) is one
+/// the knowledge base serves.
+pub fn verdict(
+    expect: Option<&Expect>,
+    outcome: Outcome,
+    entry: Option<&str>,
+    known: bool,
+) -> Option<Verdict> {
+    expect.map(|e| match (e, outcome) {
+        (Expect::Entry(id), Outcome::Answer) if entry == Some(id.as_str()) => Verdict::Pass,
+        (Expect::Entry(_), Outcome::Answer) => Verdict::WrongAnswer,
+        (Expect::Entry(_), _) if !known => Verdict::UnknownEntry,
+        (Expect::Entry(_), _) => Verdict::NotAnswered,
+        (Expect::Handoff, Outcome::Handoff) => Verdict::Pass,
+        (Expect::Handoff, Outcome::Answer) => Verdict::ExpectationToUpdate,
+        (Expect::Handoff, Outcome::Clarify) => Verdict::ClarifiedInstead,
     })
 }
 
@@ -131,7 +228,11 @@ pub fn run(
                 .flatten()
                 .map(|o| o.id.clone())
                 .collect();
-            let passed = judge(p.expect.as_ref(), reply.outcome, entry.as_deref());
+            let known = match &p.expect {
+                Some(Expect::Entry(id)) => engine.corpus().index_of(id).is_some(),
+                _ => true,
+            };
+            let verdict = verdict(p.expect.as_ref(), reply.outcome, entry.as_deref(), known);
             let mut candidates = asked.trace.candidates;
             candidates.truncate(TOP_CANDIDATES);
             Ok(ProbeResult {
@@ -143,7 +244,8 @@ pub fn run(
                 confidence: asked.trace.confidence,
                 margin: asked.trace.margin,
                 candidates,
-                passed,
+                passed: verdict.map(Verdict::passed),
+                verdict,
             })
         })
         .collect()
@@ -168,9 +270,11 @@ pub struct Summary {
     pub passed: usize,
     /// passed / judged; `None` when nothing was judged.
     pub pass_rate: Option<f64>,
-    /// Answered with another entry than expected, or answered where a hand-off was
-    /// expected: the failures a person would see.
+    /// Answered with another entry than expected: the failures a person would see.
     pub wrong_answers: usize,
+    /// Answered where a hand-off was expected: most often an entry written since, so the
+    /// expectation is to check and update; counted apart from the wrong answers.
+    pub expectations_to_update: usize,
     /// Most frequent first.
     pub confusable: Vec<ConfusablePair>,
 }
@@ -179,10 +283,7 @@ pub fn summarise(results: &[ProbeResult]) -> Summary {
     let count = |o: Outcome| results.iter().filter(|r| r.outcome == o).count();
     let judged = results.iter().filter(|r| r.passed.is_some()).count();
     let passed = results.iter().filter(|r| r.passed == Some(true)).count();
-    let wrong_answers = results
-        .iter()
-        .filter(|r| r.outcome == Outcome::Answer && r.passed == Some(false))
-        .count();
+    let verdicts = |v: Verdict| results.iter().filter(|r| r.verdict == Some(v)).count();
     let mut pairs: BTreeMap<(String, String), usize> = BTreeMap::new();
     for r in results {
         let Some(Expect::Entry(expected)) = &r.expect else {
@@ -215,7 +316,8 @@ pub fn summarise(results: &[ProbeResult]) -> Summary {
         judged,
         passed,
         pass_rate: (judged > 0).then(|| passed as f64 / judged as f64),
-        wrong_answers,
+        wrong_answers: verdicts(Verdict::WrongAnswer),
+        expectations_to_update: verdicts(Verdict::ExpectationToUpdate),
         confusable,
     }
 }
@@ -307,9 +409,11 @@ mod tests {
             Outcome::Clarify => vec!["b".to_string(), "a".to_string()],
             _ => Vec::new(),
         };
+        let verdict = verdict(expect.as_ref(), outcome, entry, true);
         ProbeResult {
             question: "q".into(),
-            passed: judge(expect.as_ref(), outcome, entry),
+            passed: verdict.map(Verdict::passed),
+            verdict,
             expect,
             outcome,
             entry: entry.map(String::from),
@@ -354,7 +458,7 @@ mod tests {
             result(Some("a"), Outcome::Answer, Some("a")), // pass
             result(Some("a"), Outcome::Answer, Some("c")), // wrong answer, a->c
             result(Some("a"), Outcome::Answer, Some("c")), // wrong answer, a->c
-            result(Some("handoff"), Outcome::Answer, Some("a")), // wrong answer, no pair
+            result(Some("handoff"), Outcome::Answer, Some("a")), // expectation to update
             result(Some("handoff"), Outcome::Handoff, None), // pass
             result(Some("a"), Outcome::Clarify, None),     // fail, a->b (first option)
             result(Some("a"), Outcome::Handoff, None),     // fail, not a wrong answer
@@ -365,7 +469,8 @@ mod tests {
         assert_eq!((s.answered, s.clarified, s.handed_off), (5, 1, 2));
         assert_eq!((s.judged, s.passed), (7, 2));
         assert!((s.pass_rate.unwrap() - 2.0 / 7.0).abs() < 1e-9);
-        assert_eq!(s.wrong_answers, 3);
+        assert_eq!(s.wrong_answers, 2);
+        assert_eq!(s.expectations_to_update, 1);
         assert_eq!(
             s.confusable,
             vec![
@@ -380,6 +485,67 @@ mod tests {
                     count: 1
                 },
             ]
+        );
+    }
+
+    #[test]
+    fn probe_an_answer_where_a_handoff_was_expected_is_an_expectation_to_update_not_a_wrong_answer()
+    {
+        let h = Some(Expect::Handoff);
+        let a = Some(Expect::Entry("a".into()));
+        let v = |e: &Option<Expect>, o, entry, known| verdict(e.as_ref(), o, entry, known);
+        assert_eq!(
+            v(&h, Outcome::Answer, Some("new-entry"), true),
+            Some(Verdict::ExpectationToUpdate)
+        );
+        assert_eq!(
+            v(&a, Outcome::Answer, Some("b"), true),
+            Some(Verdict::WrongAnswer)
+        );
+        assert_eq!(v(&a, Outcome::Answer, Some("a"), true), Some(Verdict::Pass));
+        assert_eq!(
+            v(&a, Outcome::Handoff, None, true),
+            Some(Verdict::NotAnswered)
+        );
+        assert_eq!(
+            v(&a, Outcome::Clarify, None, false),
+            Some(Verdict::UnknownEntry)
+        );
+        assert_eq!(
+            v(&h, Outcome::Clarify, None, true),
+            Some(Verdict::ClarifiedInstead)
+        );
+        assert_eq!(v(&h, Outcome::Handoff, None, true), Some(Verdict::Pass));
+        assert_eq!(v(&None, Outcome::Answer, Some("a"), true), None);
+        let s = summarise(&[
+            result(Some("handoff"), Outcome::Answer, Some("new-entry")),
+            result(Some("a"), Outcome::Answer, Some("b")),
+        ]);
+        assert_eq!((s.wrong_answers, s.expectations_to_update), (1, 1));
+        assert_eq!(s.passed, 0);
+    }
+
+    #[test]
+    fn probe_each_failure_says_what_to_do() {
+        let stale = result(Some("handoff"), Outcome::Answer, Some("new-entry"));
+        let action = stale.verdict.unwrap().action(&stale);
+        assert!(
+            action.contains("Mettre à jour l'attendu (handoff → new-entry)"),
+            "{action}"
+        );
+        let wrong = result(Some("a"), Outcome::Answer, Some("c"));
+        let action = wrong.verdict.unwrap().action(&wrong);
+        assert!(
+            action.contains("alternates de « a »") && action.contains("« c »"),
+            "{action}"
+        );
+        let missing = result(Some("a"), Outcome::Handoff, None);
+        assert!(
+            missing
+                .verdict
+                .unwrap()
+                .action(&missing)
+                .contains("alternates de « a »")
         );
     }
 

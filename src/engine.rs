@@ -244,7 +244,13 @@ impl Engine {
         self.retriever.candidates(question, query)
     }
 
-    fn asks_for_a_person(&self, question: &str) -> bool {
+    /// The query vectors of the corpus's phrasings (gap mining centres questions on them).
+    pub fn phrasing_vectors(&self) -> impl Iterator<Item = &Embedding> {
+        self.retriever.phrasing_vectors()
+    }
+
+    /// Whether the question asks for a person (`messages.toml` `human_phrases`).
+    pub fn asks_for_a_person(&self, question: &str) -> bool {
         let folded = format!(" {} ", fold(question));
         self.human_phrases
             .iter()

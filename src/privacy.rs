@@ -1,9 +1,15 @@
 //! Redaction of personal data before anything is stored or logged: emails, phone numbers,
 //! NIR, IBAN and card numbers become typed placeholders such as `[email]` or `[IBAN]`.
 //!
-//! Numbers with a check digit (NIR, IBAN, cards) are redacted only when the check holds:
-//! a file number or an invoice reference that merely looks long stays readable for the
-//! agent who takes the conversation over.
+//! A number shaped like a NIR (social-security number) is redacted whatever its key: a
+//! resident who mistypes one digit has still written their number, and a redacted file
+//! reference costs the agent a question while a number left in clear leaks. The key only
+//! labels it: `[NIR]` when it checks, `[carte]` when it fails but the number passes the
+//! card check instead (an American Express number has the same shape), `[NIR ?]` else.
+//!
+//! IBANs and card numbers, whose shape is common to many references, are redacted only
+//! when their check holds: a file number or an invoice reference that merely looks long
+//! stays readable for the agent who takes the conversation over.
 
 use std::sync::LazyLock;
 
@@ -12,6 +18,8 @@ use regex::Regex;
 pub const EMAIL: &str = "[email]";
 pub const PHONE: &str = "[téléphone]";
 pub const NIR: &str = "[NIR]";
+/// A number shaped like a NIR whose key does not check (a typo, or another number).
+pub const NIR_UNCHECKED: &str = "[NIR ?]";
 pub const IBAN: &str = "[IBAN]";
 pub const CARD: &str = "[carte]";
 
@@ -48,7 +56,7 @@ static PHONE_RE: LazyLock<Regex> = LazyLock::new(|| {
     .expect("phone regex")
 });
 
-/// `text` with every email, phone number, valid NIR, valid IBAN and valid card number
+/// `text` with every email, phone number, NIR-shaped number, valid IBAN and valid card number
 /// replaced by its placeholder. Idempotent: placeholders contain no digit nor `@`.
 pub fn redact(text: &str) -> String {
     // A number glued to an email only stands alone once the email is a placeholder, so
@@ -67,7 +75,23 @@ pub fn redact(text: &str) -> String {
 fn redact_once(text: &str) -> String {
     let text = EMAIL_RE.replace_all(text, EMAIL);
     let text = replace_checked(&text, &IBAN_RE, 15, 34, IBAN, iban_is_valid);
-    let text = replace_checked(&text, &NIR_RE, 15, 15, NIR, nir_is_valid);
+    // Every NIR-shaped number goes, whatever its key, before the card pass could leave a
+    // 15-digit one failing Luhn in clear.
+    let text = NIR_RE.replace_all(&text, |c: &regex::Captures| {
+        let compact: String = c[0]
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_uppercase())
+            .collect();
+        if nir_is_valid(&compact) {
+            NIR
+        } else if luhn_is_valid(&compact) {
+            // An American Express number fits the NIR's shape; its check names it.
+            CARD
+        } else {
+            NIR_UNCHECKED
+        }
+    });
     let text = replace_checked(&text, &CARD_RE, 13, 19, CARD, luhn_is_valid);
     PHONE_RE.replace_all(&text, PHONE).into_owned()
 }
@@ -294,9 +318,16 @@ mod tests {
     }
 
     #[test]
-    fn a_nir_with_a_wrong_key_is_not_called_a_nir() {
+    fn privacy_a_nir_shaped_number_with_a_wrong_key_is_redacted_and_labelled_unchecked() {
         assert!(!nir_is_valid("185057800608492"));
-        assert!(!redact("1 85 05 78 006 084 92").contains(NIR));
+        // A mistyped key is still somebody's social-security number.
+        assert_eq!(
+            redact("sécu 1 85 05 78 006 084 92 merci"),
+            format!("sécu {NIR_UNCHECKED} merci")
+        );
+        assert_eq!(redact("185057800608400"), NIR_UNCHECKED);
+        assert_eq!(redact("2.69.04.99.350.012.83"), NIR_UNCHECKED);
+        assert_eq!(redact("1 84 01 2B 001 002 58"), NIR_UNCHECKED);
     }
 
     #[test]
@@ -369,6 +400,36 @@ mod tests {
             prop_assert_eq!(redact(&format!("n° {nir}")), format!("n° {NIR}"));
             let wrong = format!("{body}{:02}", (key % 97) + 1);
             prop_assert!(!nir_is_valid(&wrong));
+        }
+
+        /// Whatever its key, a number shaped like a NIR (sex 1, 2, or 3, 4, 7, 8 for
+        /// temporary numbers; year; month 01-12, 20-42 or 50-99; department, 2A or 2B;
+        /// commune; order), spaced or not, leaves no digit of it behind.
+        #[test]
+        fn privacy_any_nir_shaped_number_is_redacted_whatever_its_key(
+            sex in prop::sample::select(vec!['1', '2', '3', '4', '7', '8']),
+            year in 0u32..100,
+            month in prop::sample::select((1u32..=12).chain(20..=42).chain(50..=99).collect::<Vec<_>>()),
+            dept in prop::sample::select(
+                (1u32..=99).map(|d| format!("{d:02}")).chain(["2A".into(), "2B".into(), "2a".into()]).collect::<Vec<_>>()
+            ),
+            commune in 0u32..1000, order in 0u32..1000, key in 0u32..100,
+            sep in prop::sample::select(vec!["", " ", "."]),
+        ) {
+            let nir = [
+                sex.to_string(), format!("{year:02}"), format!("{month:02}"), dept,
+                format!("{commune:03}"), format!("{order:03}"), format!("{key:02}"),
+            ].join(sep);
+            let out = redact(&format!("mon numéro {nir} merci"));
+            let compact: String = nir.chars().filter(char::is_ascii_alphanumeric).collect();
+            let label = if nir_is_valid(&compact.to_ascii_uppercase()) {
+                NIR
+            } else if luhn_is_valid(&compact) {
+                CARD
+            } else {
+                NIR_UNCHECKED
+            };
+            prop_assert_eq!(out, format!("mon numéro {label} merci"));
         }
 
         #[test]

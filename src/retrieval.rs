@@ -120,6 +120,11 @@ impl Retriever {
     }
 
     /// Candidate entries for a question (its text and its query embedding), unsorted.
+    /// The vectors of every phrasing (questions, alternates, translated questions).
+    pub fn phrasing_vectors(&self) -> impl Iterator<Item = &Embedding> {
+        (0..self.phrasings.len()).map(|i| self.phrasings.point(i))
+    }
+
     pub fn candidates(&self, text: &str, query: &Embedding) -> Vec<(usize, Signals)> {
         let mut pool: Vec<usize> = Vec::new();
         pool.extend(

@@ -36,7 +36,7 @@ pub fn probe_file(
         write(out, &render::results_csv(&results))?;
     }
     if let Some(out) = html {
-        let title = format!("Coverage: {}", file.display());
+        let title = format!("Couverture : {}", file.display());
         write(out, &render::results_html(&results, &summary, &title))?;
     }
     println!(
@@ -45,12 +45,21 @@ pub fn probe_file(
     );
     if let Some(rate) = summary.pass_rate {
         println!(
-            "{}/{} expectations met ({:.1} %), {} wrong answer(s)",
+            "{}/{} expectations met ({:.1} %), {} wrong answer(s), {} expectation(s) to update",
             summary.passed,
             summary.judged,
             rate * 100.0,
-            summary.wrong_answers
+            summary.wrong_answers,
+            summary.expectations_to_update
         );
+    }
+    for r in &results {
+        if let Some(v) = r
+            .verdict
+            .filter(|v| *v == coverage::Verdict::ExpectationToUpdate)
+        {
+            println!("  expectation to update: {:?}: {}", r.question, v.action(r));
+        }
     }
     for c in &summary.confusable {
         println!("  expected {} got {} ({}x)", c.expected, c.got, c.count);
@@ -89,16 +98,27 @@ pub fn gaps(config: &Config, days: i64, threshold: f32, json: bool) -> Result<i3
         return Ok(0);
     }
     println!(
-        "{} unanswered question(s) in the last {days} day(s), {} gap(s)\n",
+        "{} unanswered question(s) in the last {days} day(s), {} of them asking for a person (not gaps), {} gap(s)\n",
         asked.len(),
+        gaps::requests_for_a_person(&engine, &asked),
         found.len()
     );
+    let services = engine.corpus().services();
     for (i, g) in found.iter().enumerate() {
         let closest = g.closest.as_ref().map_or("-".to_string(), |c| {
-            format!("{} ({}, score {:.2})", c.id, c.service, c.score)
+            format!("{} (score {:.2})", c.id, c.score)
         });
+        let service = match &g.service {
+            Some(key) => format!(
+                "{} ({}/{} central questions)",
+                services.get_or_default(key).name,
+                g.evidence.agree,
+                g.evidence.of
+            ),
+            None => "à attribuer".to_string(),
+        };
         println!(
-            "{}. {} question(s) ({} handed off, {} clarified); closest entry: {closest}",
+            "{}. {} question(s) ({} handed off, {} clarified); service: {service}; closest entry: {closest}",
             i + 1,
             g.size,
             g.handed_off,

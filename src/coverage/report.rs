@@ -781,7 +781,7 @@ fn gaps(out: &mut String, r: &Report) {
     }
     out.push_str("<table id=\"t-lacunes\"><thead><tr><th class=\"num\" scope=\"col\">n°</th><th class=\"num\" scope=\"col\">questions</th>\
 <th class=\"num\" scope=\"col\">transmises</th><th class=\"num\" scope=\"col\">précisions</th><th scope=\"col\">questions représentatives</th>\
-<th scope=\"col\">fiche la plus proche (service qui devrait répondre)</th></tr></thead><tbody>");
+<th scope=\"col\">service qui devrait répondre</th><th scope=\"col\">fiche la plus proche</th></tr></thead><tbody>");
     for (i, g) in r.gaps.iter().enumerate() {
         let reps: String = g
             .representatives
@@ -789,16 +789,24 @@ fn gaps(out: &mut String, r: &Report) {
             .map(|q| format!("<li>{}</li>", escape(q)))
             .collect();
         let closest = g.closest.as_ref().map_or("–".to_string(), |c| {
-            format!(
-                "<code>{}</code> ({}, score {})",
-                escape(&c.id),
-                escape(r.service_names.get(&c.service).unwrap_or(&c.service)),
-                format!("{:.2}", c.score).replace('.', ",")
-            )
+            format!("<code>{}</code>", escape(&c.id))
         });
+        // Named only on strong evidence: a wrong service sends the gap to people who
+        // cannot write its answer.
+        let service = match &g.service {
+            Some(key) => format!(
+                "{} <span class=\"muted\">({} question{} centrale{s} sur {})</span>",
+                escape(r.service_names.get(key).unwrap_or(key)),
+                g.evidence.agree,
+                if g.evidence.agree > 1 { "s" } else { "" },
+                g.evidence.of,
+                s = if g.evidence.agree > 1 { "s" } else { "" },
+            ),
+            None => "<em>à attribuer</em>".to_string(),
+        };
         let _ = write!(
             out,
-            "<tr><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td><ul class=\"plain\">{reps}</ul></td><td>{closest}</td></tr>",
+            "<tr><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td><ul class=\"plain\">{reps}</ul></td><td>{service}</td><td>{closest}</td></tr>",
             i + 1,
             g.size,
             g.handed_off,

@@ -113,14 +113,20 @@ async fn list_gaps(
         .await?;
     let asked: Vec<gaps::Asked> = turns.into_iter().map(gaps::Asked::from).collect();
     let questions = asked.len();
-    let found = state
-        .with_engine(move |engine| gaps::mine(engine, &asked, threshold))
+    let (found, for_a_person) = state
+        .with_engine(move |engine| {
+            gaps::mine(engine, &asked, threshold)
+                .map(|found| (found, gaps::requests_for_a_person(engine, &asked)))
+        })
         .await?
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     tracing::info!(questions, gaps = found.len(), "gaps mined");
-    Ok(Json(
-        json!({ "days": days, "questions": questions, "gaps": found }),
-    ))
+    Ok(Json(json!({
+        "days": days,
+        "questions": questions,
+        "requests_for_a_person": for_a_person,
+        "gaps": found,
+    })))
 }
 
 #[derive(Debug, Deserialize)]

@@ -9,6 +9,7 @@ mod config;
 mod conversations;
 mod corpus;
 mod coverage;
+mod gaps;
 mod grounding;
 mod handoffs;
 mod inbox;
