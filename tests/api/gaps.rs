@@ -262,6 +262,7 @@ fn person_turn(app: &TestApp, conversation: &str, text: &str, outcome: Outcome) 
                 answer_sha256: None,
                 confidence: Some(0.1),
                 scores: None,
+                agent: None,
             },
             now,
         )
