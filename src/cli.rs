@@ -116,6 +116,9 @@ pub enum Command {
         /// Who validated (the service's name).
         #[arg(long)]
         by: String,
+        /// With `messages.toml`: a language whose sentences were validated (repeat it).
+        #[arg(long = "lang")]
+        langs: Vec<String>,
     },
     /// Measure answer quality on a data set in the ../shared/data format.
     Eval {
@@ -235,7 +238,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             threshold,
             config,
         } => coverage::report(&config, &out, days, threshold),
-        Command::Stamp { files, by } => stamp(&files, &by),
+        Command::Stamp { files, by, langs } => stamp(&files, &by, &langs),
         Command::Eval {
             entries,
             queries,
@@ -504,12 +507,27 @@ fn check(dir: &Path) -> Result<i32> {
     Ok(if errors > 0 { 1 } else { 0 })
 }
 
-fn stamp(files: &[PathBuf], by: &str) -> Result<i32> {
+fn stamp(files: &[PathBuf], by: &str, langs: &[String]) -> Result<i32> {
     if by.trim().is_empty() {
         bail!("--by must name who validated");
     }
     let today = Local::now().date_naive();
     for f in files {
+        if f.file_name().is_some_and(|n| n == "messages.toml") {
+            if langs.is_empty() {
+                bail!(
+                    "{}: name each language you validated with --lang (e.g. --lang fr --lang ar)",
+                    f.display()
+                );
+            }
+            for (lang, sha) in corpus::messages::stamp(f, langs, by, today)? {
+                println!(
+                    "{}: [{lang}] validated by {by} on {today}, sha256 {sha}",
+                    f.display()
+                );
+            }
+            continue;
+        }
         let s = corpus::stamp::stamp(f, by, today)?;
         println!(
             "{}: validated by {by} on {today}, answer_sha256 {}{}",
