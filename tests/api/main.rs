@@ -11,5 +11,6 @@ mod coverage;
 mod grounding;
 mod handoffs;
 mod inbox;
+mod lang;
 mod shutdown;
 mod widget;
