@@ -423,7 +423,13 @@ pub fn compose(
         Outcome::Handoff => {
             if let Some(h) = &reply.handoff {
                 let c = &h.contacts;
-                let mut text = format!("{}\n\n{}", h.message, c.name);
+                let mut text = h.message.clone();
+                for also in &h.also {
+                    text.push_str("\n\n");
+                    text.push_str(&also.message);
+                }
+                text.push_str("\n\n");
+                text.push_str(&c.name);
                 for line in [&c.phone, &c.email, &c.address, &c.web]
                     .into_iter()
                     .flatten()

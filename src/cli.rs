@@ -132,6 +132,9 @@ pub enum Command {
         /// Set the status (draft, validated, withdrawn); without it the status is kept.
         #[arg(long, value_parser = ["draft", "validated", "withdrawn"])]
         status: Option<String>,
+        /// With `messages.toml`: a language whose sentences were validated (repeat it).
+        #[arg(long = "messages-lang", value_name = "LANG")]
+        messages_langs: Vec<String>,
         /// Language of the messages: fr (default) or en; else from LANG.
         #[arg(long)]
         lang: Option<String>,
@@ -298,13 +301,17 @@ pub fn run(cli: Cli) -> Result<i32> {
             variants,
             easy_read,
             status,
+            messages_langs,
             lang,
         } => stamp(
             &files,
             &by,
-            &variants,
-            easy_read,
-            status.as_deref().and_then(corpus::Status::parse),
+            &StampFlags {
+                variants: &variants,
+                easy_read,
+                status: status.as_deref().and_then(corpus::Status::parse),
+                messages_langs: &messages_langs,
+            },
             ProblemLang::choose(lang.as_deref()),
         ),
         Command::Eval {
@@ -682,14 +689,16 @@ fn check(dir: &Path, lang: ProblemLang) -> Result<i32> {
     Ok(if errors > 0 { 1 } else { 0 })
 }
 
-fn stamp(
-    files: &[PathBuf],
-    by: &str,
-    variants: &[String],
+/// What `guichet stamp` is told to validate besides the French answer.
+struct StampFlags<'a> {
+    variants: &'a [String],
     easy_read: bool,
     status: Option<corpus::Status>,
-    lang: ProblemLang,
-) -> Result<i32> {
+    /// For `messages.toml`: the languages validated.
+    messages_langs: &'a [String],
+}
+
+fn stamp(files: &[PathBuf], by: &str, flags: &StampFlags<'_>, lang: ProblemLang) -> Result<i32> {
     if by.trim().is_empty() {
         bail!("--by doit nommer le service qui a validé");
     }
@@ -697,13 +706,34 @@ fn stamp(
     let request = corpus::stamp::StampRequest {
         by,
         today,
-        variants,
-        easy_read,
-        status,
+        variants: flags.variants,
+        easy_read: flags.easy_read,
+        status: flags.status,
     };
     let fr = lang == ProblemLang::Fr;
     let mut refused = 0;
     for f in files {
+        if f.file_name().is_some_and(|n| n == "messages.toml") {
+            if flags.messages_langs.is_empty() {
+                bail!(
+                    "{}: {}",
+                    f.display(),
+                    if fr {
+                        "nommez chaque langue validée avec --messages-lang (par ex. --messages-lang fr --messages-lang ar)"
+                    } else {
+                        "name each language you validated with --messages-lang (e.g. --messages-lang fr --messages-lang ar)"
+                    }
+                );
+            }
+            for (l, sha) in corpus::messages::stamp(f, flags.messages_langs, by, today)? {
+                if fr {
+                    println!("{} : [{l}] validé par {by} le {today}, sha256 {sha}", f.display());
+                } else {
+                    println!("{}: [{l}] validated by {by} on {today}, sha256 {sha}", f.display());
+                }
+            }
+            continue;
+        }
         let stamped = corpus::stamp::services_for(f)
             .and_then(|services| corpus::stamp::stamp(f, &services, &request));
         let s = match stamped {

@@ -4,7 +4,7 @@
 mod entry;
 mod glossary;
 mod load;
-mod messages;
+pub mod messages;
 mod problem;
 mod services;
 pub mod stamp;

@@ -13,7 +13,7 @@ use crate::index::{IndexError, IndexParams};
 use crate::policy::{Candidate, Decision, Policy, rank};
 use crate::privacy::Redacted;
 use crate::reply::{
-    EasyRead, EntryReply, HandoffReason, HandoffReply, OptionReply, Outcome, Reply,
+    AlsoSaid, EasyRead, EntryReply, HandoffReason, HandoffReply, OptionReply, Outcome, Reply,
 };
 use crate::retrieval::{RetrievalError, Retriever, Signals, majority_lang};
 use crate::text::fold;
@@ -439,16 +439,28 @@ impl Engine {
         lang: &str,
         ctx: &AskContext,
     ) -> Reply {
-        let (msg_lang, messages) = self.corpus.messages().get(lang);
+        let ((msg_lang, messages), second) = self.corpus.messages().for_lang(lang);
         let contacts = service.contacts(msg_lang, ctx.now);
-        let message = match reason {
-            HandoffReason::LowConfidence => &messages.handoff_low_confidence,
-            HandoffReason::Requested => &messages.handoff_requested,
-            HandoffReason::Empty => &messages.handoff_empty,
-            // Nobody answers a closed service's tickets: no reply "here" is promised.
-            HandoffReason::TicketOpen if !contacts.open_now => &messages.handoff_ticket_unattended,
-            HandoffReason::TicketOpen => &messages.handoff_ticket_open,
+        let open = contacts.open_now;
+        // Chosen through a closure so the other language's sentence is the same one.
+        let sentence = |messages: &crate::corpus::MessageSet| -> String {
+            let message = match reason {
+                HandoffReason::LowConfidence => &messages.handoff_low_confidence,
+                HandoffReason::Requested => &messages.handoff_requested,
+                HandoffReason::Empty => &messages.handoff_empty,
+                // Nobody answers a closed service's tickets: no reply "here" is promised.
+                HandoffReason::TicketOpen if !open => &messages.handoff_ticket_unattended,
+                HandoffReason::TicketOpen => &messages.handoff_ticket_open,
+            };
+            message.clone()
         };
+        let also = second
+            .into_iter()
+            .map(|(l, m)| AlsoSaid {
+                lang: l.to_string(),
+                message: sentence(m),
+            })
+            .collect();
         Reply {
             outcome: Outcome::Handoff,
             entry: None,
@@ -456,7 +468,8 @@ impl Engine {
             options: None,
             handoff: Some(HandoffReply {
                 reason,
-                message: message.clone(),
+                message: sentence(messages),
+                also,
                 contacts,
             }),
             lang: msg_lang.to_string(),

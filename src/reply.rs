@@ -70,7 +70,19 @@ pub struct HandoffReply {
     pub reason: HandoffReason,
     /// The validated sentence from `messages.toml`.
     pub message: String,
+    /// The same validated sentence in other languages, shown after `message`: when the
+    /// messages do not speak the person's language, `message` is in English and this
+    /// holds the French one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<AlsoSaid>,
     pub contacts: Contacts,
+}
+
+/// A validated sentence in one more language.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlsoSaid {
+    pub lang: String,
+    pub message: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -96,19 +96,130 @@ impl Analyzer {
     }
 }
 
+/// Words that give a short question's language away, for the other languages the
+/// assistant speaks or that people often write in (folded forms). None is a French stop
+/// word, so a French question never scores in them for its grammar.
+const FUNCTION_WORDS: &[(&str, &[&str])] = &[
+    (
+        "de",
+        &[
+            "ich", "sie", "wir", "der", "die", "das", "den", "dem", "ein", "eine", "einen",
+            "einem", "einer", "und", "oder", "mit", "von", "zu", "zum", "zur", "ist", "sind",
+            "bin", "habe", "hat", "haben", "kann", "konnen", "mochte", "wie", "wo", "wann",
+            "warum", "welche", "nicht", "kein", "keine", "fur", "auf", "bei", "nach", "mein",
+            "meine", "meinen", "bitte", "hallo", "guten", "sprechen", "im",
+        ],
+    ),
+    (
+        "es",
+        &[
+            "el", "los", "las", "del", "al", "con", "una", "uno", "unos", "unas", "mi", "mis",
+            "su", "sus", "por", "para", "donde", "como", "cuando", "cual", "quien", "quiero",
+            "puedo", "necesito", "tengo", "hay", "es", "esta", "estoy", "hablar", "hola",
+            "gracias", "favor", "buenos", "dias", "ayuda", "lo",
+        ],
+    ),
+    (
+        "pt",
+        &[
+            "o", "os", "do", "da", "dos", "das", "na", "nas", "com", "uma", "um", "meu", "minha",
+            "meus", "onde", "como", "quando", "quero", "posso", "preciso", "tenho", "falar",
+            "para", "nao", "e", "em", "ola", "obrigado", "obrigada", "voce",
+        ],
+    ),
+    (
+        "it",
+        &[
+            "il",
+            "lo",
+            "gli",
+            "della",
+            "delle",
+            "dello",
+            "del",
+            "di",
+            "con",
+            "una",
+            "uno",
+            "per",
+            "vorrei",
+            "voglio",
+            "posso",
+            "dove",
+            "come",
+            "quando",
+            "parlare",
+            "sono",
+            "ho",
+            "mio",
+            "mia",
+            "non",
+            "che",
+            "ciao",
+            "grazie",
+            "favore",
+            "buongiorno",
+            "e",
+        ],
+    ),
+    (
+        "tr",
+        &[
+            "bir",
+            "ve",
+            "ile",
+            "icin",
+            "ne",
+            "nerede",
+            "nasıl",
+            "neden",
+            "hangi",
+            "istiyorum",
+            "mi",
+            "mı",
+            "mu",
+            "ben",
+            "benim",
+            "var",
+            "yok",
+            "lutfen",
+            "merhaba",
+            "saat",
+            "kac",
+            "kacta",
+            "konusmak",
+            "degil",
+        ],
+    ),
+    (
+        "nl",
+        &[
+            "ik", "wil", "met", "een", "het", "van", "waar", "hoe", "wanneer", "niet", "mijn",
+            "kan", "praten", "iemand", "graag", "hallo", "bedankt",
+        ],
+    ),
+];
+
 /// The language of a question when the text says so clearly, else `default`. Function
-/// words decide between French and English (short questions fool statistical detectors);
-/// other languages need a reliable detection, or a script of their own.
+/// words decide first (short questions fool statistical detectors): a language needs two
+/// of its words and more than any other language; otherwise a reliable statistical
+/// detection, or a script of its own, decides.
 pub fn detect_lang(text: &str, default: &str) -> String {
     let folded = fold(text);
     let words: Vec<&str> = folded.split(' ').filter(|w| !w.is_empty()).collect();
-    let fr = words.iter().filter(|w| STOP_FR.contains(w)).count();
-    let en = words.iter().filter(|w| STOP_EN.contains(w)).count();
-    if en >= 2 && en > fr {
-        return "en".into();
-    }
-    if fr >= 2 && fr > en {
-        return "fr".into();
+    let count = |list: &[&str]| words.iter().filter(|w| list.contains(w)).count();
+    let mut scores: Vec<(&str, usize)> = vec![("fr", count(STOP_FR)), ("en", count(STOP_EN))];
+    scores.extend(
+        FUNCTION_WORDS
+            .iter()
+            .map(|(lang, list)| (*lang, count(list))),
+    );
+    scores.sort_by_key(|s| std::cmp::Reverse(s.1));
+    if let [(lang, best), (_, next), ..] = scores[..]
+        && best >= 2
+        && best > next
+    {
+        return lang.into();
     }
     let Some(info) = whatlang::detect(text) else {
         return default.into();
@@ -146,6 +257,71 @@ mod tests {
         assert_eq!(detect_lang("Comment renouveler ma carte ?", "en"), "fr");
         assert_eq!(detect_lang("piscine", "fr"), "fr");
         assert_eq!(detect_lang("كيف أحصل على المساعدة الغذائية؟", "fr"), "ar");
+    }
+
+    /// Short questions residents write, in each language the assistant speaks.
+    fn lang_cases() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("de", "Ich möchte mit einem Menschen sprechen"),
+            ("de", "Wie lange hat das Rathaus geöffnet?"),
+            ("de", "Wo kann ich meinen Ausweis verlängern?"),
+            ("es", "¿Dónde puedo renovar mi pasaporte?"),
+            ("es", "Quiero hablar con una persona"),
+            ("pt", "Quero falar com uma pessoa"),
+            ("pt", "Onde posso renovar o meu passaporte?"),
+            ("tr", "Bir insanla konuşmak istiyorum"),
+            ("tr", "Belediye saat kaçta açılıyor?"),
+            ("uk", "Я хочу поговорити з людиною"),
+            ("uk", "Де можна оновити паспорт?"),
+            ("ar", "أريد التحدث مع شخص"),
+            ("ar", "متى تفتح البلدية؟"),
+            ("en", "I want to talk to a person"),
+            ("en", "When is the town hall open?"),
+            ("fr", "Je veux parler à quelqu'un"),
+        ]
+    }
+
+    #[test]
+    fn lang_short_questions_are_detected_in_each_language_of_the_messages() {
+        let wrong: Vec<_> = lang_cases()
+            .into_iter()
+            .map(|(want, q)| (want, q, detect_lang(q, "fr")))
+            .filter(|(want, _, got)| got != want)
+            .collect();
+        assert!(wrong.is_empty(), "misdetected: {wrong:?}");
+    }
+
+    #[test]
+    fn lang_other_languages_are_still_detected_for_the_fallback() {
+        assert_eq!(
+            detect_lang("Vorrei parlare con una persona, per favore", "fr"),
+            "it"
+        );
+        assert_eq!(detect_lang("Я хочу поговорить с человеком", "fr"), "ru");
+    }
+
+    #[test]
+    fn lang_every_question_of_the_demo_corpus_is_detected_in_its_own_language() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
+        let (corpus, _) = crate::corpus::load(&root, chrono::Utc::now().date_naive()).unwrap();
+        let mut wrong = Vec::new();
+        let mut seen = 0;
+        for e in corpus.entries() {
+            let own = std::iter::once(&e.question).chain(&e.alternates);
+            let translated = e
+                .translations
+                .iter()
+                .map(|(l, t)| (l.as_str(), &t.question));
+            for (lang, q) in own.map(|q| (e.lang.as_str(), q)).chain(translated) {
+                seen += 1;
+                let got = detect_lang(q, "fr");
+                if got != lang {
+                    wrong.push((lang, q.clone(), got));
+                }
+            }
+        }
+        assert!(seen > 400, "{seen} questions");
+        assert!(wrong.is_empty(), "misdetected: {wrong:?}");
     }
 
     #[test]

@@ -437,7 +437,7 @@
       ]);
     }
     var reply = turn.reply;
-    var li = el('li', { class: 'g-msg g-bot g-' + reply.outcome, lang: reply.lang, 'data-outcome': reply.outcome });
+    var li = el('li', { class: 'g-msg g-bot g-' + reply.outcome, lang: reply.lang, dir: dirOf(reply.lang), 'data-outcome': reply.outcome });
     li.appendChild(el('span', { class: 'g-sr', lang: ui, text: T.bot + ' ' }));
     if (reply.outcome === 'answer' && reply.entry) renderAnswer(reply, turn, li);
     else if (reply.outcome === 'clarify') renderClarify(reply, li);
@@ -558,8 +558,11 @@
     li.appendChild(list);
   }
 
+  function dirOf(lang) { return /^(ar|fa|he|ur)$/.test(lang || '') ? 'rtl' : 'ltr'; }
+
   function renderHandoff(handoff, li) {
     li.appendChild(el('p', { text: handoff.message }));
+    (handoff.also || []).forEach(function (a) { li.appendChild(el('p', { class: 'g-also', lang: a.lang, dir: dirOf(a.lang), text: a.message })); });
     var c = handoff.contacts || {};
     var card = el('div', { class: 'g-contacts' });
     card.appendChild(el('p', { class: 'g-service' }, [el('strong', { text: c.name || '' })]));

@@ -670,7 +670,11 @@ fn parse_dir(dir: &Path, today: NaiveDate) -> Result<Parsed, CorpusError> {
     let services = global("services.toml", &mut problems, true)?
         .and_then(|(p, t)| take(Services::parse(&p, &t), &mut problems));
     let messages = global("messages.toml", &mut problems, true)?
-        .and_then(|(p, t)| take(Messages::parse(&p, &t), &mut problems));
+        .and_then(|(p, t)| take(Messages::parse(&p, &t, today), &mut problems))
+        .map(|(m, found)| {
+            problems.extend(found);
+            m
+        });
     let glossary = match global("glossary.toml", &mut problems, false)? {
         Some((p, t)) => take(Glossary::parse(&p, &t), &mut problems),
         None => Some(Glossary::default()),

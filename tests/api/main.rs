@@ -14,5 +14,6 @@ mod grounding;
 mod handoffs;
 mod inbox;
 mod kb;
+mod lang;
 mod shutdown;
 mod widget;
