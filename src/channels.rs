@@ -312,16 +312,7 @@ fn greeting(engine: &Engine, lang: &str) -> String {
 
 /// The answer to an option the person picked from a clarification.
 pub fn chosen_reply(engine: &Engine, index: usize, lang: &str) -> Reply {
-    let (entry, served_lang) = engine.entry_reply(index, lang);
-    Reply {
-        outcome: Outcome::Answer,
-        entry: Some(entry),
-        message: None,
-        options: None,
-        handoff: None,
-        lang: served_lang,
-        corpus_version: engine.corpus().version().to_string(),
-    }
+    engine.answer(index, lang)
 }
 
 fn person_turn(text: Redacted, reply: &Reply, trace: Option<&crate::engine::Trace>) -> NewTurn {
@@ -387,6 +378,10 @@ pub fn compose(
     let (_, messages) = engine.corpus().messages().get(&reply.lang);
     match reply.outcome {
         Outcome::Answer => {
+            // A notice about the text served (its translation is being validated again).
+            if let Some(m) = &reply.message {
+                out.extend(pieces(m, style.limit));
+            }
             if let Some(e) = &reply.entry {
                 out.extend(pieces(
                     &format::render(&e.answer, style.markup),

@@ -727,9 +727,15 @@ fn stamp(files: &[PathBuf], by: &str, flags: &StampFlags<'_>, lang: ProblemLang)
             }
             for (l, sha) in corpus::messages::stamp(f, flags.messages_langs, by, today)? {
                 if fr {
-                    println!("{} : [{l}] validé par {by} le {today}, sha256 {sha}", f.display());
+                    println!(
+                        "{} : [{l}] validé par {by} le {today}, sha256 {sha}",
+                        f.display()
+                    );
                 } else {
-                    println!("{}: [{l}] validated by {by} on {today}, sha256 {sha}", f.display());
+                    println!(
+                        "{}: [{l}] validated by {by} on {today}, sha256 {sha}",
+                        f.display()
+                    );
                 }
             }
             continue;

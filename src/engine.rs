@@ -383,12 +383,20 @@ impl Engine {
         (reply, served_lang.to_string())
     }
 
-    fn answer(&self, index: usize, lang: &str) -> Reply {
+    /// The answer of entry `index` for someone asking in `lang`. When the translation in
+    /// their language was held back (out of date), the validated French answer is served
+    /// and `message` says so, in their language.
+    pub fn answer(&self, index: usize, lang: &str) -> Reply {
         let (entry, served_lang) = self.entry_reply(index, lang);
+        let message = entry
+            .stale_variants
+            .iter()
+            .any(|v| v == lang)
+            .then(|| self.corpus.messages().get(lang).1.variant_stale.clone());
         Reply {
             outcome: Outcome::Answer,
             entry: Some(entry),
-            message: None,
+            message,
             options: None,
             handoff: None,
             lang: served_lang,

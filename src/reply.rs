@@ -90,7 +90,9 @@ pub struct Reply {
     pub outcome: Outcome,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub entry: Option<EntryReply>,
-    /// With `clarify`: the validated sentence that introduces the options.
+    /// With `clarify`: the validated sentence that introduces the options. With `answer`:
+    /// a validated notice about the text served (`variant_stale`: the translation in the
+    /// person's language is being validated again, so the French answer is served).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -447,6 +447,8 @@
 
   function renderAnswer(reply, turn, li) {
     var entry = reply.entry;
+    // A validated notice about the text served (its translation is being checked again).
+    if (reply.message) li.appendChild(el('p', { class: 'g-note', text: reply.message }));
     li.appendChild(el('p', { class: 'g-entry-q', text: entry.question }));
     var body = el('div', { class: 'g-answer-text', 'data-entry': entry.id, 'data-variant': 'full' });
     renderMarkdown(entry.answer, body);

@@ -539,3 +539,29 @@ describe('English', () => {
     await page.close();
   });
 });
+
+describe('the languages residents write in', () => {
+  test('a request for a person in Arabic gets the Arabic sentence, right to left; one in Italian gets English then French', async () => {
+    const page = await newPage(browser.context);
+    await page.goto(`${BASE}/`);
+    await openWidget(page);
+    const { body, turn } = await askInWidget(page, 'أريد التحدث مع موظف من فضلك');
+    assert.equal(body.lang, 'ar', JSON.stringify(body));
+    assert.equal(body.outcome, 'handoff');
+    assert.equal(await turn.getAttribute('lang'), 'ar');
+    assert.equal(await turn.getAttribute('dir'), 'rtl');
+    assert.equal((await turn.locator('p').first().innerText()).trim(), body.handoff.message);
+    await axe(page, 'an Arabic hand-off');
+    await shot(page, '30-handoff-arabic.png');
+    // A language the messages lack: English, then the same validated sentence in French.
+    const { body: it, turn: itTurn } = await askInWidget(page, 'Qual è il colore preferito del sindaco, per favore?');
+    assert.equal(it.outcome, 'handoff', JSON.stringify(it));
+    assert.equal(it.lang, 'en', JSON.stringify(it));
+    assert.equal(it.handoff.also?.[0]?.lang, 'fr', JSON.stringify(it));
+    const also = itTurn.locator('.g-also');
+    assert.equal((await also.first().innerText()).trim(), it.handoff.also[0].message);
+    assert.equal(await also.first().getAttribute('lang'), 'fr');
+    noProblems(page);
+    await page.close();
+  });
+});

@@ -42,6 +42,9 @@ pub struct MessageSet {
     pub ticket_resolved: String,
     /// Who answers, when the agent gave no first name or role of their own.
     pub agent_label: String,
+    /// Served with the French answer when the translation in the person's language is
+    /// out of date (held back until validated again).
+    pub variant_stale: String,
     pub open_now: String,
     pub closed_now: String,
     pub error_generic: String,
@@ -183,6 +186,7 @@ impl Messages {
             ticket_cancelled: "Demande annulée.".into(),
             ticket_resolved: "Conversation terminée.".into(),
             agent_label: "Agent".into(),
+            variant_stale: "Réponse en français uniquement.".into(),
             open_now: "Ouvert".into(),
             closed_now: "Fermé".into(),
             error_generic: "Erreur.".into(),
@@ -334,7 +338,8 @@ mod tests {
         let line = text.lines().position(|l| l == "[de]").unwrap() + 1;
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert_eq!(problems[0].line, Some(line));
-        assert!(problems[0].message.contains("[de]") && problems[0].message.contains("changed"));
+        assert!(problems[0].message.contains("[de]") && problems[0].message.contains("changé"));
+        assert!(problems[0].message_en.contains("changed"));
         // Someone writing German now gets English and French, never the edited text.
         let ((lang, _), second) = messages.for_lang("de");
         assert_eq!((lang, second.map(|s| s.0)), ("en", Some("fr")));

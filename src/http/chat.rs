@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use crate::engine::{AskContext, Engine, Question};
 use crate::privacy::Redacted;
 use crate::reply::Reply;
-use crate::store::{Author, Channel, ClosedBy, Route, StoreError, Ticket, TicketStatus};
+use crate::store::{Author, Channel, ClosedBy, Route, Store, StoreError, Ticket, TicketStatus};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -198,6 +198,12 @@ struct After {
     lang: Option<String>,
 }
 
+/// The id of the web conversation of `session`, if it has one.
+fn web_conversation(s: &dyn Store, session: &str) -> Result<Option<i64>, StoreError> {
+    let external = s.pseudonym(Channel::Web, session);
+    Ok(s.find_conversation(Channel::Web, &external)?.map(|c| c.id))
+}
+
 /// Agents' messages in this conversation after the message id `after` (0: all), each
 /// with the name or role of who wrote it, and the conversation's open ticket (`null`
 /// once it is closed: the assistant answers again).
@@ -210,15 +216,12 @@ async fn messages(
     let engine = state.engine()?;
     let since = after.after;
     let (turns, ticket) = state
-        .with_store(move |s| {
-            let external = s.pseudonym(Channel::Web, &session);
-            match s.find_conversation(Channel::Web, &external)? {
-                Some(c) => Ok((
-                    s.turns_after(c.id, Some(Author::Agent), since)?,
-                    s.active_ticket(c.id)?,
-                )),
-                None => Ok((Vec::new(), None)),
-            }
+        .with_store(move |s| match web_conversation(s, &session)? {
+            Some(c) => Ok((
+                s.turns_after(c, Some(Author::Agent), since)?,
+                s.active_ticket(c)?,
+            )),
+            None => Ok((Vec::new(), None)),
         })
         .await?;
     let lang = after.lang.as_deref().unwrap_or(PRIMARY_LANG);
@@ -246,11 +249,10 @@ async fn cancel(
     let engine = state.engine()?;
     let cancelled = state
         .with_store(move |s| {
-            let external = s.pseudonym(Channel::Web, &session);
-            let Some(c) = s.find_conversation(Channel::Web, &external)? else {
+            let Some(c) = web_conversation(s, &session)? else {
                 return Ok(None);
             };
-            let Some(t) = s.active_ticket(c.id)? else {
+            let Some(t) = s.active_ticket(c)? else {
                 return Ok(None);
             };
             match s.resolve_ticket(t.id, ClosedBy::Person, Utc::now()) {

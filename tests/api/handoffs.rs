@@ -545,3 +545,26 @@ async fn a_restart_keeps_open_tickets_and_processed_messages() {
     assert_eq!(texts.len(), 3, "{texts:?}");
     assert!(texts[2].starts_with(&ticket_open_message()));
 }
+
+#[test]
+fn a_ticket_open_while_the_service_is_closed_promises_no_reply_here() {
+    use chrono::TimeZone;
+    use guichet::engine::AskContext;
+    use guichet::reply::HandoffReason;
+
+    let engine = crate::helpers::engine();
+    let corpus = engine.corpus();
+    let messages = corpus.messages().get("fr").1;
+    let accueil = corpus.services().get_or_default("accueil");
+    // Sunday 29 November 2026, 3 am in Paris; Tuesday 1 December, 10 am in Paris.
+    let closed = chrono::Utc.with_ymd_and_hms(2026, 11, 29, 2, 0, 0).unwrap();
+    let open = chrono::Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
+    assert!(!accueil.is_open_at(closed) && accueil.is_open_at(open));
+    let at = |now| AskContext { lang: None, now };
+    let night = engine.handoff(HandoffReason::TicketOpen, accueil, "fr", &at(closed));
+    let night = night.handoff.unwrap();
+    assert_eq!(night.message, messages.handoff_ticket_unattended);
+    assert!(!night.contacts.open_now, "the hours and phone come with it");
+    let day = engine.handoff(HandoffReason::TicketOpen, accueil, "fr", &at(open));
+    assert_eq!(day.handoff.unwrap().message, messages.handoff_ticket_open);
+}

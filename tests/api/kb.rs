@@ -149,6 +149,20 @@ fn kb_a_stale_translation_is_not_served_the_validated_french_answer_is_and_the_r
     assert_eq!(reply.stale_variants, vec!["en", "easy_read"]);
     let json = serde_json::to_value(&reply).unwrap();
     assert_eq!(json["stale_variants"][0], "en");
+    // The person, who asked in English, is told why the answer is in French, in English;
+    // every channel shows it before the answer.
+    let answer = stale.answer(index, "en");
+    let english = stale.corpus().messages().get("en").1.variant_stale.clone();
+    assert_eq!(answer.message.as_deref(), Some(english.as_str()));
+    let style = guichet::channels::Style {
+        markup: guichet::channels::format::Markup::Plain,
+        limit: 4096,
+        numbered: false,
+    };
+    let sent = guichet::channels::compose(&stale, &answer, None, style);
+    assert_eq!(sent[0].text, english);
+    // Asked in French, the same entry needs no notice.
+    assert!(stale.answer(index, "fr").message.is_none());
 
     // The demo corpus itself has nothing stale: the reply carries no notice.
     let demo = engine();
