@@ -490,12 +490,12 @@ fn serve(config: Config) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    // Opened before listening: a database that cannot be opened or migrated stops the
-    // start, rather than losing conversations later.
-    // The corpus too (cheap, no model): a broken file refuses the start with every
-    // problem listed, before anything listens, so a deployment catches it.
+    // Checked before listening (cheap, no model): a broken corpus file refuses the start
+    // with every problem listed, so a deployment catches it.
     corpus::load_checked(&config.corpus, Local::now().date_naive())
         .with_context(|| format!("corpus {}", config.corpus.display()))?;
+    // Opened before listening: a database that cannot be opened or migrated stops the
+    // start, rather than losing conversations later.
     let store = crate::store::SqliteStore::open(&config.db)
         .with_context(|| format!("database {}", config.db.display()))?;
     runtime.block_on(async move {

@@ -566,7 +566,8 @@
     li.appendChild(el('p', { text: handoff.message }));
     (handoff.also || []).forEach(function (a) { li.appendChild(el('p', { class: 'g-also', lang: a.lang, dir: dirOf(a.lang), text: a.message })); });
     var c = handoff.contacts || {};
-    var card = el('div', { class: 'g-contacts' });
+    // The card's labels are in the interface's language: its direction, not the reply's.
+    var card = el('div', { class: 'g-contacts', dir: 'ltr' });
     card.appendChild(el('p', { class: 'g-service' }, [el('strong', { text: c.name || '' })]));
     var rows = el('ul', { class: 'g-contact-list' });
     function row(label, value) {
@@ -683,7 +684,7 @@
     humanButton.hidden = !!t;
     if (!t) return;
     ticketNotice.textContent = t.notice || '';
-    if (t.lang) ticketNotice.setAttribute('lang', t.lang);
+    if (t.lang) { ticketNotice.setAttribute('lang', t.lang); ticketNotice.setAttribute('dir', dirOf(t.lang)); }
     ticketAgent.textContent = t.agent ? t.agent + T.taken : '';
     ticketAgent.hidden = !t.agent;
   }

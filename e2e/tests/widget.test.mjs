@@ -551,6 +551,10 @@ describe('the languages residents write in', () => {
     assert.equal(await turn.getAttribute('lang'), 'ar');
     assert.equal(await turn.getAttribute('dir'), 'rtl');
     assert.equal((await turn.locator('p').first().innerText()).trim(), body.handoff.message);
+    // The request's notice, in Arabic too, right to left; the contact card (French labels,
+    // numbers) left to right.
+    assert.equal(await page.locator('.g-ticket-notice').getAttribute('dir'), 'rtl');
+    assert.equal(await turn.locator('.g-contacts').getAttribute('dir'), 'ltr');
     await axe(page, 'an Arabic hand-off');
     await shot(page, '30-handoff-arabic.png');
     // A language the messages lack: English, then the same validated sentence in French.
