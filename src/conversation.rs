@@ -176,6 +176,10 @@ impl Pending {
     /// asked nothing), records the person's turn, and opens a ticket on a hand-off the
     /// person asked for or the assistant was not sure about. The caller announces an
     /// opened ticket ([`Handled::ticket`]).
+    ///
+    /// # Panics
+    /// When [`Pending::to_ask`] named a question and `asked` is none, with no ticket open:
+    /// there is nothing to reply from.
     pub fn finish(
         self,
         engine: &Engine,
