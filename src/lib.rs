@@ -4,19 +4,24 @@
 //! A question travels one way:
 //!
 //! ```text
-//! channel (http, webhooks) -> engine::Engine::ask -> reply::Reply -> channel
-//!                               |
-//!                               +- corpus   validated entries, services, messages (immutable)
-//!                               +- embedder question -> vector (fastembed, ONNX)
-//!                               +- index    vector -> nearest entries (hnsw_rs)
-//!                               +- lexical  words -> entries (BM25, French folding)
-//!                               +- retrieval phrasings and answers, dense and lexical -> candidates
-//!                               +- policy   ranked candidates -> answer / clarify / hand off (calibrated)
+//! channel (http, webhooks) -> conversation -> engine::Engine::ask -> reply::Reply -> channel
+//!                               |                 |
+//!                               |                 +- corpus   validated entries, services, messages (immutable)
+//!                               |                 +- embedder question -> vector (fastembed, ONNX)
+//!                               |                 +- index    vector -> nearest entries (hnsw_rs)
+//!                               |                 +- lexical  words -> entries (BM25, French folding)
+//!                               |                 +- retrieval phrasings and answers, dense and lexical -> candidates
+//!                               |                 +- policy   ranked candidates -> answer / clarify / hand off (calibrated)
+//!                               +- store   dedupe, turns, hand-off tickets
 //! ```
 //!
+//! `conversation` owns the flow and the rules of a ticket's life (receive a message,
+//! answer or repeat how to reach a person, open, take, answer, close, cancel a ticket,
+//! the web's view of it); the web chat, the agents' API and the webhooks all call it.
 //! Around it: `http` and `channels` (web chat, agents' API, messengers' webhooks, the only
-//! modules that know axum), `store` (conversations, hand-off tickets, feedback; SQLite),
-//! `privacy` (redaction before anything is stored or logged), `cli`.
+//! modules that know axum: they translate, keep the engine behind the in-flight limit,
+//! and deliver), `store` (conversations, hand-off tickets, feedback; SQLite), `privacy`
+//! (redaction before anything is stored or logged), `cli`.
 //! The core (everything but `http`, `channels` and `cli`) is synchronous and knows no web
 //! framework.
 
@@ -24,6 +29,7 @@ pub mod calibrate;
 pub mod channels;
 pub mod cli;
 pub mod config;
+pub mod conversation;
 pub mod corpus;
 pub mod coverage;
 pub mod embedder;

@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use super::{Inbound, Outgoing, compose, converse, deliver, greeting, pieces, style_of};
+use super::{Inbound, Outgoing, compose, converse, deliver, pieces, style_of};
+use crate::conversation::greeting;
 use crate::corpus::PRIMARY_LANG;
 use crate::http::{ApiError, AppState};
 use crate::privacy::Redacted;

@@ -13,14 +13,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{ApiError, AppState};
-use crate::channels::{self, Inbound, converse};
+use crate::channels::{Inbound, converse};
+use crate::conversation;
 use crate::corpus::PRIMARY_LANG;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 
-use crate::engine::{AskContext, Engine, Question};
+use crate::conversation::WebTicket;
+use crate::engine::{AskContext, Question};
 use crate::privacy::Redacted;
 use crate::reply::Reply;
-use crate::store::{Author, Channel, ClosedBy, Route, Store, StoreError, Ticket, TicketStatus};
+use crate::store::{Channel, Route};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -49,52 +51,6 @@ pub struct ChatResponse {
     /// The conversation's open ticket, when a person has or will have it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ticket: Option<WebTicket>,
-}
-
-/// What the widget shows of an open ticket: its state, who has it, whether anyone can
-/// answer now, and the validated sentence that says so.
-#[derive(Debug, Serialize)]
-pub struct WebTicket {
-    pub status: TicketStatus,
-    /// The agent's first name or role once taken (the corpus's `agent_label` when the
-    /// integration that took it gave none); never an email.
-    pub agent: Option<String>,
-    /// Someone can answer now: an agent took it, or the service is open. When not, the
-    /// person is told that nobody will answer here before it reopens.
-    pub attended: bool,
-    /// `ticket_waiting` or `ticket_unattended`, in `lang`.
-    pub notice: String,
-    pub lang: String,
-}
-
-impl WebTicket {
-    fn of(engine: &Engine, ticket: &Ticket, lang: &str, now: DateTime<Utc>) -> Self {
-        let (lang, messages) = engine.corpus().messages().get(lang);
-        // An agent who took it is there, whatever the hours; else the service's hours say
-        // whether anyone can.
-        let attended = ticket.status == TicketStatus::Claimed
-            || engine
-                .corpus()
-                .services()
-                .get_or_default(&ticket.service)
-                .is_open_at(now);
-        Self {
-            status: ticket.status,
-            agent: (ticket.status == TicketStatus::Claimed).then(|| {
-                ticket
-                    .claimed_by
-                    .clone()
-                    .unwrap_or_else(|| messages.agent_label.clone())
-            }),
-            attended,
-            notice: if attended {
-                messages.ticket_waiting.clone()
-            } else {
-                messages.ticket_unattended.clone()
-            },
-            lang: lang.to_string(),
-        }
-    }
 }
 
 pub fn router() -> Router<AppState> {
@@ -180,13 +136,7 @@ async fn chat(
 
 /// The served entry of a picked option, if the id names one.
 fn chosen_reply(state: &AppState, id: &str, lang: Option<&str>) -> Option<Reply> {
-    let engine = state.engine().ok()?;
-    let index = engine.corpus().index_of(id)?;
-    Some(channels::chosen_reply(
-        &engine,
-        index,
-        lang.unwrap_or(PRIMARY_LANG),
-    ))
+    conversation::chosen(&*state.engine().ok()?, id, lang)
 }
 
 #[derive(Debug, Deserialize)]
@@ -196,12 +146,6 @@ struct After {
     /// The language of the widget's interface, for the ticket's notice.
     #[serde(default)]
     lang: Option<String>,
-}
-
-/// The id of the web conversation of `session`, if it has one.
-fn web_conversation(s: &dyn Store, session: &str) -> Result<Option<i64>, StoreError> {
-    let external = s.pseudonym(Channel::Web, session);
-    Ok(s.find_conversation(Channel::Web, &external)?.map(|c| c.id))
 }
 
 /// Agents' messages in this conversation after the message id `after` (0: all), each
@@ -216,30 +160,20 @@ async fn messages(
     let engine = state.engine()?;
     let since = after.after;
     let (turns, ticket) = state
-        .with_store(move |s| match web_conversation(s, &session)? {
-            Some(c) => Ok((
-                s.turns_after(c, Some(Author::Agent), since)?,
-                s.active_ticket(c)?,
-            )),
-            None => Ok((Vec::new(), None)),
-        })
+        .with_store(move |s| conversation::web_poll(s, &session, since))
         .await?;
     let lang = after.lang.as_deref().unwrap_or(PRIMARY_LANG);
-    let (_, set) = engine.corpus().messages().get(lang);
-    let messages: Vec<Value> = turns
+    let view = conversation::web_view(&engine, turns, ticket.as_ref(), lang, Utc::now());
+    let messages: Vec<Value> = view
+        .messages
         .into_iter()
-        .map(|t| {
-            let agent = t.agent.unwrap_or_else(|| set.agent_label.clone());
-            json!({ "id": t.id, "author": "agent", "agent": agent, "text": t.text, "at": t.at })
-        })
+        .map(|m| json!({ "id": m.id, "author": "agent", "agent": m.agent, "text": m.text, "at": m.at }))
         .collect();
-    let ticket = ticket.map(|t| WebTicket::of(&engine, &t, lang, Utc::now()));
-    Ok(Json(json!({ "messages": messages, "ticket": ticket })))
+    Ok(Json(json!({ "messages": messages, "ticket": view.ticket })))
 }
 
-/// The person withdraws their request for a person: the open ticket is closed (by the
-/// person), and the assistant answers again. Nothing to cancel is not an error: the
-/// widget may have missed that an agent closed it.
+/// The person withdraws their request for a person ([`conversation::cancel`]): the
+/// assistant answers again. Nothing to cancel is not an error.
 async fn cancel(
     State(state): State<AppState>,
     Path(session): Path<String>,
@@ -248,24 +182,8 @@ async fn cancel(
     check_session(&session)?;
     let engine = state.engine()?;
     let cancelled = state
-        .with_store(move |s| {
-            let Some(c) = web_conversation(s, &session)? else {
-                return Ok(None);
-            };
-            let Some(t) = s.active_ticket(c)? else {
-                return Ok(None);
-            };
-            match s.resolve_ticket(t.id, ClosedBy::Person, Utc::now()) {
-                Ok(t) => Ok(Some(t.id)),
-                // Closed by an agent in between: nothing left to cancel.
-                Err(StoreError::Conflict(_)) => Ok(None),
-                Err(e) => Err(e),
-            }
-        })
+        .with_store(move |s| conversation::cancel(s, &session, Utc::now()))
         .await?;
-    if let Some(id) = cancelled {
-        tracing::info!(ticket = id, "ticket cancelled by the person");
-    }
     let (lang, set) = engine
         .corpus()
         .messages()

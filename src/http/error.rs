@@ -7,6 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::conversation::ConversationError;
 use crate::engine::{MAX_MESSAGE_CHARS, QuestionError};
 use crate::store::StoreError;
 
@@ -94,6 +95,18 @@ impl From<QuestionError> for ApiError {
         match e {
             QuestionError::Empty => Self::EmptyMessage,
             QuestionError::TooLong => Self::MessageTooLong,
+        }
+    }
+}
+
+impl From<ConversationError> for ApiError {
+    fn from(e: ConversationError) -> Self {
+        match e {
+            ConversationError::Question(e) => e.into(),
+            ConversationError::Store(e) => e.into(),
+            ConversationError::Engine(e) => Self::Internal(e.to_string()),
+            ConversationError::EmptyReply => Self::EmptyMessage,
+            e @ ConversationError::ReplyTooLong => Self::InvalidRequest(e.to_string()),
         }
     }
 }

@@ -15,12 +15,9 @@ use serde_json::{Value, json};
 
 use super::{ApiError, AppState};
 use crate::channels::signature::{bearer, token_matches};
-use crate::channels::{Outgoing, deliver, split};
-use crate::privacy::Redacted;
-use crate::store::{AgentName, Author, ClosedBy, NewTurn, Route, TicketStatus};
-
-/// Longest agent message accepted, in characters.
-const MAX_REPLY_CHARS: usize = 4000;
+use crate::channels::{agent_messages, deliver};
+use crate::conversation;
+use crate::store::{AgentName, TicketStatus};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -108,9 +105,8 @@ async fn claim(
     authorize(&state, &headers)?;
     let agent = agent_body(&body)?;
     let ticket = state
-        .with_store(move |s| s.claim_ticket(id, agent.as_ref().map(AgentName::as_str), Utc::now()))
+        .with_store(move |s| conversation::take(s, id, agent.as_ref(), Utc::now()))
         .await?;
-    tracing::info!(ticket = id, "ticket claimed");
     Ok(Json(json!({ "ticket": ticket })))
 }
 
@@ -121,9 +117,8 @@ async fn resolve(
 ) -> Result<Json<Value>, ApiError> {
     authorize(&state, &headers)?;
     let ticket = state
-        .with_store(move |s| s.resolve_ticket(id, ClosedBy::Agent, Utc::now()))
+        .with_store(move |s| conversation::close(s, id, Utc::now()))
         .await?;
-    tracing::info!(ticket = id, "ticket resolved: the assistant takes over");
     Ok(Json(json!({ "ticket": ticket })))
 }
 
@@ -137,10 +132,8 @@ struct ReplyRequest {
     agent: Option<String>,
 }
 
-/// The agent's message goes back through the person's channel. It is redacted first,
-/// like everything that passes through the assistant: an agent who pastes a person's
-/// IBAN back does not put it in the store or on a platform; the response shows the text
-/// as delivered.
+/// The agent's message goes back through the person's channel, redacted first
+/// ([`conversation::agent_text`]); the response shows the text as delivered.
 async fn reply(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -149,59 +142,22 @@ async fn reply(
 ) -> Result<Json<Value>, ApiError> {
     authorize(&state, &headers)?;
     let Json(request) = body?;
-    let raw = request.text.trim();
-    if raw.is_empty() {
-        return Err(ApiError::EmptyMessage);
-    }
-    if raw.chars().count() > MAX_REPLY_CHARS {
-        return Err(ApiError::InvalidRequest(format!(
-            "a reply is at most {MAX_REPLY_CHARS} characters"
-        )));
-    }
+    let text = conversation::agent_text(&request.text)?;
     let agent = agent_name(request.agent.as_deref())?;
-    let text = Redacted::new(raw);
-    let stored = text.clone();
-    let ticket = state
-        .with_store(move |s| {
-            let now = Utc::now();
-            let ticket = s.take_for_reply(id, agent.as_ref().map(AgentName::as_str), now)?;
-            let turn = NewTurn {
-                author: Author::Agent,
-                text: stored,
-                outcome: None,
-                entry_id: None,
-                answer_sha256: None,
-                confidence: None,
-                scores: None,
-                agent: ticket.claimed_by.clone(),
-            };
-            s.record_turn(ticket.conversation, &turn, now)?;
-            Ok(ticket)
-        })
+    let answered = state
+        .with_store(move |s| conversation::answer(s, id, agent.as_ref(), text, Utc::now()))
         .await?;
-    let delivered = match &ticket.route {
+    let delivered = match &answered.route {
         Some(route) => {
-            let limit = match route {
-                Route::Messenger { .. } => crate::channels::messenger::STYLE.limit,
-                Route::Whatsapp { .. } => crate::channels::whatsapp::STYLE.limit,
-                Route::Telegram { .. } => crate::channels::telegram::STYLE.limit,
-                Route::Web | Route::Generic { .. } => usize::MAX,
-            };
-            let msgs: Vec<Outgoing> = split::split(text.as_str(), limit)
-                .into_iter()
-                .map(|p| Outgoing {
-                    text: p.to_string(),
-                    choices: Vec::new(),
-                })
-                .collect();
+            let msgs = agent_messages(route, answered.text.as_str());
             deliver(&state, route, &msgs, Some(id)).await.is_ok()
         }
         None => false,
     };
     tracing::info!(ticket = id, delivered, "agent reply");
     Ok(Json(json!({
-        "ticket": ticket,
+        "ticket": answered.ticket,
         "delivered": delivered,
-        "text": text.as_str(),
+        "text": answered.text.as_str(),
     })))
 }

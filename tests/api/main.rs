@@ -6,6 +6,7 @@ mod stub;
 mod channels;
 mod chat;
 mod config;
+mod conversation_flow;
 mod conversations;
 mod corpus;
 mod coverage;

@@ -1,0 +1,579 @@
+//! The conversation flow and the rules of a ticket's life, in one place for every door
+//! (the web chat, the messengers' webhooks, the agents' API): a person's message is
+//! deduplicated, answered or met with how to reach a person, and may open a ticket; an
+//! agent takes, answers and closes it; the person may cancel it.
+//!
+//! Synchronous and framework-free: callers run it on a blocking thread. Asking the engine
+//! is the one slow step and sits behind the in-flight limit of the caller, so receiving a
+//! message is split around it: [`prepare`] (no store), [`Prepared::lookup`] (the store),
+//! the caller's `Engine::ask` of [`Pending::to_ask`], then [`Pending::finish`]. [`receive`]
+//! chains them for a caller that holds the engine already. `Engine` builds every `Reply`.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::corpus::PRIMARY_LANG;
+use crate::engine::{AskContext, Asked, Engine, EngineError, Question, QuestionError, Trace};
+use crate::privacy::Redacted;
+use crate::reply::{HandoffReason, Outcome, Reply};
+use crate::store::{
+    AgentName, Author, Channel, ClosedBy, Conversation, NewTicket, NewTurn, Route, Store,
+    StoreError, Ticket, TicketStatus,
+};
+use crate::text::detect_lang;
+
+/// Longest agent message accepted, in characters.
+pub const MAX_REPLY_CHARS: usize = 4000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConversationError {
+    #[error(transparent)]
+    Question(#[from] QuestionError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the engine failed: {0}")]
+    Engine(#[from] EngineError),
+    #[error("the reply is empty")]
+    EmptyReply,
+    #[error("a reply is at most {MAX_REPLY_CHARS} characters")]
+    ReplyTooLong,
+}
+
+/// A message as a channel received it, before anything is stored.
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    pub channel: Channel,
+    /// The platform's message id, for exactly-once processing. [`Prepared::lookup`]
+    /// checks it; none: the web chat, and messages from the messengers' inbox (checked
+    /// when queued).
+    pub message_id: Option<String>,
+    /// The platform's user, chat or session id; pseudonymised before it is stored.
+    pub user: String,
+    pub text: String,
+    /// An option the person picked (an entry id) instead of typing.
+    pub choice: Option<String>,
+    pub lang: Option<String>,
+    /// How to answer later (an agent's reply).
+    pub route: Route,
+}
+
+/// What the flow decided for one inbound message.
+#[derive(Debug, Clone)]
+pub struct Handled {
+    pub reply: Reply,
+    /// The assistant's introduction, on the first reply of a conversation.
+    pub greeting: Option<String>,
+    pub conversation: i64,
+    /// The ticket this message opened, if it did.
+    pub ticket: Option<Ticket>,
+    /// The conversation's ticket still open after this message (the one it opened, or
+    /// one opened before): a person has, or will have, the conversation.
+    pub active: Option<Ticket>,
+}
+
+/// A message read and redacted, not yet looked up.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    channel: Channel,
+    message_id: Option<String>,
+    user: String,
+    /// The served entry the person picked, if the choice names one.
+    chosen: Option<usize>,
+    /// What the person typed, when they did not pick a served option.
+    question: Option<Question>,
+    redacted: Redacted,
+    ctx: AskContext,
+    route: Route,
+}
+
+/// Reads a message: a picked option that names a served entry, else the text as a
+/// question (an empty or over-long one is refused). What is stored is redacted here.
+pub fn prepare(
+    engine: &Engine,
+    inbound: Inbound,
+    now: DateTime<Utc>,
+) -> Result<Prepared, QuestionError> {
+    let Inbound {
+        channel,
+        message_id,
+        user,
+        text,
+        choice,
+        lang,
+        route,
+    } = inbound;
+    let chosen = choice
+        .as_deref()
+        .and_then(|id| engine.corpus().index_of(id));
+    let question = match chosen {
+        Some(_) => None,
+        None => Some(Question::parse(&text)?),
+    };
+    let redacted = match (&question, &choice) {
+        (Some(q), _) => Redacted::new(q.as_str()),
+        (None, id) => Redacted::new(&format!(
+            "{}{}",
+            crate::store::OPTION_TURN_PREFIX,
+            id.as_deref().unwrap_or_default()
+        )),
+    };
+    Ok(Prepared {
+        channel,
+        message_id,
+        user,
+        chosen,
+        question,
+        redacted,
+        ctx: AskContext { lang, now },
+        route,
+    })
+}
+
+impl Prepared {
+    /// Dedupes and finds the conversation and its open ticket. `None`: this message id
+    /// was processed already (a platform's retry).
+    pub fn lookup(self, store: &dyn Store) -> Result<Option<Pending>, StoreError> {
+        let now = self.ctx.now;
+        if let Some(mid) = &self.message_id
+            && !store.first_delivery(self.channel, mid, now)?
+        {
+            tracing::debug!(channel = self.channel.as_str(), "already processed");
+            return Ok(None);
+        }
+        let external = store.pseudonym(self.channel, &self.user);
+        let conversation = store.conversation(self.channel, &external, now)?;
+        let active = store.active_ticket(conversation.id)?;
+        Ok(Some(Pending {
+            message: self,
+            conversation,
+            active,
+        }))
+    }
+}
+
+/// A message whose conversation is known, waiting for the engine's answer if it needs one.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    message: Prepared,
+    conversation: Conversation,
+    active: Option<Ticket>,
+}
+
+impl Pending {
+    /// The question the engine must answer before [`Pending::finish`], if any. While a
+    /// ticket is open, only the web chat asks: the person is still in front of the
+    /// widget, and a question the corpus answers gets its validated answer; on the
+    /// messengers the assistant only repeats how to reach a person.
+    pub fn to_ask(&self) -> Option<(Redacted, AskContext)> {
+        let m = &self.message;
+        let asks = self.active.is_none() || m.channel == Channel::Web;
+        (asks && m.chosen.is_none() && m.question.is_some())
+            .then(|| (m.redacted.clone(), m.ctx.clone()))
+    }
+
+    /// Decides the reply given the engine's answer to [`Pending::to_ask`] (`None` when it
+    /// asked nothing), records the person's turn, and opens a ticket on a hand-off the
+    /// person asked for or the assistant was not sure about. The caller announces an
+    /// opened ticket ([`Handled::ticket`]).
+    ///
+    /// # Panics
+    /// When [`Pending::to_ask`] named a question and `asked` is none, with no ticket open:
+    /// there is nothing to reply from.
+    pub fn finish(
+        self,
+        engine: &Engine,
+        store: &dyn Store,
+        asked: Option<Asked>,
+    ) -> Result<Handled, StoreError> {
+        let Pending {
+            message: m,
+            conversation,
+            active,
+        } = self;
+        let now = m.ctx.now;
+        let first = conversation.turns == 0;
+        let asked_lang = m.ctx.lang.as_deref().unwrap_or(PRIMARY_LANG);
+
+        if let Some(ticket) = active {
+            let answered = match (m.chosen, asked) {
+                _ if m.channel != Channel::Web => None,
+                (Some(index), _) => Some((chosen_reply(engine, index, asked_lang), None)),
+                (None, Some(asked)) => (asked.reply.outcome == Outcome::Answer)
+                    .then_some((asked.reply, Some(asked.trace))),
+                (None, None) => None,
+            };
+            let (reply, trace) = answered.unwrap_or_else(|| {
+                (
+                    ticket_open_reply(engine, &ticket, m.question.as_ref(), &m.ctx),
+                    None,
+                )
+            });
+            let turn = person_turn(m.redacted.clone(), &reply, trace.as_ref());
+            store.add_question(ticket.id, &m.redacted)?;
+            store.record_turn(conversation.id, &turn, now)?;
+            let active = store.ticket(ticket.id)?;
+            tracing::info!(
+                channel = m.channel.as_str(),
+                ticket = ticket.id,
+                outcome = ?reply.outcome,
+                "ticket open: question added to it"
+            );
+            return Ok(Handled {
+                greeting: first.then(|| greeting(engine, &reply.lang)),
+                reply,
+                conversation: conversation.id,
+                ticket: None,
+                active,
+            });
+        }
+
+        let (reply, trace) = match (m.chosen, asked) {
+            (Some(index), _) => (chosen_reply(engine, index, asked_lang), None),
+            (None, Some(asked)) => (asked.reply, Some(asked.trace)),
+            (None, None) => unreachable!("the engine is asked for every typed question"),
+        };
+        let turn = person_turn(m.redacted.clone(), &reply, trace.as_ref());
+        let new_ticket = match reply.handoff.as_ref() {
+            Some(h)
+                if matches!(
+                    h.reason,
+                    HandoffReason::LowConfidence | HandoffReason::Requested
+                ) =>
+            {
+                Some(NewTicket {
+                    channel: m.channel,
+                    conversation: conversation.id,
+                    reason: serde_json::to_value(h.reason)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default(),
+                    question: m.redacted,
+                    candidates: trace
+                        .as_ref()
+                        .map(|t| t.candidates.iter().map(|c| c.id.clone()).collect())
+                        .unwrap_or_default(),
+                    service: h.contacts.service.clone(),
+                    route: m.route,
+                })
+            }
+            _ => None,
+        };
+        store.record_turn(conversation.id, &turn, now)?;
+        let ticket = new_ticket.map(|t| store.open_ticket(&t, now)).transpose()?;
+        if let Some(t) = &ticket {
+            tracing::info!(channel = m.channel.as_str(), ticket = t.id, reason = %t.reason, "hand-off ticket opened");
+        }
+        Ok(Handled {
+            greeting: first.then(|| greeting(engine, &reply.lang)),
+            reply,
+            conversation: conversation.id,
+            active: ticket.clone(),
+            ticket,
+        })
+    }
+}
+
+/// The whole of receiving a message, for a caller that may ask the engine where it runs.
+/// `None`: already processed (a retry).
+pub fn receive(
+    engine: &Engine,
+    store: &dyn Store,
+    inbound: Inbound,
+    now: DateTime<Utc>,
+) -> Result<Option<Handled>, ConversationError> {
+    let Some(pending) = prepare(engine, inbound, now)?.lookup(store)? else {
+        return Ok(None);
+    };
+    let asked = match pending.to_ask() {
+        Some((question, ctx)) => Some(engine.ask(&question, &ctx)?),
+        None => None,
+    };
+    Ok(Some(pending.finish(engine, store, asked)?))
+}
+
+/// What the assistant says while a person has the conversation: how to reach them.
+pub fn ticket_open_reply(
+    engine: &Engine,
+    ticket: &Ticket,
+    question: Option<&Question>,
+    ctx: &AskContext,
+) -> Reply {
+    let asked_lang = ctx
+        .lang
+        .clone()
+        .unwrap_or_else(|| detect_lang(question.map_or("", Question::as_str), PRIMARY_LANG));
+    let service = engine.corpus().services().get_or_default(&ticket.service);
+    engine.handoff(HandoffReason::TicketOpen, service, &asked_lang, ctx)
+}
+
+/// The open ticket of a person's conversation on `channel`, if they have one (nothing is
+/// created: for a message answered again).
+pub fn active_ticket_of(
+    store: &dyn Store,
+    channel: Channel,
+    user: &str,
+) -> Result<Option<Ticket>, StoreError> {
+    let external = store.pseudonym(channel, user);
+    match store.find_conversation(channel, &external)? {
+        Some(c) => store.active_ticket(c.id),
+        None => Ok(None),
+    }
+}
+
+/// The assistant's introduction, in `lang`.
+pub fn greeting(engine: &Engine, lang: &str) -> String {
+    engine.corpus().messages().get(lang).1.greeting.clone()
+}
+
+/// The answer to an option the person picked from a clarification.
+pub fn chosen_reply(engine: &Engine, index: usize, lang: &str) -> Reply {
+    engine.answer(index, lang)
+}
+
+/// The served entry of a picked option, if `id` names one.
+pub fn chosen(engine: &Engine, id: &str, lang: Option<&str>) -> Option<Reply> {
+    let index = engine.corpus().index_of(id)?;
+    Some(chosen_reply(engine, index, lang.unwrap_or(PRIMARY_LANG)))
+}
+
+fn person_turn(text: Redacted, reply: &Reply, trace: Option<&Trace>) -> NewTurn {
+    NewTurn {
+        author: Author::Person,
+        text,
+        outcome: Some(reply.outcome),
+        entry_id: reply.entry.as_ref().map(|e| e.id.clone()),
+        answer_sha256: reply.entry.as_ref().map(|e| e.answer_sha256.clone()),
+        confidence: trace.map(|t| t.confidence),
+        // Ids and numbers only: nothing the person wrote.
+        scores: trace.map(|t| json!({ "margin": t.margin, "candidates": t.candidates })),
+        agent: None,
+    }
+}
+
+/// An agent takes a ticket. One another agent has is refused
+/// ([`StoreError::AlreadyClaimed`], naming who has it): two agents never answer one
+/// person at once.
+pub fn take(
+    store: &dyn Store,
+    ticket: i64,
+    agent: Option<&AgentName>,
+    now: DateTime<Utc>,
+) -> Result<Ticket, StoreError> {
+    let ticket = store.claim_ticket(ticket, agent.map(AgentName::as_str), now)?;
+    tracing::info!(ticket = ticket.id, "ticket claimed");
+    Ok(ticket)
+}
+
+/// An agent's message, recorded and ready to go back through the person's channel.
+#[derive(Debug, Clone)]
+pub struct AgentReply {
+    /// The ticket after the reply (taken by the agent if it was not).
+    pub ticket: Ticket,
+    /// The text as stored and delivered: redacted, like everything that passes through
+    /// the assistant (an agent who pastes a person's IBAN back does not put it in the
+    /// store or on a platform).
+    pub text: Redacted,
+    /// Where to deliver it; none for a ticket without a route.
+    pub route: Option<Route>,
+}
+
+/// Checks an agent's message: not empty, not over [`MAX_REPLY_CHARS`]; redacted.
+pub fn agent_text(raw: &str) -> Result<Redacted, ConversationError> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err(ConversationError::EmptyReply);
+    }
+    if raw.chars().count() > MAX_REPLY_CHARS {
+        return Err(ConversationError::ReplyTooLong);
+    }
+    Ok(Redacted::new(raw))
+}
+
+/// An agent answers a ticket (taking it if nobody has it; refused if another agent has
+/// it): the turn is recorded with the agent's name, and the caller delivers the text
+/// through [`AgentReply::route`].
+pub fn answer(
+    store: &dyn Store,
+    ticket: i64,
+    agent: Option<&AgentName>,
+    text: Redacted,
+    now: DateTime<Utc>,
+) -> Result<AgentReply, StoreError> {
+    let ticket = store.take_for_reply(ticket, agent.map(AgentName::as_str), now)?;
+    let turn = NewTurn {
+        author: Author::Agent,
+        text: text.clone(),
+        outcome: None,
+        entry_id: None,
+        answer_sha256: None,
+        confidence: None,
+        scores: None,
+        agent: ticket.claimed_by.clone(),
+    };
+    store.record_turn(ticket.conversation, &turn, now)?;
+    Ok(AgentReply {
+        route: ticket.route.clone(),
+        ticket,
+        text,
+    })
+}
+
+/// An agent closes a ticket: the assistant takes over again.
+pub fn close(store: &dyn Store, ticket: i64, now: DateTime<Utc>) -> Result<Ticket, StoreError> {
+    let ticket = store.resolve_ticket(ticket, ClosedBy::Agent, now)?;
+    tracing::info!(
+        ticket = ticket.id,
+        "ticket resolved: the assistant takes over"
+    );
+    Ok(ticket)
+}
+
+/// The id of the web conversation of `session`, if it has one.
+fn web_conversation(store: &dyn Store, session: &str) -> Result<Option<i64>, StoreError> {
+    let external = store.pseudonym(Channel::Web, session);
+    Ok(store
+        .find_conversation(Channel::Web, &external)?
+        .map(|c| c.id))
+}
+
+/// The person withdraws their request for a person: the open ticket of their web
+/// conversation is closed (by the person). Returns the ticket closed; none when there was
+/// nothing to cancel (not an error: the widget may have missed that an agent closed it).
+pub fn cancel(
+    store: &dyn Store,
+    session: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, StoreError> {
+    let Some(c) = web_conversation(store, session)? else {
+        return Ok(None);
+    };
+    let Some(t) = store.active_ticket(c)? else {
+        return Ok(None);
+    };
+    let cancelled = match store.resolve_ticket(t.id, ClosedBy::Person, now) {
+        Ok(t) => Some(t.id),
+        // Closed by an agent in between: nothing left to cancel.
+        Err(StoreError::Conflict(_)) => None,
+        Err(e) => return Err(e),
+    };
+    if let Some(id) = cancelled {
+        tracing::info!(ticket = id, "ticket cancelled by the person");
+    }
+    Ok(cancelled)
+}
+
+/// What the widget shows of an open ticket: its state, who has it, whether anyone can
+/// answer now, and the validated sentence that says so.
+#[derive(Debug, Clone, Serialize)]
+pub struct WebTicket {
+    pub status: TicketStatus,
+    /// The agent's first name or role once taken (the corpus's `agent_label` when the
+    /// integration that took it gave none); never an email.
+    pub agent: Option<String>,
+    /// Someone can answer now: an agent took it, or the service is open. When not, the
+    /// person is told that nobody will answer here before it reopens.
+    pub attended: bool,
+    /// `ticket_waiting` or `ticket_unattended`, in `lang`.
+    pub notice: String,
+    pub lang: String,
+}
+
+impl WebTicket {
+    pub fn of(engine: &Engine, ticket: &Ticket, lang: &str, now: DateTime<Utc>) -> Self {
+        let (lang, messages) = engine.corpus().messages().get(lang);
+        // An agent who took it is there, whatever the hours; else the service's hours say
+        // whether anyone can.
+        let attended = ticket.status == TicketStatus::Claimed
+            || engine
+                .corpus()
+                .services()
+                .get_or_default(&ticket.service)
+                .is_open_at(now);
+        Self {
+            status: ticket.status,
+            agent: (ticket.status == TicketStatus::Claimed).then(|| {
+                ticket
+                    .claimed_by
+                    .clone()
+                    .unwrap_or_else(|| messages.agent_label.clone())
+            }),
+            attended,
+            notice: if attended {
+                messages.ticket_waiting.clone()
+            } else {
+                messages.ticket_unattended.clone()
+            },
+            lang: lang.to_string(),
+        }
+    }
+}
+
+/// An agent's message as the widget shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentMessage {
+    pub id: i64,
+    /// The agent's name or role (the corpus's `agent_label` when none was given).
+    pub agent: String,
+    pub text: String,
+    pub at: DateTime<Utc>,
+}
+
+/// What the widget polls while a ticket is open: agents' messages after the message id
+/// `after` (0: all), and the open ticket (none once closed: the assistant answers again).
+#[derive(Debug, Clone)]
+pub struct WebMessages {
+    pub messages: Vec<AgentMessage>,
+    pub ticket: Option<WebTicket>,
+}
+
+/// The store's part of [`web_messages`]: agents' turns after `after` and the open ticket.
+pub fn web_poll(
+    store: &dyn Store,
+    session: &str,
+    after: i64,
+) -> Result<(Vec<crate::store::Turn>, Option<Ticket>), StoreError> {
+    match web_conversation(store, session)? {
+        Some(c) => Ok((
+            store.turns_after(c, Some(Author::Agent), after)?,
+            store.active_ticket(c)?,
+        )),
+        None => Ok((Vec::new(), None)),
+    }
+}
+
+/// The web view of a poll, in `lang` (the widget's interface language).
+pub fn web_view(
+    engine: &Engine,
+    turns: Vec<crate::store::Turn>,
+    ticket: Option<&Ticket>,
+    lang: &str,
+    now: DateTime<Utc>,
+) -> WebMessages {
+    let (_, set) = engine.corpus().messages().get(lang);
+    WebMessages {
+        messages: turns
+            .into_iter()
+            .map(|t| AgentMessage {
+                id: t.id,
+                agent: t.agent.unwrap_or_else(|| set.agent_label.clone()),
+                text: t.text,
+                at: t.at,
+            })
+            .collect(),
+        ticket: ticket.map(|t| WebTicket::of(engine, t, lang, now)),
+    }
+}
+
+/// [`web_poll`] then [`web_view`].
+pub fn web_messages(
+    engine: &Engine,
+    store: &dyn Store,
+    session: &str,
+    after: i64,
+    lang: &str,
+    now: DateTime<Utc>,
+) -> Result<WebMessages, StoreError> {
+    let (turns, ticket) = web_poll(store, session, after)?;
+    Ok(web_view(engine, turns, ticket.as_ref(), lang, now))
+}
