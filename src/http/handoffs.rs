@@ -126,8 +126,9 @@ async fn resolve(
 #[serde(deny_unknown_fields)]
 struct ReplyRequest {
     text: String,
-    /// The agent's first name or role, shown to the person; the ticket's claimer when
-    /// not given.
+    /// The agent's first name or role, shown to the person. It must be the one who took
+    /// the ticket (an integration that took it without a name replies without one); an
+    /// open ticket is taken by it.
     #[serde(default)]
     agent: Option<String>,
 }
