@@ -7,33 +7,13 @@ use std::process::Command;
 use chrono::NaiveDate;
 use guichet::corpus::{self, Severity};
 
-use crate::helpers::{demo_copy, root};
+use crate::helpers::{demo_copy, edit, line_of, root};
 
 /// A fixed day (the demo corpus's latest validation), so review dates do not move the tests.
 const TODAY: &str = "2026-12-01";
 
 fn today() -> NaiveDate {
     NaiveDate::parse_from_str(TODAY, "%Y-%m-%d").unwrap()
-}
-
-fn edit(path: &Path, from: &str, to: &str) {
-    let text = std::fs::read_to_string(path).unwrap();
-    assert!(
-        text.contains(from),
-        "{} does not contain {from:?}",
-        path.display()
-    );
-    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
-}
-
-/// 1-based line of the first occurrence of `needle` in the file.
-fn line_of(path: &Path, needle: &str) -> usize {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .position(|l| l.contains(needle))
-        .unwrap()
-        + 1
 }
 
 #[test]

@@ -196,7 +196,8 @@ fn the_demo_corpus_self_test_names_no_duplicate_of_the_planted_kind() {
     assert!(t.steals.iter().all(|s| s.phrasings < 5), "{t:#?}");
 }
 
-fn person_turn(store: &dyn Store, conversation: &str, text: &str, outcome: Outcome) {
+/// Records a person's turn in a web conversation, as the chat would.
+pub fn person_turn(store: &dyn Store, conversation: &str, text: &str, outcome: Outcome) {
     let now = Utc::now();
     let c = store.conversation(Channel::Web, conversation, now).unwrap();
     store

@@ -8,11 +8,10 @@ use guichet::coverage::gaps::{
 use guichet::coverage::{self, render};
 use guichet::embedder::{Embedding, TextKind};
 use guichet::eval::EvalSet;
-use guichet::privacy::Redacted;
 use guichet::reply::Outcome;
-use guichet::store::{Author, Channel, NewTurn};
 use serde_json::Value;
 
+use crate::coverage::person_turn;
 use crate::helpers::{TestApp, engine, root};
 
 const TOKEN: &str = "agent-secret";
@@ -247,36 +246,19 @@ fn gaps_groups_are_pure_on_labelled_paraphrases() {
     }
 }
 
-fn person_turn(app: &TestApp, conversation: &str, text: &str, outcome: Outcome) {
-    let store = app.state.store.as_ref();
-    let now = Utc::now();
-    let c = store.conversation(Channel::Web, conversation, now).unwrap();
-    store
-        .record_turn(
-            c.id,
-            &NewTurn {
-                author: Author::Person,
-                text: Redacted::new(text),
-                outcome: Some(outcome),
-                entry_id: None,
-                answer_sha256: None,
-                confidence: Some(0.1),
-                scores: None,
-                agent: None,
-            },
-            now,
-        )
-        .unwrap();
-}
-
 #[tokio::test]
 async fn gaps_api_leaves_out_requests_for_a_person_and_says_when_no_service_is_suggested() {
     let app = TestApp::spawn_with(&["--admin-token", TOKEN]).await;
     for (i, q) in PERSON.iter().enumerate() {
-        person_turn(&app, &format!("p{i}"), q, Outcome::Handoff);
+        person_turn(
+            app.state.store.as_ref(),
+            &format!("p{i}"),
+            q,
+            Outcome::Handoff,
+        );
     }
-    person_turn(&app, "r", ROBOT, Outcome::Handoff);
-    person_turn(&app, "d", PRIVACY, Outcome::Handoff);
+    person_turn(app.state.store.as_ref(), "r", ROBOT, Outcome::Handoff);
+    person_turn(app.state.store.as_ref(), "d", PRIVACY, Outcome::Handoff);
     let r = app
         .client
         .get(app.url("/v1/gaps?days=7"))

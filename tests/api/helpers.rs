@@ -171,3 +171,20 @@ impl TestApp {
         (status, r.json().await.unwrap())
     }
 }
+
+/// Replaces the first `from` in a file by `to` (which must be there).
+pub fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} lacks {from:?}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+/// 1-based line of the first occurrence of `needle` in the file.
+pub fn line_of(path: &Path, needle: &str) -> usize {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("{} lacks {needle:?}", path.display()))
+        + 1
+}

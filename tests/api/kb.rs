@@ -10,25 +10,10 @@ use chrono::{Local, NaiveDate};
 use guichet::corpus::{self, Kind, Severity};
 use guichet::engine::{Engine, EngineOptions};
 
-use crate::helpers::{config, demo_copy, engine, root};
+use crate::helpers::{config, demo_copy, edit, engine, line_of, root};
 
 fn today() -> NaiveDate {
     Local::now().date_naive()
-}
-
-fn edit(path: &Path, from: &str, to: &str) {
-    let text = std::fs::read_to_string(path).unwrap();
-    assert!(text.contains(from), "{} lacks {from:?}", path.display());
-    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
-}
-
-fn line_of(path: &Path, needle: &str) -> usize {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .position(|l| l.contains(needle))
-        .unwrap_or_else(|| panic!("{} lacks {needle:?}", path.display()))
-        + 1
 }
 
 /// `guichet ARGS`, in French whatever the machine's locale.
