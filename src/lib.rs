@@ -35,6 +35,7 @@ pub mod coverage;
 pub mod embedder;
 pub mod engine;
 pub mod eval;
+pub mod html;
 pub mod http;
 pub mod index;
 pub mod lexical;
