@@ -3,6 +3,7 @@
 //! errors.
 
 mod coverage;
+mod staff;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -182,6 +183,14 @@ pub enum Command {
         #[command(flatten)]
         config: Config,
     },
+    /// Staff accounts of the console: add (with a one-time set-up link), list, disable,
+    /// enable, link, roles.
+    Staff {
+        #[command(subcommand)]
+        action: staff::StaffCommand,
+        #[command(flatten)]
+        config: Config,
+    },
     /// Fit the decision policy on labelled sets and write it (see calibration/README.md).
     Calibrate {
         /// A labelled set: NAME=DIR[:LANG][#KB][@MAX_WRONG[,MIN_RECALL]], DIR holding
@@ -226,7 +235,8 @@ impl Command {
             | Self::Report { config, .. }
             | Self::Eval { config, .. }
             | Self::Quality { config, .. }
-            | Self::Calibrate { config, .. } => Some(config),
+            | Self::Calibrate { config, .. }
+            | Self::Staff { config, .. } => Some(config),
             Self::Stamp { .. } => None,
         }
     }
@@ -252,6 +262,7 @@ pub fn parse() -> Cli {
 pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Serve { config } => serve(config).map(|()| 0),
+        Command::Staff { action, config } => staff::run(&config, action),
         Command::Ask {
             question,
             json,
@@ -530,9 +541,13 @@ fn serve(config: Config) -> Result<()> {
             }
         });
         let background = state.background.clone();
-        axum::serve(listener, crate::http::router(state))
-            .with_graceful_shutdown(shutdown())
-            .await?;
+        axum::serve(
+            listener,
+            crate::http::router(state)
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown())
+        .await?;
         // Replies under way finish; what does not within the grace period stays in the
         // inbox, for another replica or the next start.
         background.close();

@@ -152,6 +152,19 @@ pub struct Config {
         allow_hyphen_values = true
     )]
     pub retention_days: u32,
+    /// The console's address as staff open it (links in set-up messages, the SSO's
+    /// redirect), e.g. https://guichet.ville.fr; default: http:// and the bind address.
+    #[arg(long, env = "GUICHET_PUBLIC_URL", value_parser = http_url)]
+    pub public_url: Option<String>,
+    /// How long the audit log of staff actions is kept, in days (1 to 3650).
+    #[arg(
+        long,
+        env = "GUICHET_AUDIT_DAYS",
+        default_value = "365",
+        value_parser = retention_days,
+        allow_hyphen_values = true
+    )]
+    pub audit_days: u32,
     /// Where the defaults above were taken from (set by [`Config::resolve`]).
     #[arg(skip)]
     resolved_home: Home,
@@ -325,6 +338,20 @@ fn embed_workers(s: &str) -> Result<usize, String> {
 }
 
 impl Config {
+    /// The console's base address, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.bind),
+        }
+    }
+
+    /// Whether staff cookies must be `Secure`: the console is reached over https, or
+    /// from anywhere but this machine.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url().starts_with("https://") || !self.bind.ip().is_loopback()
+    }
+
     /// Model sessions to run: the configured number, else one per core.
     pub fn workers(&self) -> usize {
         self.embed_workers

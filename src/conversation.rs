@@ -18,7 +18,7 @@ use crate::engine::{AskContext, Asked, Engine, EngineError, Question, QuestionEr
 use crate::privacy::Redacted;
 use crate::reply::{HandoffReason, Outcome, Reply};
 use crate::store::{
-    AgentName, Author, Channel, ClosedBy, Conversation, NewTicket, NewTurn, Route, Store,
+    Author, Channel, Claimant, ClosedBy, Conversation, NewTicket, NewTurn, Route, Store,
     StoreError, Ticket, TicketStatus,
 };
 use crate::text::detect_lang;
@@ -354,13 +354,13 @@ fn person_turn(text: Redacted, reply: &Reply, trace: Option<&Trace>) -> NewTurn 
 /// An agent takes a ticket. One another agent has is refused
 /// ([`StoreError::AlreadyClaimed`], naming who has it): two agents never answer one
 /// person at once.
-pub fn take(
+pub fn take<'a>(
     store: &dyn Store,
     ticket: i64,
-    agent: Option<&AgentName>,
+    by: impl Into<Claimant<'a>>,
     now: DateTime<Utc>,
 ) -> Result<Ticket, StoreError> {
-    let ticket = store.claim_ticket(ticket, agent.map(AgentName::as_str), now)?;
+    let ticket = store.claim_ticket(ticket, by.into(), now)?;
     tracing::info!(ticket = ticket.id, "ticket claimed");
     Ok(ticket)
 }
@@ -393,14 +393,14 @@ pub fn agent_text(raw: &str) -> Result<Redacted, ConversationError> {
 /// An agent answers a ticket (taking it if nobody has it; refused if another agent has
 /// it): the turn is recorded with the agent's name, and the caller delivers the text
 /// through [`AgentReply::route`].
-pub fn answer(
+pub fn answer<'a>(
     store: &dyn Store,
     ticket: i64,
-    agent: Option<&AgentName>,
+    by: impl Into<Claimant<'a>>,
     text: Redacted,
     now: DateTime<Utc>,
 ) -> Result<AgentReply, StoreError> {
-    let ticket = store.take_for_reply(ticket, agent.map(AgentName::as_str), now)?;
+    let ticket = store.take_for_reply(ticket, by.into(), now)?;
     let turn = NewTurn {
         author: Author::Agent,
         text: text.clone(),

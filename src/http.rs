@@ -2,6 +2,7 @@
 //! `channels` know axum; they translate HTTP to `Engine::ask` and back.
 
 mod chat;
+pub mod console;
 mod coverage;
 mod error;
 mod feedback;
@@ -137,6 +138,7 @@ pub fn router(state: AppState) -> Router {
         .merge(widget::router())
         .merge(handoffs::router())
         .merge(coverage::router())
+        .merge(console::router(&state))
         .merge(crate::channels::router())
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

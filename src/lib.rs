@@ -44,5 +44,6 @@ pub mod privacy;
 pub mod quality;
 pub mod reply;
 pub mod retrieval;
+pub mod staff;
 pub mod store;
 pub mod text;

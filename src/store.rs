@@ -10,6 +10,7 @@
 //! ticket is resolved, the inbox row handled, or either purged.
 
 mod sqlite;
+mod staff;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -18,6 +19,7 @@ use crate::privacy::Redacted;
 use crate::reply::Outcome;
 
 pub use sqlite::SqliteStore;
+pub use staff::StaffStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -218,11 +220,45 @@ pub struct Ticket {
     pub resolved_at: Option<DateTime<Utc>>,
     /// The name or role of the agent who took it (none: an integration that gave none).
     pub claimed_by: Option<String>,
+    /// The staff account that took it, when taken in the console (names are not unique).
+    pub claimed_staff: Option<i64>,
     /// Who closed it, once resolved.
     pub closed_by: Option<ClosedBy>,
     /// Never shown to agents: it may be a phone number (WhatsApp).
     #[serde(skip)]
     pub route: Option<Route>,
+}
+
+/// Who takes a ticket: the name shown to the person and, from the console, the staff
+/// account (two colleagues may share a first name; the account tells them apart).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Claimant<'a> {
+    pub name: Option<&'a str>,
+    pub staff: Option<i64>,
+}
+
+impl<'a> From<Option<&'a str>> for Claimant<'a> {
+    fn from(name: Option<&'a str>) -> Self {
+        Self { name, staff: None }
+    }
+}
+
+impl<'a> From<Option<&'a AgentName>> for Claimant<'a> {
+    fn from(name: Option<&'a AgentName>) -> Self {
+        Self {
+            name: name.map(AgentName::as_str),
+            staff: None,
+        }
+    }
+}
+
+impl<'a> From<&'a crate::staff::Account> for Claimant<'a> {
+    fn from(account: &'a crate::staff::Account) -> Self {
+        Self {
+            name: Some(&account.name),
+            staff: Some(account.id),
+        }
+    }
 }
 
 /// The name an agent shows the person: a first name or a role ("Camille", "Agent de
@@ -377,7 +413,7 @@ pub enum Claim {
 
 /// The persistence the web layer and channels need. Synchronous: async callers go
 /// through `spawn_blocking`.
-pub trait Store: Send + Sync {
+pub trait Store: StaffStore + Send + Sync {
     /// A keyed hash of a platform's user or session id: the same person maps to the same
     /// conversation across restarts, and the raw id is never stored.
     fn pseudonym(&self, channel: Channel, raw_id: &str) -> String;
@@ -432,16 +468,17 @@ pub trait Store: Send + Sync {
     fn claim_ticket(
         &self,
         id: i64,
-        agent: Option<&str>,
+        by: Claimant<'_>,
         now: DateTime<Utc>,
     ) -> Result<Ticket, StoreError>;
 
-    /// The ticket an agent replies on: claimed by `agent` first if it is open; refused
-    /// with [`StoreError::AlreadyClaimed`] when another agent has it.
+    /// The ticket an agent replies on: claimed by `by` first if it is open; refused
+    /// with [`StoreError::AlreadyClaimed`] when another agent (another account, or
+    /// another name given through the API) has it.
     fn take_for_reply(
         &self,
         id: i64,
-        agent: Option<&str>,
+        by: Claimant<'_>,
         now: DateTime<Utc>,
     ) -> Result<Ticket, StoreError>;
 

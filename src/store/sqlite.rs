@@ -11,8 +11,10 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+mod staff;
+
 use super::{
-    Author, Channel, Claim, ClosedBy, Conversation, Delivery, Feedback, INBOX_KEEP_DAYS,
+    Author, Channel, Claim, Claimant, ClosedBy, Conversation, Delivery, Feedback, INBOX_KEEP_DAYS,
     INBOX_MAX_ATTEMPTS, InboxItem, NewTicket, NewTurn, OPTION_TURN_PREFIX, PROCESSED_KEEP_DAYS,
     Purged, Queued, Route, Store, StoreError, Ticket, TicketStatus, TrafficCount, Turn,
 };
@@ -24,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_inbox.sql"),
     include_str!("migrations/0003_agents.sql"),
+    include_str!("migrations/0004_staff.sql"),
 ];
 
 pub struct SqliteStore {
@@ -204,7 +207,7 @@ fn bump(conn: &Connection, now: DateTime<Utc>, channel: &str, kind: &str) -> rus
 }
 
 const TICKET_COLUMNS: &str = "id, status, channel, conversation, reason, questions, candidates, \
-     service, route, created_at, claimed_at, resolved_at, claimed_by, closed_by";
+     service, route, created_at, claimed_at, resolved_at, claimed_by, closed_by, claimed_staff";
 
 struct RawTicket {
     id: i64,
@@ -221,6 +224,7 @@ struct RawTicket {
     resolved_at: Option<i64>,
     claimed_by: Option<String>,
     closed_by: Option<String>,
+    claimed_staff: Option<i64>,
 }
 
 fn ticket_row(r: &Row<'_>) -> rusqlite::Result<RawTicket> {
@@ -238,6 +242,7 @@ fn ticket_row(r: &Row<'_>) -> rusqlite::Result<RawTicket> {
         claimed_at: r.get(10)?,
         resolved_at: r.get(11)?,
         claimed_by: r.get(12)?,
+        claimed_staff: r.get(14)?,
         closed_by: r.get(13)?,
     })
 }
@@ -258,6 +263,7 @@ impl RawTicket {
             claimed_at: self.claimed_at.map(from_ts),
             resolved_at: self.resolved_at.map(from_ts),
             claimed_by: self.claimed_by,
+            claimed_staff: self.claimed_staff,
             closed_by: self
                 .closed_by
                 .as_deref()
@@ -463,16 +469,17 @@ impl Store for SqliteStore {
     fn claim_ticket(
         &self,
         id: i64,
-        agent: Option<&str>,
+        by: Claimant<'_>,
         now: DateTime<Utc>,
     ) -> Result<Ticket, StoreError> {
         let conn = self.conn();
         // One conditional statement: of two agents taking the ticket at once, whatever
         // the process or replica, exactly one changes the row.
         let changed = conn.execute(
-            "UPDATE tickets SET status = 'claimed', claimed_at = ?2, claimed_by = ?3
+            "UPDATE tickets SET status = 'claimed', claimed_at = ?2, claimed_by = ?3,
+                    claimed_staff = ?4
              WHERE id = ?1 AND status = 'open'",
-            params![id, ts(now), agent],
+            params![id, ts(now), by.name, by.staff],
         )?;
         let t = Self::ticket_in(&conn, id)?.ok_or(StoreError::NotFound)?;
         if changed == 1 {
@@ -492,12 +499,17 @@ impl Store for SqliteStore {
     fn take_for_reply(
         &self,
         id: i64,
-        agent: Option<&str>,
+        by: Claimant<'_>,
         now: DateTime<Utc>,
     ) -> Result<Ticket, StoreError> {
-        match self.claim_ticket(id, agent, now) {
-            Err(StoreError::AlreadyClaimed(by)) if by.as_deref() == agent => {
-                self.ticket(id)?.ok_or(StoreError::NotFound)
+        match self.claim_ticket(id, by, now) {
+            Err(StoreError::AlreadyClaimed(name)) => {
+                let t = self.ticket(id)?.ok_or(StoreError::NotFound)?;
+                if t.claimed_staff == by.staff && name.as_deref() == by.name {
+                    Ok(t)
+                } else {
+                    Err(StoreError::AlreadyClaimed(name))
+                }
             }
             other => other,
         }
@@ -862,7 +874,7 @@ mod tests {
         assert_eq!(t.questions, vec!["je veux parler à quelqu'un, [téléphone]"]);
         assert_eq!(s.active_ticket(c.id).unwrap().map(|t| t.id), Some(t.id));
         s.add_question(t.id, &Redacted::new("allo ?")).unwrap();
-        let claimed = s.claim_ticket(t.id, Some("Camille"), now).unwrap();
+        let claimed = s.claim_ticket(t.id, Some("Camille").into(), now).unwrap();
         assert_eq!(claimed.status, TicketStatus::Claimed);
         assert_eq!(claimed.claimed_by.as_deref(), Some("Camille"));
         assert_eq!(claimed.questions.len(), 2);
@@ -878,7 +890,7 @@ mod tests {
             Err(StoreError::Conflict(_))
         ));
         assert!(matches!(
-            s.claim_ticket(999, None, now),
+            s.claim_ticket(999, Claimant::default(), now),
             Err(StoreError::NotFound)
         ));
     }
@@ -889,29 +901,29 @@ mod tests {
         let now = Utc::now();
         let c = s.conversation(Channel::Web, "p", now).unwrap();
         let t = s.open_ticket(&ticket_for(c.id, Route::Web), now).unwrap();
-        s.claim_ticket(t.id, Some("Camille"), now).unwrap();
+        s.claim_ticket(t.id, Some("Camille").into(), now).unwrap();
         for second in [Some("Karim"), Some("Camille"), None] {
-            match s.claim_ticket(t.id, second, now) {
+            match s.claim_ticket(t.id, second.into(), now) {
                 Err(StoreError::AlreadyClaimed(by)) => assert_eq!(by.as_deref(), Some("Camille")),
                 other => panic!("second claim by {second:?}: {other:?}"),
             }
         }
         // Camille replies on her ticket; Karim may not.
         assert_eq!(
-            s.take_for_reply(t.id, Some("Camille"), now)
+            s.take_for_reply(t.id, Some("Camille").into(), now)
                 .unwrap()
                 .claimed_by
                 .as_deref(),
             Some("Camille")
         );
         assert!(matches!(
-            s.take_for_reply(t.id, Some("Karim"), now),
+            s.take_for_reply(t.id, Some("Karim").into(), now),
             Err(StoreError::AlreadyClaimed(Some(by))) if by == "Camille"
         ));
         // A reply on an open ticket takes it.
         let c2 = s.conversation(Channel::Web, "q", now).unwrap();
         let t2 = s.open_ticket(&ticket_for(c2.id, Route::Web), now).unwrap();
-        let taken = s.take_for_reply(t2.id, Some("Karim"), now).unwrap();
+        let taken = s.take_for_reply(t2.id, Some("Karim").into(), now).unwrap();
         assert_eq!(
             (taken.status, taken.claimed_by.as_deref()),
             (TicketStatus::Claimed, Some("Karim"))
@@ -939,7 +951,7 @@ mod tests {
                     let s = SqliteStore::open(&path).unwrap();
                     barrier.wait();
                     let name = format!("agent {i}");
-                    match s.claim_ticket(id, Some(&name), now) {
+                    match s.claim_ticket(id, Some(name.as_str()).into(), now) {
                         Ok(_) => 1,
                         Err(StoreError::AlreadyClaimed(Some(_))) => 0,
                         Err(e) => panic!("{e}"),

@@ -1,0 +1,455 @@
+//! Administration (admins only): staff accounts (add with a one-time set-up link, roles
+//! and services, disable, enable, new link, end someone's sessions) and the audit log.
+
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use chrono::Utc;
+use serde::Deserialize;
+
+use super::{ConsoleError, Page, Staff, area};
+use crate::html::console::{csrf_field, page};
+use crate::html::{Markup, html};
+use crate::http::AppState;
+use crate::staff::{self, Account, Action, NewAccount, Role};
+
+pub fn router(state: &AppState) -> Router<AppState> {
+    area(
+        state,
+        Action::ManageStaff,
+        Router::new()
+            .route("/console/admin/staff", get(accounts).post(add))
+            .route("/console/admin/staff/{id}/roles", post(set_roles))
+            .route("/console/admin/staff/{id}/disable", post(disable))
+            .route("/console/admin/staff/{id}/enable", post(enable))
+            .route("/console/admin/staff/{id}/link", post(new_link))
+            .route("/console/admin/staff/{id}/signout", post(sign_out)),
+    )
+    .merge(area(
+        state,
+        Action::SeeAudit,
+        Router::new().route("/console/admin/audit", get(audit)),
+    ))
+}
+
+fn services_of(state: &AppState) -> Result<Vec<(String, String)>, ConsoleError> {
+    let engine = state.engine()?;
+    Ok(engine
+        .corpus()
+        .services()
+        .iter()
+        .map(|s| (s.key.clone(), s.name.clone()))
+        .collect())
+}
+
+fn sub_nav(current: &str) -> Markup {
+    html! {
+        nav aria-label="Administration" {
+            ul.plain {
+                @for (href, label) in [("/console/admin/staff", "Comptes"), ("/console/admin/audit", "Journal des actions")] {
+                    li {
+                        @if href == current { a href=(href) aria-current="page" { (label) } }
+                        @else { a href=(href) { (label) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn role_boxes(prefix: &str, checked: &[Role]) -> Markup {
+    html! {
+        fieldset {
+            legend { "Rôles" }
+            @for role in Role::ALL {
+                @let id = format!("{prefix}-{}", role.as_str());
+                div {
+                    input type="checkbox" id=(id) name="role" value=(role.as_str())
+                        checked[checked.contains(&role)];
+                    " "
+                    label.inline for=(id) { (role.label()) }
+                }
+            }
+        }
+    }
+}
+
+fn service_boxes(prefix: &str, services: &[(String, String)], checked: &[String]) -> Markup {
+    html! {
+        fieldset {
+            legend { "Services (éditeur, validateur)" }
+            @for (key, name) in services {
+                @let id = format!("{prefix}-s-{key}");
+                div {
+                    input type="checkbox" id=(id) name="service" value=(key)
+                        checked[checked.contains(key)];
+                    " "
+                    label.inline for=(id) { (name) }
+                }
+            }
+        }
+    }
+}
+
+fn accounts_page(
+    me: &Staff,
+    list: &[Account],
+    services: &[(String, String)],
+    notice: Option<Markup>,
+) -> Markup {
+    let chrome = me.chrome("/console/admin/staff");
+    let csrf = chrome.csrf.clone();
+    page(
+        &chrome,
+        "Comptes du personnel",
+        html! {
+            (sub_nav("/console/admin/staff"))
+            @if let Some(notice) = notice { (notice) }
+            h2 id="ajouter" { "Ajouter un compte" }
+            form method="post" action="/console/admin/staff" aria-labelledby="ajouter" {
+                (csrf_field(&csrf))
+                label for="new-email" { "Adresse e-mail" }
+                input type="email" id="new-email" name="email" required;
+                label for="new-name" { "Nom affiché (prénom ou fonction, jamais un e-mail)" }
+                input type="text" id="new-name" name="name" placeholder="Camille";
+                (role_boxes("new", &[Role::Agent]))
+                (service_boxes("new", services, &[]))
+                div.actions { button type="submit" { "Créer le compte" } }
+            }
+            h2 { "Comptes" }
+            table {
+                caption.sr-only { "Comptes du personnel" }
+                thead { tr {
+                    th scope="col" { "Compte" }
+                    th scope="col" { "Rôles" }
+                    th scope="col" { "Connexion" }
+                    th scope="col" { "Actions" }
+                } }
+                tbody {
+                    @for a in list {
+                        tr {
+                            td { b { (a.name) } br; (a.email)
+                                @if a.disabled { br; span.badge { "désactivé" } } }
+                            td {
+                                form method="post" action={ "/console/admin/staff/" (a.id) "/roles" } {
+                                    (csrf_field(&csrf))
+                                    (role_boxes(&format!("a{}", a.id), &a.roles))
+                                    (service_boxes(&format!("a{}", a.id), services, &a.services))
+                                    button.secondary type="submit" { "Enregistrer les rôles de " (a.name) }
+                                }
+                            }
+                            td {
+                                @if a.has_password { "mot de passe" br; }
+                                @if a.sso { "SSO de la ville" br; }
+                                @if !a.has_password && !a.sso { "lien de création en attente" }
+                            }
+                            td {
+                                div.actions {
+                                    @if a.disabled {
+                                        form.inline method="post" action={ "/console/admin/staff/" (a.id) "/enable" } {
+                                            (csrf_field(&csrf)) button.secondary type="submit" { "Réactiver" }
+                                        }
+                                    } @else if a.id != me.account().id {
+                                        form.inline method="post" action={ "/console/admin/staff/" (a.id) "/disable" } {
+                                            (csrf_field(&csrf)) button.danger type="submit" { "Désactiver" }
+                                        }
+                                    }
+                                    form.inline method="post" action={ "/console/admin/staff/" (a.id) "/link" } {
+                                        (csrf_field(&csrf)) button.secondary type="submit" { "Nouveau lien de mot de passe" }
+                                    }
+                                    form.inline method="post" action={ "/console/admin/staff/" (a.id) "/signout" } {
+                                        (csrf_field(&csrf)) button.secondary type="submit" { "Fermer ses sessions" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+async fn render(
+    state: &AppState,
+    me: &Staff,
+    notice: Option<Markup>,
+) -> Result<Response, ConsoleError> {
+    let services = services_of(state)?;
+    let list = state.with_store(|s| s.list_staff()).await?;
+    Ok(Page(accounts_page(me, &list, &services, notice)).into_response())
+}
+
+async fn accounts(State(state): State<AppState>, me: Staff) -> Result<Response, ConsoleError> {
+    render(&state, &me, None).await
+}
+
+/// Form fields as a list (`role` and `service` repeat).
+fn fields(body: &[(String, String)], name: &str) -> Vec<String> {
+    body.iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+        .collect()
+}
+
+fn one(body: &[(String, String)], name: &str) -> String {
+    body.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_default()
+}
+
+fn error_notice(text: &str) -> Markup {
+    html! { p.notice.error role="alert" { (text) } }
+}
+
+async fn add(
+    State(state): State<AppState>,
+    me: Staff,
+    Form(body): Form<Vec<(String, String)>>,
+) -> Result<Response, ConsoleError> {
+    let services = services_of(&state)?;
+    let known: Vec<&str> = services.iter().map(|(k, _)| k.as_str()).collect();
+    let roles = match Role::parse_list(&fields(&body, "role").join(" ")) {
+        Ok(r) => r,
+        Err(e) => return render(&state, &me, Some(error_notice(&e.to_string()))).await,
+    };
+    let name = one(&body, "name");
+    let new = match NewAccount::new(
+        &one(&body, "email"),
+        (!name.is_empty()).then_some(name.as_str()),
+        roles,
+        fields(&body, "service"),
+        &known,
+    ) {
+        Ok(n) => n,
+        Err(e) => return render(&state, &me, Some(error_notice(&e.to_string()))).await,
+    };
+    let actor = me.actor();
+    let added = state
+        .with_store(
+            move |s| match staff::add_account(s, &new, &actor, Utc::now()) {
+                Ok(done) => Ok(Ok(done)),
+                Err(staff::StaffError::Store(crate::store::StoreError::Conflict(why))) => {
+                    Ok(Err(why))
+                }
+                Err(staff::StaffError::Store(e)) => Err(e),
+                Err(e) => Ok(Err(e.to_string())),
+            },
+        )
+        .await?;
+    match added {
+        Ok((account, token)) => {
+            let link = staff::setup_link(&state.config.public_url(), &token);
+            let notice = html! {
+                div.notice.ok role="status" {
+                    p { "Compte créé pour " b { (account.email) } " (" (account.roles_label()) ")." }
+                    p { "Transmettez-lui ce lien (valable " (staff::SETUP_VALID.num_hours())
+                        " h, une seule fois) pour choisir son mot de passe ; il ne sera plus affiché :" }
+                    p { code { (link) } }
+                }
+            };
+            render(&state, &me, Some(notice)).await
+        }
+        Err(why) => render(&state, &me, Some(error_notice(&why))).await,
+    }
+}
+
+async fn target(state: &AppState, id: i64) -> Result<Account, ConsoleError> {
+    state
+        .with_store(move |s| s.staff(id))
+        .await?
+        .ok_or(ConsoleError::NotFound)
+}
+
+async fn set_roles(
+    State(state): State<AppState>,
+    me: Staff,
+    Path(id): Path<i64>,
+    Form(body): Form<Vec<(String, String)>>,
+) -> Result<Response, ConsoleError> {
+    let account = target(&state, id).await?;
+    let services = services_of(&state)?;
+    let known: Vec<&str> = services.iter().map(|(k, _)| k.as_str()).collect();
+    let roles = Role::parse_list(&fields(&body, "role").join(" "))
+        .map_err(|e| ConsoleError::Invalid(e.to_string()))?;
+    let chosen = fields(&body, "service");
+    if let Err(e) = NewAccount::new(
+        &account.email,
+        Some(&account.name),
+        roles.clone(),
+        chosen.clone(),
+        &known,
+    ) {
+        return render(&state, &me, Some(error_notice(&e.to_string()))).await;
+    }
+    if account.id == me.account().id && !roles.contains(&Role::Admin) {
+        let text = "Vous ne pouvez pas retirer votre propre rôle d'administrateur : demandez-le à un autre administrateur.";
+        return render(&state, &me, Some(error_notice(text))).await;
+    }
+    let actor = me.actor();
+    let label = Account {
+        roles: roles.clone(),
+        services: chosen.clone(),
+        ..account.clone()
+    }
+    .roles_label();
+    let shown = label.clone();
+    state
+        .with_store(move |s| {
+            s.set_roles(id, &roles, &chosen)?;
+            staff::audit(
+                s,
+                &actor,
+                "staff.roles",
+                Some(&account.email),
+                Some(&label),
+                Utc::now(),
+            )
+        })
+        .await?;
+    let notice = html! { p.notice.ok role="status" { "Rôles enregistrés : " (shown) "." } };
+    render(&state, &me, Some(notice)).await
+}
+
+async fn switch(
+    state: &AppState,
+    me: &Staff,
+    id: i64,
+    disabled: bool,
+) -> Result<Response, ConsoleError> {
+    let account = target(state, id).await?;
+    if account.id == me.account().id && disabled {
+        return Err(ConsoleError::Invalid(
+            "Vous ne pouvez pas désactiver votre propre compte.".into(),
+        ));
+    }
+    let actor = me.actor();
+    state
+        .with_store(move |s| {
+            let now = Utc::now();
+            s.set_disabled(id, disabled, now)?;
+            let action = if disabled {
+                "staff.disable"
+            } else {
+                "staff.enable"
+            };
+            staff::audit(s, &actor, action, Some(&account.email), None, now)
+        })
+        .await?;
+    Ok(Redirect::to("/console/admin/staff").into_response())
+}
+
+async fn disable(
+    State(state): State<AppState>,
+    me: Staff,
+    Path(id): Path<i64>,
+) -> Result<Response, ConsoleError> {
+    switch(&state, &me, id, true).await
+}
+
+async fn enable(
+    State(state): State<AppState>,
+    me: Staff,
+    Path(id): Path<i64>,
+) -> Result<Response, ConsoleError> {
+    switch(&state, &me, id, false).await
+}
+
+async fn new_link(
+    State(state): State<AppState>,
+    me: Staff,
+    Path(id): Path<i64>,
+) -> Result<Response, ConsoleError> {
+    let account = target(&state, id).await?;
+    if account.disabled {
+        return Err(ConsoleError::Invalid(
+            "Ce compte est désactivé : réactivez-le d'abord.".into(),
+        ));
+    }
+    let actor = me.actor();
+    let a = account.clone();
+    let token = state
+        .with_store(move |s| {
+            let now = Utc::now();
+            let token = staff::setup_token(s, &a, now).map_err(|e| match e {
+                staff::StaffError::Store(e) => e,
+                other => crate::store::StoreError::Conflict(other.to_string()),
+            })?;
+            staff::audit(s, &actor, "staff.link", Some(&a.email), None, now)?;
+            Ok(token)
+        })
+        .await?;
+    let link = staff::setup_link(&state.config.public_url(), &token);
+    let notice = html! {
+        div.notice.ok role="status" {
+            p { "Nouveau lien pour " b { (account.email) } " (valable " (staff::SETUP_VALID.num_hours()) " h, une seule fois) :" }
+            p { code { (link) } }
+        }
+    };
+    render(&state, &me, Some(notice)).await
+}
+
+async fn sign_out(
+    State(state): State<AppState>,
+    me: Staff,
+    Path(id): Path<i64>,
+) -> Result<Response, ConsoleError> {
+    let account = target(&state, id).await?;
+    let actor = me.actor();
+    let a = account.clone();
+    let n = state
+        .with_store(move |s| staff::close_all_sessions(s, &a, &actor, Utc::now()))
+        .await?;
+    let notice =
+        html! { p.notice.ok role="status" { (n) " session(s) de " (account.email) " fermée(s)." } };
+    render(&state, &me, Some(notice)).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AuditQuery {
+    before: Option<i64>,
+}
+
+const AUDIT_PAGE: usize = 100;
+
+async fn audit(
+    State(state): State<AppState>,
+    me: Staff,
+    Query(q): Query<AuditQuery>,
+) -> Result<Response, ConsoleError> {
+    let rows = state
+        .with_store(move |s| s.audit_log(AUDIT_PAGE, q.before))
+        .await?;
+    let chrome = me.chrome("/console/admin/staff");
+    let older = (rows.len() == AUDIT_PAGE)
+        .then(|| rows.last().map(|r| r.id))
+        .flatten();
+    let body = html! {
+        (sub_nav("/console/admin/audit"))
+        p.muted { "Qui a fait quoi, et quand (heure UTC). Conservé " (state.config.audit_days) " jours, au-delà de la durée de conservation des conversations." }
+        table {
+            caption.sr-only { "Journal des actions du personnel" }
+            thead { tr {
+                th scope="col" { "Quand" } th scope="col" { "Qui" } th scope="col" { "Action" }
+                th scope="col" { "Sur" } th scope="col" { "Détail" }
+            } }
+            tbody {
+                @for r in &rows {
+                    tr {
+                        td { (r.at.format("%d/%m/%Y %H:%M:%S")) }
+                        td { (r.actor) }
+                        td { code { (r.action) } }
+                        td { (r.target.as_deref().unwrap_or("")) }
+                        td { (r.detail.as_deref().unwrap_or("")) }
+                    }
+                }
+            }
+        }
+        @if let Some(id) = older {
+            p { a href={ "/console/admin/audit?before=" (id) } { "Plus ancien" } }
+        }
+    };
+    Ok(Page(page(&chrome, "Journal des actions", body)).into_response())
+}
