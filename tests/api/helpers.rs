@@ -195,3 +195,165 @@ pub fn line_of(path: &Path, needle: &str) -> usize {
         .unwrap_or_else(|| panic!("{} lacks {needle:?}", path.display()))
         + 1
 }
+
+/// A browser signed in to the console: its session cookie and the session's CSRF token,
+/// sending requests as the console's pages do (no redirect followed, so tests see them).
+pub struct Console {
+    pub client: reqwest::Client,
+    pub base: String,
+    pub cookie: String,
+    pub csrf: String,
+    pub account: guichet::staff::Account,
+}
+
+/// The password of every test account.
+pub const STAFF_PASSWORD: &str = "une phrase de passe de test";
+
+impl TestApp {
+    /// Creates an account with `roles` (and `services`, for editors and validators)
+    /// straight in the store, as `guichet staff add --password` does.
+    pub fn add_staff(
+        &self,
+        email: &str,
+        roles: &[guichet::staff::Role],
+        services: &[&str],
+    ) -> guichet::staff::Account {
+        use guichet::staff;
+        let store = self.state.store.as_ref();
+        let known: Vec<String> = engine()
+            .corpus()
+            .services()
+            .iter()
+            .map(|s| s.key.clone())
+            .collect();
+        let known: Vec<&str> = known.iter().map(String::as_str).collect();
+        let new = staff::NewAccount::new(
+            email,
+            None,
+            roles.to_vec(),
+            services.iter().map(|s| s.to_string()).collect(),
+            &known,
+        )
+        .expect("a valid test account");
+        let now = chrono::Utc::now();
+        let (_, token) = staff::add_account(store, &new, &staff::Actor::cli(), now).unwrap();
+        staff::complete_setup(store, &token, STAFF_PASSWORD, now).unwrap()
+    }
+
+    /// Signs in through the sign-in form, as a browser does.
+    pub async fn sign_in(&self, email: &str, password: &str) -> Result<Console, reqwest::Response> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let page = client.get(self.url("/console/login")).send().await.unwrap();
+        let pre = set_cookie(&page, "guichet_form").expect("the sign-in page sets its form cookie");
+        let html = page.text().await.unwrap();
+        let token = field(&html, "csrf").expect("the sign-in form carries its token");
+        let r = client
+            .post(self.url("/console/login"))
+            .header("cookie", format!("guichet_form={pre}"))
+            .form(&[
+                ("email", email),
+                ("password", password),
+                ("csrf", &token),
+                ("next", "/console/"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        if r.status() != 303 {
+            return Err(r);
+        }
+        let cookie = set_cookie(&r, "guichet_staff").expect("signing in sets the session cookie");
+        let mut console = Console {
+            client,
+            base: format!("http://{}", self.addr),
+            cookie: format!("guichet_staff={cookie}"),
+            csrf: String::new(),
+            account: self
+                .state
+                .store
+                .staff_by_email(&email.to_lowercase())
+                .unwrap()
+                .unwrap(),
+        };
+        let home = console.get("/console/").await;
+        assert_eq!(home.status(), 200, "the home page opens once signed in");
+        console.csrf =
+            field(&home.text().await.unwrap(), "csrf").expect("pages carry the CSRF token");
+        Ok(console)
+    }
+
+    /// A new account with `roles`, signed in.
+    pub async fn console_as(&self, email: &str, roles: &[guichet::staff::Role]) -> Console {
+        let services: &[&str] = if roles.iter().any(|r| {
+            matches!(
+                r,
+                guichet::staff::Role::Editor | guichet::staff::Role::Validator
+            )
+        }) {
+            &["etat-civil"]
+        } else {
+            &[]
+        };
+        self.add_staff(email, roles, services);
+        match self.sign_in(email, STAFF_PASSWORD).await {
+            Ok(c) => c,
+            Err(r) => panic!("sign-in refused: {}", r.status()),
+        }
+    }
+}
+
+impl Console {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Posts a form with the session's CSRF token, as the console's forms do.
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let mut fields: Vec<(&str, &str)> = form.to_vec();
+        fields.push(("csrf", &self.csrf));
+        self.post_raw(path, &fields).await
+    }
+
+    /// Posts a form as given (no token added).
+    pub async fn post_raw(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header("cookie", &self.cookie)
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// The value of cookie `name` a response sets.
+pub fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| {
+            let (pair, _) = v.split_once(';').unwrap_or((v, ""));
+            let (k, val) = pair.split_once('=')?;
+            (k.trim() == name).then(|| val.trim().to_string())
+        })
+}
+
+/// The value of the first hidden field `name` in a page.
+pub fn field(html: &str, name: &str) -> Option<String> {
+    let at = html.find(&format!("name=\"{name}\" value=\""))?;
+    let rest = &html[at + name.len() + 15..];
+    rest.split('"').next().map(str::to_string)
+}

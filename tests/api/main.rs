@@ -6,6 +6,7 @@ mod stub;
 mod channels;
 mod chat;
 mod config;
+mod console_auth;
 mod conversation_flow;
 mod conversations;
 mod corpus;
