@@ -4,6 +4,8 @@
 //! web layer turns a [`Markup`] into a response.
 
 pub mod console;
+pub mod probe;
+pub mod report;
 
 pub use maud::{DOCTYPE, Markup, PreEscaped, html};
 

@@ -9,6 +9,7 @@ use chrono::{Duration, Local, Utc};
 use super::build_engine;
 use crate::config::Config;
 use crate::coverage::{self, gaps, lint, render, report};
+use crate::html::{self, Styles};
 use crate::store::{SqliteStore, Store};
 
 /// `guichet coverage FILE [--csv OUT] [--html OUT]`: exit 1 when a judged item fails.
@@ -37,7 +38,8 @@ pub fn probe_file(
     }
     if let Some(out) = html {
         let title = format!("Couverture : {}", file.display());
-        write(out, &render::results_html(&results, &summary, &title))?;
+        let page = html::probe::results(&results, &summary, &title, Styles::Inline);
+        write(out, &page.into_string())?;
     }
     println!(
         "{} questions: {} answered, {} clarified, {} handed off",
@@ -185,7 +187,7 @@ pub fn report(config: &Config, out: &Path, days: i64, threshold: f32) -> Result<
         threshold,
         now,
     )?;
-    write(out, &report::html(&r))?;
+    write(out, &html::report::page(&r, Styles::Inline).into_string())?;
     let t = &r.total;
     println!(
         "{}: {} question(s) from {} to {}: {} answered, {} clarified, {} handed off; {} gap(s)",

@@ -1,10 +1,11 @@
 //! Coverage files in and out: probe lists as CSV (`question,expect`), JSON lines or plain
-//! text; results as CSV and as one self-contained HTML page (no external assets).
+//! text; results as CSV and the self-test as text. The results' HTML page is a template
+//! of the one rendering layer, [`crate::html::probe`].
 
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::{Expect, Probe, ProbeResult, SelfTest, Summary, Verdict};
+use super::{Expect, Probe, ProbeResult, SelfTest, Verdict};
 use crate::reply::Outcome;
 
 #[derive(Debug, thiserror::Error)]
@@ -158,184 +159,6 @@ pub fn results_csv(results: &[ProbeResult]) -> String {
     String::from_utf8(bytes).expect("CSV of strings is UTF-8")
 }
 
-pub fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-pub const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;color:#222}\
-table{border-collapse:collapse;font-size:.9rem}td,th{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top}\
-th{background:#f3f3f3}.pass{background:#e4f6e4}.fail{background:#fbe3e3}.update{background:#fff4d6}.num{text-align:right}\
-.cards{display:flex;flex-wrap:wrap;gap:1rem;margin:1rem 0}.card{border:1px solid #ccc;border-radius:6px;padding:.6rem 1rem}\
-.card b{display:block;font-size:1.6rem}.todo{font-weight:600}details{color:#555;font-size:.85rem}";
-
-fn outcome_fr(o: Outcome) -> &'static str {
-    match o {
-        Outcome::Answer => "réponse",
-        Outcome::Clarify => "« Vouliez-vous dire »",
-        Outcome::Handoff => "transfert à un agent",
-    }
-}
-
-/// What the person got, in words: the outcome and the entry served or offered.
-fn got_fr(r: &ProbeResult) -> String {
-    let what = match r.outcome {
-        Outcome::Answer => r.entry.clone().unwrap_or_default(),
-        Outcome::Clarify => r.options.join(", "),
-        Outcome::Handoff => String::new(),
-    };
-    if what.is_empty() {
-        outcome_fr(r.outcome).to_string()
-    } else {
-        format!("{} : {what}", outcome_fr(r.outcome))
-    }
-}
-
-fn expect_fr(e: Option<&Expect>) -> String {
-    match e {
-        Some(Expect::Entry(id)) => id.clone(),
-        Some(Expect::Handoff) => "transfert (handoff)".into(),
-        None => "–".into(),
-    }
-}
-
-/// The scores, folded: they explain a result, they are not what to read first.
-fn details(r: &ProbeResult) -> String {
-    let candidates: Vec<String> = r
-        .candidates
-        .iter()
-        .map(|c| format!("{} ({})", escape(&c.id), decimal(c.score)))
-        .collect();
-    format!(
-        "<details><summary>détails</summary>confiance {} %, écart {} ; entrées les plus proches : {}</details>",
-        (r.confidence * 100.0).round(),
-        decimal(r.margin),
-        if candidates.is_empty() {
-            "aucune".to_string()
-        } else {
-            candidates.join(", ")
-        }
-    )
-}
-
-fn decimal(x: f32) -> String {
-    format!("{x:.2}").replace('.', ",")
-}
-
-/// One page in French: summary cards, the failures first (wrong answers, then
-/// expectations to update, then the rest), each with what to do, then the confusable
-/// pairs, then the probes that passed or carried no expectation.
-pub fn results_html(results: &[ProbeResult], summary: &Summary, title: &str) -> String {
-    let mut out = String::new();
-    let _ = write!(
-        out,
-        "<!doctype html><html lang=\"fr\"><head><meta charset=\"utf-8\"><title>{t}</title><style>{STYLE}</style></head><body><h1>{t}</h1>",
-        t = escape(title)
-    );
-    out.push_str("<div class=\"cards\">");
-    let pass_rate = summary.pass_rate.map_or("–".to_string(), |r| {
-        format!("{:.1} %", r * 100.0).replace('.', ",")
-    });
-    for (label, value) in [
-        ("questions", summary.total.to_string()),
-        ("répondues", summary.answered.to_string()),
-        ("« Vouliez-vous dire »", summary.clarified.to_string()),
-        ("transmises à un agent", summary.handed_off.to_string()),
-        ("attendus remplis", pass_rate),
-        ("mauvaises réponses", summary.wrong_answers.to_string()),
-        (
-            "attendus à mettre à jour",
-            summary.expectations_to_update.to_string(),
-        ),
-    ] {
-        let _ = write!(
-            out,
-            "<div class=\"card\"><b>{}</b>{}</div>",
-            escape(&value),
-            escape(label)
-        );
-    }
-    out.push_str("</div>");
-    let mut failures: Vec<(Verdict, &ProbeResult)> = results
-        .iter()
-        .filter_map(|r| r.verdict.filter(|v| !v.passed()).map(|v| (v, r)))
-        .collect();
-    failures.sort_by_key(|(v, _)| *v);
-    if failures.is_empty() {
-        out.push_str("<h2 id=\"a-traiter\">À traiter</h2><p>Rien : chaque attendu est rempli.</p>");
-    } else {
-        let _ = write!(
-            out,
-            "<h2 id=\"a-traiter\">À traiter ({})</h2><table id=\"t-echecs\"><tr><th>question</th><th>attendu</th><th>obtenu</th><th>verdict</th><th>à faire</th></tr>",
-            failures.len()
-        );
-        for (v, r) in &failures {
-            let class = if *v == Verdict::ExpectationToUpdate {
-                "update"
-            } else {
-                "fail"
-            };
-            let _ = write!(
-                out,
-                "<tr class=\"{class}\" data-verdict=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><span class=\"todo\">{}</span>{}</td></tr>",
-                v.as_str(),
-                escape(&r.question),
-                escape(&expect_fr(r.expect.as_ref())),
-                escape(&got_fr(r)),
-                v.label(),
-                escape(&v.action(r)),
-                details(r),
-            );
-        }
-        out.push_str("</table>");
-    }
-    if !summary.confusable.is_empty() {
-        out.push_str(
-            "<h2>Entrées confondues</h2><table><tr><th>attendue</th><th>servie ou proposée</th><th>fois</th></tr>",
-        );
-        for c in &summary.confusable {
-            let _ = write!(
-                out,
-                "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td></tr>",
-                escape(&c.expected),
-                escape(&c.got),
-                c.count
-            );
-        }
-        out.push_str("</table>");
-    }
-    let rest: Vec<&ProbeResult> = results
-        .iter()
-        .filter(|r| r.verdict.is_none_or(Verdict::passed))
-        .collect();
-    if !rest.is_empty() {
-        let _ = write!(
-            out,
-            "<h2 id=\"reussies\">Réussies ou sans attendu ({})</h2><table id=\"t-reussies\"><tr><th>question</th><th>attendu</th><th>obtenu</th><th>verdict</th></tr>",
-            rest.len()
-        );
-        for r in rest {
-            let (class, label) = match r.verdict {
-                Some(v) => (" class=\"pass\"", v.label()),
-                None => ("", "sans attendu"),
-            };
-            let _ = write!(
-                out,
-                "<tr{class}><td>{}</td><td>{}</td><td>{}</td><td>{label}{}</td></tr>",
-                escape(&r.question),
-                escape(&expect_fr(r.expect.as_ref())),
-                escape(&got_fr(r)),
-                details(r),
-            );
-        }
-        out.push_str("</table>");
-    }
-    out.push_str("</body></html>\n");
-    out
-}
-
 /// The self-test as text: totals, the near-duplicates, then each miss.
 pub fn self_test_text(t: &SelfTest) -> String {
     let mut out = String::new();
@@ -470,45 +293,5 @@ mod tests {
             &rows[0]
         );
         assert_eq!(&rows[1][10], "wrong_answer");
-    }
-
-    #[test]
-    fn probe_the_html_is_in_french_with_failures_first_each_saying_what_to_do() {
-        let results = [
-            probe("ça passe", "a", Outcome::Answer, Some("a")),
-            probe(
-                "nouvelle <entrée>",
-                "handoff",
-                Outcome::Answer,
-                Some("nouvelle"),
-            ),
-            probe("mauvaise", "a", Outcome::Answer, Some("b")),
-        ];
-        let summary = super::super::summarise(&results);
-        let html = results_html(&results, &summary, "Couverture");
-        let at = |needle: &str| {
-            html.find(needle)
-                .unwrap_or_else(|| panic!("{needle}: {html}"))
-        };
-        // Failures come before the passes, the wrong answer before the stale expectation.
-        assert!(at("À traiter (2)") < at("Réussies ou sans attendu (1)"));
-        assert!(at("data-verdict=\"wrong_answer\"") < at("data-verdict=\"expectation_to_update\""));
-        assert!(at("data-verdict=\"expectation_to_update\"") < at("ça passe"));
-        assert!(html.contains("<b>1</b>mauvaises réponses"), "{html}");
-        assert!(html.contains("<b>1</b>attendus à mettre à jour"), "{html}");
-        assert!(
-            html.contains("Mettre à jour l&#39;attendu")
-                || html.contains("Mettre à jour l'attendu")
-        );
-        assert!(html.contains("Ajouter cette formulation aux alternates de « a »"));
-        // What people typed is escaped; scores are folded, a percentage.
-        assert!(html.contains("nouvelle &lt;entrée&gt;") && !html.contains("<entrée>"));
-        assert!(html.contains("<details><summary>détails</summary>confiance 63 %"));
-        assert!(!html.contains("pass rate") && !html.contains("wrong answers"));
-    }
-
-    #[test]
-    fn html_escapes_what_people_typed() {
-        assert_eq!(escape("<b>&\""), "&lt;b&gt;&amp;&quot;");
     }
 }

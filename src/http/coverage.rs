@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use super::handoffs::authorize;
 use super::{ApiError, AppState};
 use crate::coverage::{self, CoverageError, MAX_BATCH, Probe, gaps, report};
+use crate::html::{self, Styles};
 
 /// A full batch: 1,000 questions of up to 1,000 characters, with room for JSON.
 const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
@@ -175,7 +176,8 @@ async fn report_page(
             (CONTENT_TYPE, "text/html; charset=utf-8"),
             (CACHE_CONTROL, "no-store"),
         ],
-        report::html(&page),
+        // Inline until the console serves it under its CSP (the template takes either).
+        html::report::page(&page, Styles::Inline).into_string(),
     )
         .into_response())
 }

@@ -546,13 +546,13 @@ fn the_report_shows_the_figures_of_planted_traffic_by_day_channel_and_service() 
         now,
     )
     .unwrap();
-    let html = coverage::report::html(&report);
+    let html = guichet::html::report::page(&report, guichet::html::Styles::Inline).into_string();
     let out = root().join("target/e2e");
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("report-planted.html"), &html).unwrap();
 
     // Self-contained: no script, no external asset.
-    assert!(html.starts_with("<!doctype html><html lang=\"fr\">"));
+    assert!(html.starts_with("<!DOCTYPE html><html lang=\"fr\">"));
     for banned in ["<script", "src=", "href=", "@import", "url("] {
         assert!(!html.contains(banned), "{banned} in the report");
     }
