@@ -7,6 +7,7 @@ mod error;
 mod feedback;
 mod handoffs;
 mod health;
+pub mod oidc;
 mod retention;
 mod widget;
 
