@@ -647,6 +647,16 @@ mod tests {
         assert!(!debug.contains("secret"), "{debug}");
     }
 
+    /// Shared by every request and awaited inside axum handlers, which need `Send` futures.
+    #[allow(dead_code)]
+    fn usable_from_handlers(oidc: &'static Oidc, settings: OidcSettings, pending: Pending) {
+        fn send<T: Send>(_: &T) {}
+        fn shared<T: Send + Sync>() {}
+        shared::<Oidc>();
+        send(&Oidc::discover(settings, String::new()));
+        send(&oidc.finish(pending, ""));
+    }
+
     #[tokio::test]
     async fn an_unreachable_provider_is_reported_as_such_not_as_a_crash() {
         // A port nothing listens on: bind one, note it, drop it.
