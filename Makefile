@@ -11,8 +11,10 @@ models:
 build:
 	$(CARGO) build --release --locked
 
-## Serve the demo corpus on http://127.0.0.1:8080 (fetches the model first if needed).
+## Serve the demo corpus on http://127.0.0.1:8080 (fetches the model first if needed), with
+## the staff console at /console/ and one demo account per role (printed).
 run: models build
+	bash scripts/demo_staff.sh ./target/release/guichet
 	./target/release/guichet serve
 
 check: build

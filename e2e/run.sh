@@ -4,7 +4,8 @@
 #
 # Installs what it needs (chromium from Debian, the pinned npm packages), builds the
 # debug binary (the one `cargo test` has just built, so CI compiles once), starts
-# `guichet serve` on a free loopback port, runs `node --test`, and stops the server.
+# the city's identity provider (e2e/oidc/provider.mjs) and `guichet serve` on free loopback
+# ports, runs `node --test`, and stops both.
 # Also writes the coverage report (`guichet report`) from what the tests sent and opens it.
 # Screenshots and the server's log go to target/e2e/.
 #
@@ -22,7 +23,7 @@ if [ ! -x /usr/bin/chromium ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
 fi
 
-echo "e2e: installing playwright-core and axe-core (pinned by e2e/package-lock.json)"
+echo "e2e: installing playwright-core, axe-core and oidc-provider (pinned by e2e/package-lock.json)"
 (cd e2e && npm ci --no-audit --no-fund --loglevel=error)
 
 echo "e2e: building guichet (debug, as cargo test does)"
@@ -35,14 +36,19 @@ free_port() {
 PORT=$(free_port)
 CITY_PORT=$(free_port)
 while [ "$CITY_PORT" = "$PORT" ]; do CITY_PORT=$(free_port); done
+OIDC_PORT=$(free_port)
+while [ "$OIDC_PORT" = "$PORT" ] || [ "$OIDC_PORT" = "$CITY_PORT" ]; do OIDC_PORT=$(free_port); done
 
 WORK=$(mktemp -d)
 SERVER_PID=
+PROVIDER_PID=
 cleanup() {
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
+  for pid in "$SERVER_PID" "$PROVIDER_PID"; do
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+      kill "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
   rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
@@ -58,6 +64,32 @@ export GUICHET_CACHE=$ROOT/target/e2e/cache
 export RUST_LOG=${RUST_LOG:-info}
 # The agents' API, which the hand-off tests drive as an agent would.
 export GUICHET_ADMIN_TOKEN=e2e-agent-token-$(node -e "console.log(require('crypto').randomBytes(12).toString('hex'))")
+
+# The city's identity provider for staff single sign-on: oidc-provider on OIDC_PORT, with
+# guichet registered as a client whose callback is under GUICHET_PUBLIC_URL.
+export GUICHET_PUBLIC_URL=http://127.0.0.1:$PORT
+export GUICHET_OIDC_ISSUER=http://127.0.0.1:$OIDC_PORT
+export GUICHET_OIDC_CLIENT_ID=guichet-e2e
+export GUICHET_OIDC_CLIENT_SECRET=e2e-oidc-secret-$(node -e "console.log(require('crypto').randomBytes(12).toString('hex'))")
+echo "e2e: starting the identity provider on 127.0.0.1:$OIDC_PORT"
+OIDC_PORT=$OIDC_PORT OIDC_CLIENT_ID=$GUICHET_OIDC_CLIENT_ID OIDC_CLIENT_SECRET=$GUICHET_OIDC_CLIENT_SECRET \
+  OIDC_REDIRECT_URI=$GUICHET_PUBLIC_URL/console/login/oidc/callback \
+  node e2e/oidc/provider.mjs >"$OUT/oidc-provider.log" 2>&1 &
+PROVIDER_PID=$!
+for _ in $(seq 1 60); do
+  if grep -q "^oidc-provider ready on $GUICHET_OIDC_ISSUER\$" "$OUT/oidc-provider.log"; then break; fi
+  if ! kill -0 "$PROVIDER_PID" 2>/dev/null; then
+    echo "e2e: the identity provider exited before it was ready:" >&2
+    cat "$OUT/oidc-provider.log" >&2
+    exit 1
+  fi
+  sleep 0.5
+done
+if ! grep -q "^oidc-provider ready on $GUICHET_OIDC_ISSUER\$" "$OUT/oidc-provider.log"; then
+  echo "e2e: the identity provider was not ready after 30 s:" >&2
+  cat "$OUT/oidc-provider.log" >&2
+  exit 1
+fi
 
 echo "e2e: starting guichet on 127.0.0.1:$PORT"
 "$BIN" serve >"$OUT/server.log" 2>&1 &
@@ -84,10 +116,14 @@ export E2E_OUT=$OUT
 export GUICHET_ROOT=$ROOT
 export GUICHET_BIN=$BIN
 status=0
-node --test --test-concurrency=1 e2e/tests/*.test.mjs || status=$?
+# E2E_ONLY=e2e/tests/x.test.mjs runs one file (while working on it).
+# shellcheck disable=SC2086
+node --test --test-concurrency=1 ${E2E_ONLY:-e2e/tests/*.test.mjs} || status=$?
 if [ "$status" -ne 0 ]; then
   echo "e2e: failed; last lines of the server's log:" >&2
   tail -30 "$OUT/server.log" >&2
+  echo "e2e: last lines of the identity provider's log:" >&2
+  tail -15 "$OUT/oidc-provider.log" >&2
 elif [ "${E2E_KEEP_SERVER_LOG:-}" = 1 ]; then
   cat "$OUT/server.log"
 fi

@@ -47,6 +47,16 @@ impl std::str::FromStr for Secret {
     }
 }
 
+/// What single sign-on needs from the configuration (GUICHET_OIDC_*).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcSettings {
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// A claim's name or a dotted path (`realm_access.roles`).
+    pub roles_claim: String,
+}
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
     /// Folder the default paths below are relative to (default: the install folder, that
@@ -152,9 +162,31 @@ pub struct Config {
         allow_hyphen_values = true
     )]
     pub retention_days: u32,
-    /// The console's address as staff open it (links in set-up messages, the SSO's
-    /// redirect), e.g. https://guichet.ville.fr; default: http:// and the bind address.
-    #[arg(long, env = "GUICHET_PUBLIC_URL", value_parser = http_url)]
+    /// Issuer of the city's identity provider, for staff single sign-on with OpenID Connect
+    /// (a Keycloak realm's URL, Entra ID's `https://login.microsoftonline.com/<tenant>/v2.0`,
+    /// ProConnect's); with GUICHET_OIDC_CLIENT_ID and GUICHET_OIDC_CLIENT_SECRET. Unset: no
+    /// single sign-on.
+    #[arg(long, env = "GUICHET_OIDC_ISSUER", value_parser = http_url)]
+    pub oidc_issuer: Option<String>,
+    /// Client id guichet is registered under at the identity provider.
+    #[arg(long, env = "GUICHET_OIDC_CLIENT_ID", value_parser = not_blank)]
+    pub oidc_client_id: Option<String>,
+    /// Client secret given by the identity provider.
+    #[arg(long, env = "GUICHET_OIDC_CLIENT_SECRET", hide_env_values = true)]
+    pub oidc_client_secret: Option<Secret>,
+    /// Claim holding the staff member's roles: a name, or a dotted path into nested claims
+    /// (`realm_access.roles` for Keycloak). A claim whose own name has dots is found too.
+    #[arg(
+        long,
+        env = "GUICHET_OIDC_ROLES_CLAIM",
+        default_value = "roles",
+        value_parser = claim_path
+    )]
+    pub oidc_roles_claim: String,
+    /// The console's address as staff's browsers reach it, behind any proxy (such as
+    /// https://guichet.ville.fr); the identity provider sends staff back under it.
+    /// Default: http:// and GUICHET_BIND.
+    #[arg(long, env = "GUICHET_PUBLIC_URL", value_parser = public_url)]
     pub public_url: Option<String>,
     /// How long the audit log of staff actions is kept, in days (1 to 3650).
     #[arg(
@@ -316,6 +348,44 @@ fn http_url(s: &str) -> Result<String, String> {
     }
 }
 
+/// A base URL that links are built under: http(s), a host, maybe a path (a proxy's
+/// prefix), no query, no fragment; kept without its trailing slash.
+fn public_url(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    let bad = || {
+        "not the console's base URL: http:// or https://, a host, maybe a path, no query (such as https://guichet.ville.fr)"
+            .to_string()
+    };
+    let url = url::Url::parse(s).map_err(|_| bad())?;
+    if !matches!(url.scheme(), "http" | "https")
+        || url.host_str().is_none()
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+    {
+        return Err(bad());
+    }
+    Ok(s.trim_end_matches('/').to_string())
+}
+
+fn not_blank(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        Err("may not be blank".into())
+    } else {
+        Ok(s.to_string())
+    }
+}
+
+/// A claim's name or a dotted path of names, none of them empty.
+fn claim_path(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if s.is_empty() || s.split('.').any(str::is_empty) {
+        return Err("must be a claim's name or a dotted path such as realm_access.roles".into());
+    }
+    Ok(s.to_string())
+}
+
 /// The same wording for every bad value, whether it is too small, negative or not a number.
 fn whole_number(s: &str, min: i64, max: i64, unit: &str) -> Result<i64, String> {
     s.trim()
@@ -338,14 +408,6 @@ fn embed_workers(s: &str) -> Result<usize, String> {
 }
 
 impl Config {
-    /// The console's base address, without a trailing slash.
-    pub fn public_url(&self) -> String {
-        match &self.public_url {
-            Some(url) => url.trim_end_matches('/').to_string(),
-            None => format!("http://{}", self.bind),
-        }
-    }
-
     /// Whether staff cookies must be `Secure`: the console is reached over https, or
     /// from anywhere but this machine.
     pub fn secure_cookies(&self) -> bool {
@@ -367,7 +429,60 @@ impl Config {
         if self.retention_days == 0 {
             return Err("GUICHET_RETENTION_DAYS must be at least 1".into());
         }
+        self.oidc_parts()?;
         Ok(())
+    }
+
+    /// The console's external base URL, without a trailing slash: GUICHET_PUBLIC_URL, else
+    /// http:// and the bind address.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.bind),
+        }
+    }
+
+    /// Single sign-on's settings, when it is configured (see [`Config::validate`]).
+    pub fn oidc(&self) -> Option<OidcSettings> {
+        self.oidc_parts().ok().flatten()
+    }
+
+    /// Issuer, client id and secret go together: a part set alone is a mistake the operator
+    /// would otherwise learn of only when staff cannot sign in.
+    fn oidc_parts(&self) -> Result<Option<OidcSettings>, String> {
+        match (
+            &self.oidc_issuer,
+            &self.oidc_client_id,
+            &self.oidc_client_secret,
+        ) {
+            (None, None, None) => Ok(None),
+            (Some(issuer), Some(client_id), Some(secret)) => Ok(Some(OidcSettings {
+                issuer: issuer.clone(),
+                client_id: client_id.clone(),
+                client_secret: secret.clone(),
+                roles_claim: self.oidc_roles_claim.clone(),
+            })),
+            (issuer, client_id, secret) => {
+                let (set, unset): (Vec<_>, Vec<_>) = [
+                    ("GUICHET_OIDC_ISSUER", issuer.is_some()),
+                    ("GUICHET_OIDC_CLIENT_ID", client_id.is_some()),
+                    ("GUICHET_OIDC_CLIENT_SECRET", secret.is_some()),
+                ]
+                .into_iter()
+                .partition(|(_, is_set)| *is_set);
+                let names = |v: Vec<(&str, bool)>| {
+                    v.into_iter()
+                        .map(|(n, _)| n)
+                        .collect::<Vec<_>>()
+                        .join(" and ")
+                };
+                Err(format!(
+                    "{} set without {}: single sign-on needs all three (or none)",
+                    names(set),
+                    names(unset)
+                ))
+            }
+        }
     }
 
     /// Where the default paths were taken from.
@@ -383,6 +498,12 @@ impl Config {
     /// What a start should say that it ignores: set variables no part of guichet reads.
     pub fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
+        if self.oidc().is_some() && self.public_url.is_none() {
+            out.push(format!(
+                "GUICHET_OIDC_ISSUER is set without GUICHET_PUBLIC_URL: the identity provider will send staff back under {}",
+                self.public_url()
+            ));
+        }
         if self.handoff_webhook_url.is_some() && self.webhook_secret.is_none() {
             out.push(
                 "GUICHET_HANDOFF_WEBHOOK_URL is set without GUICHET_WEBHOOK_SECRET: no hand-off will be announced"
@@ -702,6 +823,120 @@ mod tests {
         assert_eq!(install_dir(), Some(root.clone()));
         let c = Config::from_args(["--bind", "127.0.0.1:0"]).unwrap();
         assert_eq!(c.corpus, root.join("corpus"));
+    }
+
+    #[test]
+    fn single_sign_on_is_all_or_nothing_and_names_what_is_missing() {
+        let issuer = ["--oidc-issuer", "https://sso.ville.fr/realms/agents"];
+        let id = ["--oidc-client-id", "guichet"];
+        let secret = ["--oidc-client-secret", "s3cret"];
+        let c = Config::from_args(issuer).unwrap();
+        assert_eq!(
+            c.validate().unwrap_err(),
+            "GUICHET_OIDC_ISSUER set without GUICHET_OIDC_CLIENT_ID and GUICHET_OIDC_CLIENT_SECRET: single sign-on needs all three (or none)"
+        );
+        assert_eq!(c.oidc(), None);
+        let c = Config::from_args(id.iter().chain(&secret)).unwrap();
+        assert_eq!(
+            c.validate().unwrap_err(),
+            "GUICHET_OIDC_CLIENT_ID and GUICHET_OIDC_CLIENT_SECRET set without GUICHET_OIDC_ISSUER: single sign-on needs all three (or none)"
+        );
+        let c = Config::from_args(issuer.iter().chain(&id)).unwrap();
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .contains("set without GUICHET_OIDC_CLIENT_SECRET:")
+        );
+
+        let c = Config::from_args(
+            issuer
+                .iter()
+                .chain(&id)
+                .chain(&secret)
+                .chain(&["--oidc-roles-claim", " realm_access.roles "]),
+        )
+        .unwrap();
+        c.validate().unwrap();
+        let settings = c.oidc().unwrap();
+        assert_eq!(settings.issuer, "https://sso.ville.fr/realms/agents");
+        assert_eq!(settings.client_id, "guichet");
+        assert_eq!(settings.client_secret.expose(), "s3cret");
+        assert_eq!(settings.roles_claim, "realm_access.roles");
+        assert!(!format!("{settings:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn no_single_sign_on_unless_configured() {
+        if [
+            "GUICHET_OIDC_ISSUER",
+            "GUICHET_OIDC_CLIENT_ID",
+            "GUICHET_OIDC_CLIENT_SECRET",
+        ]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some())
+        {
+            return;
+        }
+        let c = Config::from_args(["--bind", "127.0.0.1:0"]).unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.oidc(), None);
+    }
+
+    #[test]
+    fn roles_claim_is_a_name_or_a_dotted_path() {
+        assert_eq!(claim_path("roles").as_deref(), Ok("roles"));
+        assert_eq!(
+            claim_path("resource_access.guichet.roles").as_deref(),
+            Ok("resource_access.guichet.roles")
+        );
+        for bad in ["", "  ", "realm_access.", ".roles", "a..b"] {
+            assert!(claim_path(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn public_url_defaults_to_the_bind_address_and_loses_its_trailing_slash() {
+        if std::env::var_os("GUICHET_PUBLIC_URL").is_none() {
+            let c = Config::from_args(["--bind", "127.0.0.1:8181"]).unwrap();
+            assert_eq!(c.public_url(), "http://127.0.0.1:8181");
+        }
+        let c = Config::from_args(["--public-url", "https://guichet.ville.fr/"]).unwrap();
+        assert_eq!(c.public_url(), "https://guichet.ville.fr");
+        let c = Config::from_args(["--public-url", "https://www.ville.fr/guichet/"]).unwrap();
+        assert_eq!(c.public_url(), "https://www.ville.fr/guichet");
+        for bad in [
+            "guichet.ville.fr",
+            "ftp://guichet.ville.fr",
+            "https://guichet.ville.fr/?a=1",
+            "https://guichet.ville.fr/#top",
+        ] {
+            assert!(public_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn single_sign_on_without_a_public_url_is_warned_about() {
+        if std::env::var_os("GUICHET_PUBLIC_URL").is_some() {
+            return;
+        }
+        let c = Config::from_args([
+            "--bind",
+            "0.0.0.0:8080",
+            "--oidc-issuer",
+            "https://sso.ville.fr",
+            "--oidc-client-id",
+            "guichet",
+            "--oidc-client-secret",
+            "s3cret",
+        ])
+        .unwrap();
+        assert!(
+            c.warnings()
+                .iter()
+                .any(|w| w.contains("GUICHET_PUBLIC_URL") && w.contains("http://0.0.0.0:8080")),
+            "{:?}",
+            c.warnings()
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod error;
 mod feedback;
 mod handoffs;
 mod health;
+pub mod oidc;
 mod retention;
 mod widget;
 
@@ -48,6 +49,8 @@ pub struct AppState {
     /// Work that outlives its request (answering acknowledged messages), waited for at
     /// shutdown so that a stop does not interrupt a reply half sent.
     pub background: tokio_util::task::TaskTracker,
+    /// The city's identity provider, discovered at the first staff sign-in through it.
+    pub sso: Arc<tokio::sync::OnceCell<oidc::Oidc>>,
 }
 
 impl AppState {
@@ -61,6 +64,7 @@ impl AppState {
             store,
             client: crate::channels::outbound::client(),
             background: tokio_util::task::TaskTracker::new(),
+            sso: Arc::new(tokio::sync::OnceCell::new()),
         }
     }
 

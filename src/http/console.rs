@@ -11,6 +11,7 @@
 mod admin;
 mod home;
 mod signin;
+mod sso;
 
 use std::net::SocketAddr;
 
@@ -492,14 +493,15 @@ pub fn router(state: &AppState) -> Router<AppState> {
             get(|| async { asset(JS, "text/javascript; charset=utf-8") }),
         )
         .merge(signin::router())
+        .merge(sso::router())
         .merge(home::router(state))
         .merge(admin::router(state))
         .layer(middleware::from_fn(security_headers))
 }
 
 /// Whether sign-in through the city's identity provider is configured.
-pub fn sso_enabled(_state: &AppState) -> bool {
-    false
+pub fn sso_enabled(state: &AppState) -> bool {
+    state.config.oidc().is_some()
 }
 
 /// The address of the caller, when the server was started with connection info.

@@ -17,5 +17,6 @@ mod handoffs;
 mod inbox;
 mod kb;
 mod lang;
+mod oidc;
 mod shutdown;
 mod widget;
