@@ -613,10 +613,10 @@ pub fn close_all_sessions(
 /// Why a sign-in was refused. The message never says whether the account exists.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignInError {
-    #[error("adresse e-mail ou mot de passe incorrect")]
+    #[error("Adresse e-mail ou mot de passe incorrect.")]
     Invalid,
     #[error(
-        "trop de tentatives de connexion : réessayez dans {minutes} minutes, ou demandez un nouveau lien à un administrateur"
+        "Trop de tentatives de connexion : réessayez dans {minutes} minutes, ou demandez un nouveau lien à un administrateur."
     )]
     Locked { minutes: i64 },
 }

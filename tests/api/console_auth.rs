@@ -237,7 +237,7 @@ async fn repeated_wrong_passwords_lock_the_account_even_for_the_right_one() {
         .expect("locked");
     assert_eq!(r.status(), 429);
     let page = r.text().await.unwrap();
-    assert!(page.contains("trop de tentatives"), "{page}");
+    assert!(page.contains("Trop de tentatives"), "{page}");
     assert!(
         page.contains("minutes"),
         "the message says how long: {page}"

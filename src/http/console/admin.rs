@@ -60,15 +60,14 @@ fn sub_nav(current: &str) -> Markup {
 
 fn role_boxes(prefix: &str, checked: &[Role]) -> Markup {
     html! {
-        fieldset {
+        fieldset.checks {
             legend { "Rôles" }
             @for role in Role::ALL {
                 @let id = format!("{prefix}-{}", role.as_str());
-                div {
+                div.check {
                     input type="checkbox" id=(id) name="role" value=(role.as_str())
                         checked[checked.contains(&role)];
-                    " "
-                    label.inline for=(id) { (role.label()) }
+                    label for=(id) { (role.label()) }
                 }
             }
         }
@@ -77,15 +76,14 @@ fn role_boxes(prefix: &str, checked: &[Role]) -> Markup {
 
 fn service_boxes(prefix: &str, services: &[(String, String)], checked: &[String]) -> Markup {
     html! {
-        fieldset {
+        fieldset.checks {
             legend { "Services (éditeur, validateur)" }
             @for (key, name) in services {
                 @let id = format!("{prefix}-s-{key}");
-                div {
+                div.check {
                     input type="checkbox" id=(id) name="service" value=(key)
                         checked[checked.contains(key)];
-                    " "
-                    label.inline for=(id) { (name) }
+                    label for=(id) { (name) }
                 }
             }
         }
@@ -118,7 +116,7 @@ fn accounts_page(
                 div.actions { button type="submit" { "Créer le compte" } }
             }
             h2 { "Comptes" }
-            table {
+            table.stack {
                 caption.sr-only { "Comptes du personnel" }
                 thead { tr {
                     th scope="col" { "Compte" }
@@ -132,11 +130,15 @@ fn accounts_page(
                             td { b { (a.name) } br; (a.email)
                                 @if a.disabled { br; span.badge { "désactivé" } } }
                             td {
-                                form method="post" action={ "/console/admin/staff/" (a.id) "/roles" } {
-                                    (csrf_field(&csrf))
-                                    (role_boxes(&format!("a{}", a.id), &a.roles))
-                                    (service_boxes(&format!("a{}", a.id), services, &a.services))
-                                    button.secondary type="submit" { "Enregistrer les rôles de " (a.name) }
+                                (a.roles_label())
+                                details {
+                                    summary { "Modifier les rôles de " (a.name) }
+                                    form method="post" action={ "/console/admin/staff/" (a.id) "/roles" } {
+                                        (csrf_field(&csrf))
+                                        (role_boxes(&format!("a{}", a.id), &a.roles))
+                                        (service_boxes(&format!("a{}", a.id), services, &a.services))
+                                        button.secondary type="submit" { "Enregistrer les rôles de " (a.name) }
+                                    }
                                 }
                             }
                             td {
