@@ -132,10 +132,23 @@ fn cors(config: &Config) -> CorsLayer {
         .max_age(Duration::from_secs(600))
 }
 
+/// How long a request may take before a 503 (the engine answers a question in tens of
+/// milliseconds; this is for a store or a machine in trouble).
+const TIMEOUT: Duration = Duration::from_secs(30);
+/// The same for the long jobs of agents (batch probes, the coverage report).
+pub const SLOW_TIMEOUT: Duration = Duration::from_secs(300);
+
+fn timeout(after: Duration) -> TimeoutLayer {
+    TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, after)
+}
+
 pub fn router(state: AppState) -> Router {
     let api = chat::router()
         .merge(feedback::router())
         .layer(cors(&state.config));
+    let slow = coverage::slow_router()
+        .merge(console::slow_router(&state))
+        .layer(timeout(SLOW_TIMEOUT));
     Router::new()
         .merge(health::router())
         .merge(api)
@@ -144,12 +157,10 @@ pub fn router(state: AppState) -> Router {
         .merge(coverage::router())
         .merge(console::router(&state))
         .merge(crate::channels::router())
+        .layer(timeout(TIMEOUT))
+        .merge(slow)
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_secs(30),
-        ))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(route_span)

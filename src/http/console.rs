@@ -499,6 +499,12 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .layer(middleware::from_fn(security_headers))
 }
 
+/// The console's long jobs (the coverage report, a batch probe), under
+/// [`super::SLOW_TIMEOUT`] rather than the common one; with the same headers.
+pub fn slow_router(_state: &AppState) -> Router<AppState> {
+    Router::new().layer(middleware::from_fn(security_headers))
+}
+
 /// Whether sign-in through the city's identity provider is configured.
 pub fn sso_enabled(state: &AppState) -> bool {
     state.config.oidc().is_some()

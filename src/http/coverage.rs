@@ -24,13 +24,20 @@ const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
 /// Longest period gap mining and the report look back over.
 const MAX_DAYS: i64 = report::MAX_DAYS as i64;
 
+/// The quick routes, under the router's common timeout.
 pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/gaps", get(list_gaps))
+}
+
+/// The long jobs (a batch of 1,000 probes; the report, which runs the self-test over
+/// every phrasing), each holding one engine permit: [`super::router`] gives them a
+/// timeout of their own, [`super::SLOW_TIMEOUT`].
+pub fn slow_router() -> Router<AppState> {
     Router::new()
         .route(
             "/v1/coverage",
             post(probe).layer(DefaultBodyLimit::max(MAX_BATCH_BYTES)),
         )
-        .route("/v1/gaps", get(list_gaps))
         .route("/v1/report", get(report_page))
 }
 

@@ -1,6 +1,8 @@
 //! The retention task: turns, tickets and delivery records older than
 //! `GUICHET_RETENTION_DAYS` are deleted every hour, and inbox rows left unanswered for a
-//! day are given up on; daily aggregate counts stay.
+//! day are given up on; daily aggregate counts stay. Staff sign-in leftovers (ended
+//! sessions, expired links, old failures) go too, and audit rows older than
+//! `GUICHET_AUDIT_DAYS`.
 
 use std::time::Duration;
 
@@ -29,8 +31,13 @@ pub fn spawn_retention(state: &AppState) {
         loop {
             tick.tick().await;
             let days = state.config.retention_days;
+            let audit_days = state.config.audit_days;
             match state
-                .with_store(move |s| purge_expired(s, days, Utc::now()))
+                .with_store(move |s| {
+                    let now = Utc::now();
+                    s.purge_staff(now - chrono::Duration::days(i64::from(audit_days)), now)?;
+                    purge_expired(s, days, now)
+                })
                 .await
             {
                 Ok(p) => tracing::info!(

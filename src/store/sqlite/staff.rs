@@ -378,3 +378,51 @@ impl StaffStore for SqliteStore {
         Ok(n as u64)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use super::*;
+    use crate::staff;
+
+    #[test]
+    fn the_purge_keeps_open_sessions_and_recent_audit_rows_only() {
+        let s = SqliteStore::in_memory().unwrap();
+        let now = Utc::now();
+        let new = NewAccount::new("a@belleval.fr", None, vec![Role::Agent], vec![], &[]).unwrap();
+        let a = s.add_staff(&new, now - Duration::days(400)).unwrap();
+        let old = staff::open_session(&s, &a, "password", now - Duration::days(2)).unwrap();
+        let fresh = staff::open_session(&s, &a, "password", now).unwrap();
+        s.record_audit(&Actor::cli(), "old", None, None, now - Duration::days(366))
+            .unwrap();
+        s.record_signin_failure("account:a@belleval.fr", now - Duration::hours(1))
+            .unwrap();
+        s.put_setup_token("h", a.id, now - Duration::minutes(1))
+            .unwrap();
+        s.purge_staff(now - Duration::days(365), now).unwrap();
+        assert!(
+            s.session_row(&staff::token_hash(&old.token))
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            s.session_row(&staff::token_hash(&fresh.token))
+                .unwrap()
+                .is_some()
+        );
+        let log = s.audit_log(10, None).unwrap();
+        assert!(log.iter().all(|e| e.action != "old"), "{log:?}");
+        assert!(log.iter().any(|e| e.action == "signin"), "recent rows stay");
+        assert!(
+            s.signin_failures_since("account:a@belleval.fr", now - Duration::days(1))
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            s.setup_token_staff("h", now - Duration::days(1))
+                .unwrap()
+                .is_none()
+        );
+    }
+}
