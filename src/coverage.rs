@@ -399,6 +399,30 @@ pub fn steals(misses: &[Miss]) -> Vec<Steal> {
     out
 }
 
+/// A probe's result as tests build them: `expect` judged against `outcome` and `entry`.
+#[cfg(test)]
+pub(crate) fn probe_result(
+    question: &str,
+    expect: &str,
+    outcome: Outcome,
+    entry: Option<&str>,
+) -> ProbeResult {
+    let expect = Some(Expect::from(expect.to_string()));
+    let verdict = verdict(expect.as_ref(), outcome, entry, true);
+    ProbeResult {
+        question: question.into(),
+        expect,
+        outcome,
+        entry: entry.map(String::from),
+        options: Vec::new(),
+        confidence: 0.634,
+        margin: 0.1,
+        candidates: Vec::new(),
+        passed: verdict.map(Verdict::passed),
+        verdict,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

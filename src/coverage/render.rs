@@ -259,22 +259,7 @@ mod tests {
         assert_eq!(&rows[0][10], "pass");
     }
 
-    fn probe(question: &str, expect: &str, outcome: Outcome, entry: Option<&str>) -> ProbeResult {
-        let expect = Some(Expect::from(expect.to_string()));
-        let verdict = super::super::verdict(expect.as_ref(), outcome, entry, true);
-        ProbeResult {
-            question: question.into(),
-            expect,
-            outcome,
-            entry: entry.map(String::from),
-            options: Vec::new(),
-            confidence: 0.634,
-            margin: 0.1,
-            candidates: Vec::new(),
-            passed: verdict.map(Verdict::passed),
-            verdict,
-        }
-    }
+    use crate::coverage::probe_result as probe;
 
     #[test]
     fn probe_the_csv_tells_an_expectation_to_update_from_a_wrong_answer() {

@@ -185,22 +185,7 @@ mod tests {
     use super::*;
     use crate::coverage;
 
-    fn probe(question: &str, expect: &str, outcome: Outcome, entry: Option<&str>) -> ProbeResult {
-        let expect = Some(Expect::from(expect.to_string()));
-        let verdict = coverage::verdict(expect.as_ref(), outcome, entry, true);
-        ProbeResult {
-            question: question.into(),
-            expect,
-            outcome,
-            entry: entry.map(String::from),
-            options: Vec::new(),
-            confidence: 0.634,
-            margin: 0.1,
-            candidates: Vec::new(),
-            passed: verdict.map(Verdict::passed),
-            verdict,
-        }
-    }
+    use crate::coverage::probe_result as probe;
 
     fn page(results: &[ProbeResult], title: &str) -> String {
         let summary = coverage::summarise(results);

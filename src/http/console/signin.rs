@@ -226,16 +226,23 @@ fn expired_link() -> Response {
         .into_response()
 }
 
+/// The account a set-up link is for, while the link is valid.
+async fn link_account(
+    state: &AppState,
+    token: &str,
+) -> Result<Option<staff::Account>, ConsoleError> {
+    let t = token.to_string();
+    Ok(state
+        .with_store(move |s| staff::setup_account(s, &t, Utc::now()).map_err(staff_store_error))
+        .await?)
+}
+
 async fn setup_page(
     State(state): State<AppState>,
     jar: CookieJar,
     Path(token): Path<String>,
 ) -> Result<Response, ConsoleError> {
-    let t = token.clone();
-    let account = state
-        .with_store(move |s| staff::setup_account(s, &t, Utc::now()).map_err(staff_store_error))
-        .await?;
-    let Some(account) = account else {
+    let Some(account) = link_account(&state, &token).await? else {
         return Ok(expired_link());
     };
     let (form, fresh) = form_token(&state, &jar);
@@ -263,11 +270,7 @@ async fn setup(
     if !check_form_token(&state, &jar, &headers, &form.csrf) {
         return Err(ConsoleError::Csrf);
     }
-    let t = token.clone();
-    let account = state
-        .with_store(move |s| staff::setup_account(s, &t, Utc::now()).map_err(staff_store_error))
-        .await?;
-    let Some(account) = account else {
+    let Some(account) = link_account(&state, &token).await? else {
         return Ok(expired_link());
     };
     let (form_tok, _) = form_token(&state, &jar);
