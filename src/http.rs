@@ -48,6 +48,9 @@ pub struct AppState {
     /// Work that outlives its request (answering acknowledged messages), waited for at
     /// shutdown so that a stop does not interrupt a reply half sent.
     pub background: tokio_util::task::TaskTracker,
+    /// Bumped when this process opens or changes a ticket: wakes the console's live
+    /// inboxes at once (they also poll the store, for changes made by other replicas).
+    tickets: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl AppState {
@@ -61,7 +64,18 @@ impl AppState {
             store,
             client: crate::channels::outbound::client(),
             background: tokio_util::task::TaskTracker::new(),
+            tickets: Arc::new(tokio::sync::watch::Sender::new(0)),
         }
+    }
+
+    /// Says that a ticket was opened or changed here (see [`AppState::watch_tickets`]).
+    pub fn tickets_changed(&self) {
+        self.tickets.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Wakes when [`AppState::tickets_changed`] is called.
+    pub fn watch_tickets(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.tickets.subscribe()
     }
 
     /// Runs store calls on the blocking pool (SQLite blocks; the executor must not).

@@ -184,6 +184,9 @@ async fn cancel(
     let cancelled = state
         .with_store(move |s| conversation::cancel(s, &session, Utc::now()))
         .await?;
+    if cancelled.is_some() {
+        state.tickets_changed();
+    }
     let (lang, set) = engine
         .corpus()
         .messages()

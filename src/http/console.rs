@@ -10,6 +10,7 @@
 
 mod admin;
 mod home;
+mod inbox;
 mod signin;
 
 use std::net::SocketAddr;
@@ -494,6 +495,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(signin::router())
         .merge(home::router(state))
         .merge(admin::router(state))
+        .merge(inbox::router(state))
         .layer(middleware::from_fn(security_headers))
 }
 

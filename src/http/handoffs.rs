@@ -14,8 +14,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, AppState};
+use crate::channels::deliver_agent_reply;
 use crate::channels::signature::{bearer, token_matches};
-use crate::channels::{agent_messages, deliver};
 use crate::conversation;
 use crate::store::{AgentName, TicketStatus};
 
@@ -107,6 +107,7 @@ async fn claim(
     let ticket = state
         .with_store(move |s| conversation::take(s, id, agent.as_ref(), Utc::now()))
         .await?;
+    state.tickets_changed();
     Ok(Json(json!({ "ticket": ticket })))
 }
 
@@ -117,8 +118,9 @@ async fn resolve(
 ) -> Result<Json<Value>, ApiError> {
     authorize(&state, &headers)?;
     let ticket = state
-        .with_store(move |s| conversation::close(s, id, Utc::now()))
+        .with_store(move |s| conversation::close(s, id, None, Utc::now()))
         .await?;
+    state.tickets_changed();
     Ok(Json(json!({ "ticket": ticket })))
 }
 
@@ -148,14 +150,8 @@ async fn reply(
     let answered = state
         .with_store(move |s| conversation::answer(s, id, agent.as_ref(), text, Utc::now()))
         .await?;
-    let delivered = match &answered.route {
-        Some(route) => {
-            let msgs = agent_messages(route, answered.text.as_str());
-            deliver(&state, route, &msgs, Some(id)).await.is_ok()
-        }
-        None => false,
-    };
-    tracing::info!(ticket = id, delivered, "agent reply");
+    state.tickets_changed();
+    let delivered = deliver_agent_reply(&state, &answered).await;
     Ok(Json(json!({
         "ticket": answered.ticket,
         "delivered": delivered,
