@@ -566,6 +566,9 @@ pub struct AgentMessage {
     pub agent: String,
     pub text: String,
     pub at: DateTime<Utc>,
+    /// A validated answer the agent sent: its entry id and the text's SHA-256 (the widget
+    /// renders it as it renders the assistant's answers).
+    pub entry: Option<(String, String)>,
 }
 
 /// What the widget polls while a ticket is open: agents' messages after the message id
@@ -608,6 +611,7 @@ pub fn web_view(
                 agent: t.agent.unwrap_or_else(|| set.agent_label.clone()),
                 text: t.text,
                 at: t.at,
+                entry: t.entry_id.zip(t.answer_sha256),
             })
             .collect(),
         ticket: ticket.map(|t| WebTicket::of(engine, t, lang, now)),

@@ -211,6 +211,9 @@ pub fn ticket_body(v: &TicketView<'_>) -> Markup {
 
 fn turns(v: &TicketView<'_>) -> Markup {
     let corpus = v.engine.corpus();
+    // In the service's own time, as its agents read a clock.
+    let tz = corpus.services().get_or_default(&v.ticket.service).timezone;
+    let at = |t: &Turn| t.at.with_timezone(&tz).format("%d/%m à %H:%M").to_string();
     html! {
         @if v.turns.is_empty() {
             p.muted { "La conversation n'est plus conservée (durée de conservation dépassée)." }
@@ -220,7 +223,7 @@ fn turns(v: &TicketView<'_>) -> Markup {
                     @match turn.author {
                         Author::Person => {
                             li.person {
-                                p.who { "La personne" span.muted { " · " (turn.at.format("%d/%m %H:%M")) " UTC" } }
+                                p.who { "La personne" span.muted { " · " (at(turn)) } }
                                 p.said { (person_text(&turn.text)) }
                             }
                             @if let Some(outcome) = &turn.outcome {
@@ -244,7 +247,7 @@ fn turns(v: &TicketView<'_>) -> Markup {
                             li.agent {
                                 p.who {
                                     (turn.agent.as_deref().unwrap_or("Un agent")) " (agent)"
-                                    span.muted { " · " (turn.at.format("%d/%m %H:%M")) " UTC" }
+                                    span.muted { " · " (at(turn)) }
                                     @if let Some(id) = &turn.entry_id { " · réponse validée " code { (id) } }
                                 }
                                 p.said { (turn.text) }
@@ -307,7 +310,16 @@ fn actions(v: &TicketView<'_>) -> Markup {
                         @for (i, f) in v.found.iter().enumerate() {
                             li {
                                 p.q id={ "found-" (i) } { b { (f.entry.question) } " " span.muted { "(" (f.entry.id) ")" } }
-                                div.answer { (f.entry.answer) }
+                                // The best match is shown whole; the others open on demand, so
+                                // that the list stays short enough to compare the questions.
+                                @if i == 0 {
+                                    div.answer { (f.entry.answer) }
+                                } @else {
+                                    details {
+                                        summary { "Lire la réponse validée" }
+                                        div.answer { (f.entry.answer) }
+                                    }
+                                }
                                 form method="post" action={ (base) "/send-entry" } {
                                     (csrf_field(v.csrf))
                                     input type="hidden" name="entry" value=(f.entry.id);

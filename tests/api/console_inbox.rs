@@ -190,6 +190,12 @@ async fn an_inserted_validated_answer_reaches_the_widget_byte_identical_with_its
     assert_eq!(messages[0]["text"].as_str().unwrap(), entry.answer);
     assert_eq!(messages[0]["agent"], agent.account.name.as_str());
     assert_ne!(messages[0]["agent"], agent.account.email.as_str());
+    // And knows it is a validated text (it renders it as the assistant's answers).
+    assert_eq!(messages[0]["entry"]["id"], entry_id.as_str());
+    assert_eq!(
+        messages[0]["entry"]["answer_sha256"],
+        entry.answer_sha256.as_str()
+    );
 
     // The stored turn records which validated text it was, like the assistant's.
     let t = app.state.store.ticket(id).unwrap().unwrap();
