@@ -365,6 +365,20 @@ async fn the_live_inbox_sends_a_new_ticket_with_its_service_once_it_is_opened() 
     assert!(seen.contains("data-open=\"1\""), "{seen}");
     assert!(!seen.contains("<b>vite</b>"), "escaped: {seen}");
 
+    // Taken: the list is sent again, saying who has it.
+    let took = agent
+        .post(&format!("/console/tickets/{id}/take"), &[])
+        .await;
+    assert_eq!(took.status(), 303);
+    let mark = seen.len();
+    let by = format!("prise en charge par {}", agent.account.name);
+    read_until(&mut stream, &mut seen, &by, Duration::from_secs(10)).await;
+    assert!(
+        seen[mark..].contains("data-open=\"0\""),
+        "{}",
+        &seen[mark..]
+    );
+
     // Signed out, the stream is refused (the browser's reconnection stops there).
     let anonymous = app
         .client
