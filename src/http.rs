@@ -51,6 +51,9 @@ pub struct AppState {
     /// Bumped when this process opens or changes a ticket: wakes the console's live
     /// inboxes at once (they also poll the store, for changes made by other replicas).
     tickets: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Cancelled when the server stops: long-lived responses (the live inbox's event
+    /// streams) end, so that a graceful shutdown does not wait for them.
+    pub stopping: tokio_util::sync::CancellationToken,
 }
 
 impl AppState {
@@ -65,6 +68,7 @@ impl AppState {
             client: crate::channels::outbound::client(),
             background: tokio_util::task::TaskTracker::new(),
             tickets: Arc::new(tokio::sync::watch::Sender::new(0)),
+            stopping: tokio_util::sync::CancellationToken::new(),
         }
     }
 

@@ -389,3 +389,95 @@ async fn the_live_inbox_sends_a_new_ticket_with_its_service_once_it_is_opened() 
         .unwrap();
     assert_eq!(anonymous.status(), 401);
 }
+
+#[tokio::test]
+async fn sigterm_ends_the_open_live_inboxes_and_the_server_stops_at_once() {
+    use std::process::{Command, Stdio};
+    use std::time::Instant;
+
+    use guichet::staff;
+    use guichet::store::SqliteStore;
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("guichet.sqlite");
+    // An agent signed in, straight in the store file the server will open.
+    let token = {
+        let store = SqliteStore::open(&db).unwrap();
+        let now = chrono::Utc::now();
+        let new =
+            staff::NewAccount::new("camille@belleval.fr", None, vec![Role::Agent], vec![], &[])
+                .unwrap();
+        let (account, _) = staff::add_account(&store, &new, &staff::Actor::cli(), now).unwrap();
+        staff::open_session(&store, &account, "test", now)
+            .unwrap()
+            .token
+    };
+    let addr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let root = crate::helpers::root();
+    let path = |p: &str| root.join(p).display().to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_guichet"))
+        .arg("serve")
+        .args(["--bind", &addr, "--db", &db.display().to_string()])
+        .args(["--corpus", &path("corpus"), "--models", &path("models")])
+        .args(["--cache", &path("target/test-cache")])
+        .args(["--policy", &path("calibration/policy.toml")])
+        .env("GUICHET_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("the guichet binary starts");
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    while !client
+        .get(format!("http://{addr}/readyz"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "not ready in time"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut stream = client
+        .get(format!("http://{addr}/console/inbox/events"))
+        .header("cookie", format!("guichet_staff={token}"))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let mut seen = String::new();
+    read_until(
+        &mut stream,
+        &mut seen,
+        "event: inbox",
+        Duration::from_secs(10),
+    )
+    .await;
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    // The stream ends (rather than holding the shutdown for its five minutes)...
+    let ended = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Ok(Some(_)) = stream.chunk().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the event stream stays open after SIGTERM");
+    // ...and the process exits cleanly.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(Instant::now() < deadline, "still running after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(exit.success(), "{exit:?}");
+}

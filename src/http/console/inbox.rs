@@ -109,16 +109,17 @@ struct Live {
 impl Live {
     /// The next list to send: at once on connecting, then when it changes (polled every
     /// [`POLL`], or woken by this process), or after [`REFRESH`]. `None`: the stream
-    /// has lived its time.
+    /// has lived its time, or the server stops.
     async fn next(&mut self) -> Option<Event> {
         loop {
             if self.last.is_some() {
                 tokio::select! {
                     _ = tokio::time::sleep(POLL) => {}
                     _ = self.wake.changed() => {}
+                    () = self.state.stopping.cancelled() => return None,
                 }
             }
-            if tokio::time::Instant::now() >= self.until {
+            if tokio::time::Instant::now() >= self.until || self.state.stopping.is_cancelled() {
                 return None;
             }
             let (Ok(engine), Ok(tickets)) =
