@@ -303,6 +303,9 @@ fn actions(v: &TicketView<'_>) -> Markup {
             }
             @if let Some(q) = v.query {
                 h4 id="resultats" tabindex="-1" { "Résultats pour « " (q) " »" }
+                @if v.lang != crate::corpus::PRIMARY_LANG {
+                    p.muted { "La personne écrit en « " (v.lang) " » : chaque réponse est proposée dans cette langue quand sa traduction est validée, sinon en français." }
+                }
                 @if v.found.is_empty() {
                     p.muted { "Aucune réponse validée ne correspond." }
                 } @else {

@@ -481,3 +481,38 @@ async fn sigterm_ends_the_open_live_inboxes_and_the_server_stops_at_once() {
     };
     assert!(exit.success(), "{exit:?}");
 }
+
+#[tokio::test]
+async fn a_validated_answer_goes_out_in_the_persons_language_when_its_translation_is_validated() {
+    let app = TestApp::spawn().await;
+    let agent = app
+        .console_as("camille.martin@belleval.fr", &[Role::Agent])
+        .await;
+    let session = "ffffffffffffffffffffffffffffffff";
+    let asked = web_chat(&app, session, "I want to talk to someone please").await;
+    assert_eq!(asked["outcome"], "handoff", "{asked}");
+    let id = app.state.store.tickets(None).unwrap().last().unwrap().id;
+
+    let (entry_id, page) = first_offered(&agent, id, "horaires d'ouverture de la mairie").await;
+    assert_eq!(field(&page, "lang").as_deref(), Some("en"), "{page}");
+    let corpus = engine();
+    let index = corpus.corpus().index_of(&entry_id).unwrap();
+    let (english, served) = corpus.entry_reply(index, "en");
+    assert_eq!(served, "en", "{entry_id} has a validated English text");
+    assert_ne!(english.answer, corpus.corpus().entry(index).answer);
+    assert!(page.contains(&guichet::html::html! { (english.answer) }.into_string()));
+
+    let sent = agent
+        .post(
+            &format!("/console/tickets/{id}/send-entry"),
+            &[("entry", &entry_id), ("lang", "en")],
+        )
+        .await;
+    assert_eq!(sent.status(), 303);
+    let polled = widget_messages(&app, session).await;
+    assert_eq!(polled["messages"][0]["text"], english.answer.as_str());
+    assert_eq!(
+        polled["messages"][0]["entry"]["answer_sha256"],
+        sha256_hex(&english.answer).as_str()
+    );
+}
