@@ -65,6 +65,9 @@ pub async fn converse(
     let handled = state
         .with_store(move |s| pending.finish(&engine, s, asked))
         .await?;
+    if handled.active.is_some() {
+        state.tickets_changed();
+    }
     if let Some(t) = &handled.ticket {
         generic::announce(
             state,
@@ -267,6 +270,22 @@ fn style_of(route: &Route) -> Style {
 /// An agent's message as the platform of `route` carries it: split, nothing else.
 pub fn agent_messages(route: &Route, text: &str) -> Vec<Outgoing> {
     pieces(text, style_of(route).limit)
+}
+
+/// Delivers an agent's reply through the person's channel (the web widget polls the
+/// store, where the turn is already): the agents' API and the console share it. False
+/// when it could not be delivered, or the ticket has no route.
+pub async fn deliver_agent_reply(state: &AppState, answered: &conversation::AgentReply) -> bool {
+    let id = answered.ticket.id;
+    let delivered = match &answered.route {
+        Some(route) => {
+            let msgs = agent_messages(route, answered.text.as_str());
+            deliver(state, route, &msgs, Some(id)).await.is_ok()
+        }
+        None => false,
+    };
+    tracing::info!(ticket = id, delivered, "agent reply");
+    delivered
 }
 
 /// Sends messages through the platform of `route`, in order; stops at the first that

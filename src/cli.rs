@@ -541,12 +541,17 @@ fn serve(config: Config) -> Result<()> {
             }
         });
         let background = state.background.clone();
+        let stopping = state.stopping.clone();
         axum::serve(
             listener,
             crate::http::router(state)
                 .into_make_service_with_connect_info::<std::net::SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown())
+        .with_graceful_shutdown(async move {
+            shutdown().await;
+            // Open event streams would hold the graceful shutdown until they end.
+            stopping.cancel();
+        })
         .await?;
         // Replies under way finish; what does not within the grace period stays in the
         // inbox, for another replica or the next start.

@@ -38,6 +38,8 @@ pub enum ConversationError {
     EmptyReply,
     #[error("a reply is at most {MAX_REPLY_CHARS} characters")]
     ReplyTooLong,
+    #[error("no served entry has the id {0:?}")]
+    UnknownEntry(String),
 }
 
 /// A message as a channel received it, before anything is stored.
@@ -400,13 +402,50 @@ pub fn answer<'a>(
     text: Redacted,
     now: DateTime<Utc>,
 ) -> Result<AgentReply, StoreError> {
-    let ticket = store.take_for_reply(ticket, by.into(), now)?;
+    agent_turn(store, ticket, by.into(), text, None, now)
+}
+
+/// An agent sends a validated answer: entry `entry_id`'s text in `lang` when it has a
+/// validated, current translation, else in its own language, byte for byte, exactly as
+/// the assistant would serve it ([`Engine::entry_reply`]). The turn records the entry
+/// and the served text's SHA-256, like the assistant's, and the agent's name.
+pub fn answer_with_entry<'a>(
+    store: &dyn Store,
+    engine: &Engine,
+    ticket: i64,
+    by: impl Into<Claimant<'a>>,
+    entry_id: &str,
+    lang: &str,
+    now: DateTime<Utc>,
+) -> Result<(AgentReply, crate::reply::EntryReply), ConversationError> {
+    let index = engine
+        .corpus()
+        .index_of(entry_id)
+        .ok_or_else(|| ConversationError::UnknownEntry(entry_id.to_string()))?;
+    let (entry, _) = engine.entry_reply(index, lang);
+    let text = Redacted::validated(&entry.answer);
+    let served = (entry.id.clone(), entry.answer_sha256.clone());
+    let reply = agent_turn(store, ticket, by.into(), text, Some(served), now)?;
+    tracing::info!(ticket, entry = %entry.id, "validated answer sent by an agent");
+    Ok((reply, entry))
+}
+
+fn agent_turn(
+    store: &dyn Store,
+    ticket: i64,
+    by: Claimant<'_>,
+    text: Redacted,
+    entry: Option<(String, String)>,
+    now: DateTime<Utc>,
+) -> Result<AgentReply, StoreError> {
+    let ticket = store.take_for_reply(ticket, by, now)?;
+    let (entry_id, answer_sha256) = entry.unzip();
     let turn = NewTurn {
         author: Author::Agent,
         text: text.clone(),
         outcome: None,
-        entry_id: None,
-        answer_sha256: None,
+        entry_id,
+        answer_sha256,
         confidence: None,
         scores: None,
         agent: ticket.claimed_by.clone(),
@@ -419,9 +458,19 @@ pub fn answer<'a>(
     })
 }
 
-/// An agent closes a ticket: the assistant takes over again.
-pub fn close(store: &dyn Store, ticket: i64, now: DateTime<Utc>) -> Result<Ticket, StoreError> {
-    let ticket = store.resolve_ticket(ticket, ClosedBy::Agent, now)?;
+/// An agent closes a ticket, with a note for colleagues (redacted, never sent to the
+/// person): the assistant takes over again.
+pub fn close(
+    store: &dyn Store,
+    ticket: i64,
+    note: Option<&Redacted>,
+    now: DateTime<Utc>,
+) -> Result<Ticket, StoreError> {
+    let mut ticket = store.resolve_ticket(ticket, ClosedBy::Agent, now)?;
+    if let Some(note) = note.filter(|n| !n.as_str().trim().is_empty()) {
+        store.note_ticket(ticket.id, note)?;
+        ticket.note = Some(note.as_str().to_string());
+    }
     tracing::info!(
         ticket = ticket.id,
         "ticket resolved: the assistant takes over"
@@ -517,6 +566,9 @@ pub struct AgentMessage {
     pub agent: String,
     pub text: String,
     pub at: DateTime<Utc>,
+    /// A validated answer the agent sent: its entry id and the text's SHA-256 (the widget
+    /// renders it as it renders the assistant's answers).
+    pub entry: Option<(String, String)>,
 }
 
 /// What the widget polls while a ticket is open: agents' messages after the message id
@@ -559,6 +611,7 @@ pub fn web_view(
                 agent: t.agent.unwrap_or_else(|| set.agent_label.clone()),
                 text: t.text,
                 at: t.at,
+                entry: t.entry_id.zip(t.answer_sha256),
             })
             .collect(),
         ticket: ticket.map(|t| WebTicket::of(engine, t, lang, now)),

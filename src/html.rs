@@ -4,6 +4,7 @@
 //! web layer turns a [`Markup`] into a response.
 
 pub mod console;
+pub mod inbox;
 pub mod probe;
 pub mod report;
 

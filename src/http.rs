@@ -51,6 +51,12 @@ pub struct AppState {
     pub background: tokio_util::task::TaskTracker,
     /// The city's identity provider, discovered at the first staff sign-in through it.
     pub sso: Arc<tokio::sync::OnceCell<oidc::Oidc>>,
+    /// Bumped when this process opens or changes a ticket: wakes the console's live
+    /// inboxes at once (they also poll the store, for changes made by other replicas).
+    tickets: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Cancelled when the server stops: long-lived responses (the live inbox's event
+    /// streams) end, so that a graceful shutdown does not wait for them.
+    pub stopping: tokio_util::sync::CancellationToken,
 }
 
 impl AppState {
@@ -65,7 +71,19 @@ impl AppState {
             client: crate::channels::outbound::client(),
             background: tokio_util::task::TaskTracker::new(),
             sso: Arc::new(tokio::sync::OnceCell::new()),
+            tickets: Arc::new(tokio::sync::watch::Sender::new(0)),
+            stopping: tokio_util::sync::CancellationToken::new(),
         }
+    }
+
+    /// Says that a ticket was opened or changed here (see [`AppState::watch_tickets`]).
+    pub fn tickets_changed(&self) {
+        self.tickets.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Wakes when [`AppState::tickets_changed`] is called.
+    pub fn watch_tickets(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.tickets.subscribe()
     }
 
     /// Runs store calls on the blocking pool (SQLite blocks; the executor must not).

@@ -161,6 +161,8 @@ pub struct Turn {
     pub at: DateTime<Utc>,
     /// An agent's turn: the name or role they show the person.
     pub agent: Option<String>,
+    /// The SHA-256 of the validated answer the turn served, with `entry_id`.
+    pub answer_sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -224,6 +226,9 @@ pub struct Ticket {
     pub claimed_staff: Option<i64>,
     /// Who closed it, once resolved.
     pub closed_by: Option<ClosedBy>,
+    /// The agent's note on closing (redacted): for colleagues, never sent to the person.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     /// Never shown to agents: it may be a phone number (WhatsApp).
     #[serde(skip)]
     pub route: Option<Route>,
@@ -489,6 +494,9 @@ pub trait Store: StaffStore + Send + Sync {
         by: ClosedBy,
         now: DateTime<Utc>,
     ) -> Result<Ticket, StoreError>;
+
+    /// Keeps the agent's note on a ticket (written when it is closed).
+    fn note_ticket(&self, id: i64, note: &Redacted) -> Result<(), StoreError>;
 
     fn record_feedback(&self, feedback: &Feedback, now: DateTime<Utc>) -> Result<(), StoreError>;
 

@@ -411,6 +411,16 @@
     if (turn.who === 'agent') {
       // A person's words, not a validated text: shown as plain text, with who wrote them.
       var name = turn.agent || validated('agent_label');
+      // A validated answer the agent sent: the city's text, rendered like the assistant's.
+      if (turn.entry) {
+        var validatedBody = el('div', { class: 'g-agent-text', 'data-entry': turn.entry });
+        renderMarkdown(turn.text, validatedBody);
+        return el('li', { class: 'g-msg g-agent' }, [
+          srOnly(name + ' (' + T.agentRole + ')\u00a0: '),
+          el('p', { class: 'g-who', 'aria-hidden': 'true', text: name }),
+          validatedBody
+        ]);
+      }
       var body = el('div', { class: 'g-agent-text' });
       String(turn.text).split(/\n{2,}/).forEach(function (para) {
         var p = el('p');
@@ -714,7 +724,7 @@
         (data.messages || []).forEach(function (m) {
           if (typeof m.id !== 'number' || m.id <= (state.agentAfter || 0)) return;
           state.agentAfter = m.id;
-          append({ who: 'agent', agent: m.agent, text: m.text }, true);
+          append({ who: 'agent', agent: m.agent, text: m.text, entry: m.entry && typeof m.entry.id === 'string' ? m.entry.id : undefined }, true);
           if (!isOpen()) unread.hidden = false;
         });
         if (data.ticket) {

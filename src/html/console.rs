@@ -34,7 +34,13 @@ pub fn csrf_field(csrf: &str) -> Markup {
 
 /// A signed-in page: `title` is both the document's title and the page's `h1`.
 pub fn page(chrome: &Chrome, title: &str, content: Markup) -> Markup {
-    let full = format!("{title} · Console guichet");
+    titled(chrome, title, title, content)
+}
+
+/// A signed-in page whose document title says more than its `h1` (the inbox's count of
+/// tickets waiting: "(3) Demandes").
+pub fn titled(chrome: &Chrome, doc_title: &str, title: &str, content: Markup) -> Markup {
+    let full = format!("{doc_title} · Console guichet");
     document(
         "fr",
         &full,

@@ -167,7 +167,13 @@ async fn messages(
     let messages: Vec<Value> = view
         .messages
         .into_iter()
-        .map(|m| json!({ "id": m.id, "author": "agent", "agent": m.agent, "text": m.text, "at": m.at }))
+        .map(|m| {
+            let mut v = json!({ "id": m.id, "author": "agent", "agent": m.agent, "text": m.text, "at": m.at });
+            if let Some((id, sha)) = m.entry {
+                v["entry"] = json!({ "id": id, "answer_sha256": sha });
+            }
+            v
+        })
         .collect();
     Ok(Json(json!({ "messages": messages, "ticket": view.ticket })))
 }
@@ -184,6 +190,9 @@ async fn cancel(
     let cancelled = state
         .with_store(move |s| conversation::cancel(s, &session, Utc::now()))
         .await?;
+    if cancelled.is_some() {
+        state.tickets_changed();
+    }
     let (lang, set) = engine
         .corpus()
         .messages()

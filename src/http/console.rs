@@ -10,6 +10,7 @@
 
 mod admin;
 mod home;
+mod inbox;
 mod signin;
 mod sso;
 
@@ -496,6 +497,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(sso::router())
         .merge(home::router(state))
         .merge(admin::router(state))
+        .merge(inbox::router(state))
         .layer(middleware::from_fn(security_headers))
 }
 

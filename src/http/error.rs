@@ -112,6 +112,7 @@ impl From<ConversationError> for ApiError {
             ConversationError::Engine(e) => Self::Internal(e.to_string()),
             ConversationError::EmptyReply => Self::EmptyMessage,
             e @ ConversationError::ReplyTooLong => Self::InvalidRequest(e.to_string()),
+            e @ ConversationError::UnknownEntry(_) => Self::InvalidRequest(e.to_string()),
         }
     }
 }

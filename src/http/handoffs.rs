@@ -14,8 +14,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, AppState};
+use crate::channels::deliver_agent_reply;
 use crate::channels::signature::{bearer, token_matches};
-use crate::channels::{agent_messages, deliver};
 use crate::conversation;
 use crate::store::{AgentName, TicketStatus};
 
@@ -105,8 +105,20 @@ async fn claim(
     authorize(&state, &headers)?;
     let agent = agent_body(&body)?;
     let ticket = state
-        .with_store(move |s| conversation::take(s, id, agent.as_ref(), Utc::now()))
+        .with_store(move |s| {
+            let now = Utc::now();
+            let t = conversation::take(s, id, agent.as_ref(), now)?;
+            audit_api(
+                s,
+                "ticket.claim",
+                id,
+                agent.as_ref().map(|a| a.as_str()),
+                now,
+            )?;
+            Ok(t)
+        })
         .await?;
+    state.tickets_changed();
     Ok(Json(json!({ "ticket": ticket })))
 }
 
@@ -117,8 +129,14 @@ async fn resolve(
 ) -> Result<Json<Value>, ApiError> {
     authorize(&state, &headers)?;
     let ticket = state
-        .with_store(move |s| conversation::close(s, id, Utc::now()))
+        .with_store(move |s| {
+            let now = Utc::now();
+            let t = conversation::close(s, id, None, now)?;
+            audit_api(s, "ticket.close", id, None, now)?;
+            Ok(t)
+        })
         .await?;
+    state.tickets_changed();
     Ok(Json(json!({ "ticket": ticket })))
 }
 
@@ -146,19 +164,38 @@ async fn reply(
     let text = conversation::agent_text(&request.text)?;
     let agent = agent_name(request.agent.as_deref())?;
     let answered = state
-        .with_store(move |s| conversation::answer(s, id, agent.as_ref(), text, Utc::now()))
+        .with_store(move |s| {
+            let now = Utc::now();
+            let a = conversation::answer(s, id, agent.as_ref(), text, now)?;
+            audit_api(s, "ticket.reply", id, a.ticket.claimed_by.as_deref(), now)?;
+            Ok(a)
+        })
         .await?;
-    let delivered = match &answered.route {
-        Some(route) => {
-            let msgs = agent_messages(route, answered.text.as_str());
-            deliver(&state, route, &msgs, Some(id)).await.is_ok()
-        }
-        None => false,
-    };
-    tracing::info!(ticket = id, delivered, "agent reply");
+    state.tickets_changed();
+    let delivered = deliver_agent_reply(&state, &answered).await;
     Ok(Json(json!({
         "ticket": answered.ticket,
         "delivered": delivered,
         "text": answered.text.as_str(),
     })))
+}
+
+/// The agents' API's actions go to the staff audit log too, as done by `api` (the bearer
+/// token of an integration), with the name the integration gave.
+fn audit_api(
+    s: &dyn crate::store::Store,
+    action: &str,
+    ticket: i64,
+    agent: Option<&str>,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), crate::store::StoreError> {
+    let detail = agent.map(|a| format!("agent : {a}"));
+    crate::staff::audit(
+        s,
+        &crate::staff::Actor::api(),
+        action,
+        Some(&ticket.to_string()),
+        detail.as_deref(),
+        now,
+    )
 }

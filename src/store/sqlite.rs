@@ -75,6 +75,7 @@ fn turn_from_row(r: &Row<'_>) -> rusqlite::Result<Turn> {
         entry_id: r.get(4)?,
         at: from_ts(r.get(5)?),
         agent: r.get(6)?,
+        answer_sha256: r.get(7)?,
     })
 }
 
@@ -207,7 +208,7 @@ fn bump(conn: &Connection, now: DateTime<Utc>, channel: &str, kind: &str) -> rus
 }
 
 const TICKET_COLUMNS: &str = "id, status, channel, conversation, reason, questions, candidates, \
-     service, route, created_at, claimed_at, resolved_at, claimed_by, closed_by, claimed_staff";
+     service, route, created_at, claimed_at, resolved_at, claimed_by, closed_by, claimed_staff, note";
 
 struct RawTicket {
     id: i64,
@@ -225,6 +226,7 @@ struct RawTicket {
     claimed_by: Option<String>,
     closed_by: Option<String>,
     claimed_staff: Option<i64>,
+    note: Option<String>,
 }
 
 fn ticket_row(r: &Row<'_>) -> rusqlite::Result<RawTicket> {
@@ -244,6 +246,7 @@ fn ticket_row(r: &Row<'_>) -> rusqlite::Result<RawTicket> {
         claimed_by: r.get(12)?,
         claimed_staff: r.get(14)?,
         closed_by: r.get(13)?,
+        note: r.get(15)?,
     })
 }
 
@@ -264,6 +267,7 @@ impl RawTicket {
             resolved_at: self.resolved_at.map(from_ts),
             claimed_by: self.claimed_by,
             claimed_staff: self.claimed_staff,
+            note: self.note,
             closed_by: self
                 .closed_by
                 .as_deref()
@@ -386,7 +390,7 @@ impl Store for SqliteStore {
     ) -> Result<Vec<Turn>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
-            "SELECT id, author, text, outcome, entry_id, at, agent FROM turns
+            "SELECT id, author, text, outcome, entry_id, at, agent, answer_sha256 FROM turns
              WHERE conversation = ?1 AND id > ?2 AND (?3 IS NULL OR author = ?3)
              ORDER BY id LIMIT 200",
         )?;
@@ -536,6 +540,17 @@ impl Store for SqliteStore {
                 "the ticket is already resolved".into(),
             ))
         }
+    }
+
+    fn note_ticket(&self, id: i64, note: &Redacted) -> Result<(), StoreError> {
+        let changed = self.conn().execute(
+            "UPDATE tickets SET note = ?2 WHERE id = ?1",
+            params![id, note.as_str()],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
     }
 
     fn record_feedback(&self, feedback: &Feedback, now: DateTime<Utc>) -> Result<(), StoreError> {
@@ -736,7 +751,8 @@ impl Store for SqliteStore {
     ) -> Result<Vec<Turn>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
-            "SELECT t.id, t.author, t.text, t.outcome, t.entry_id, t.at, t.agent FROM turns t
+            "SELECT t.id, t.author, t.text, t.outcome, t.entry_id, t.at, t.agent, t.answer_sha256
+             FROM turns t
              WHERE t.author = 'person' AND t.at >= ?1
                AND (t.outcome = 'handoff'
                     OR (t.outcome = 'clarify' AND NOT EXISTS (

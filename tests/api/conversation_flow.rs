@@ -110,11 +110,11 @@ fn a_ticket_lives_from_open_to_take_reply_and_close_then_the_assistant_answers_a
     assert_eq!(turns[0].text, "Bonjour, je vous rappelle cet après-midi.");
     assert_eq!(turns[0].agent.as_deref(), Some("Camille"));
 
-    let closed = conversation::close(&store, ticket.id, now).unwrap();
+    let closed = conversation::close(&store, ticket.id, None, now).unwrap();
     assert_eq!(closed.status, TicketStatus::Resolved);
     assert_eq!(closed.closed_by, Some(ClosedBy::Agent));
     assert!(matches!(
-        conversation::close(&store, ticket.id, now),
+        conversation::close(&store, ticket.id, None, now),
         Err(StoreError::Conflict(_))
     ));
 

@@ -443,6 +443,24 @@ async fn a_web_hand_off_is_answered_by_an_agent_through_the_polled_messages() {
     assert_eq!(back["outcome"], "answer");
     assert_eq!(back["entry"]["answer"], validated("horaires-mairie"));
     assert!(back.get("ticket").is_none());
+
+    // What the integration did is in the staff audit log, as `api`, without the text.
+    let log = app.state.store.audit_log(50, None).unwrap();
+    let done: Vec<(&str, &str, Option<&str>)> = log
+        .iter()
+        .map(|e| (e.actor.as_str(), e.action.as_str(), e.target.as_deref()))
+        .collect();
+    let target = id.to_string();
+    for action in ["ticket.reply", "ticket.close"] {
+        assert!(
+            done.contains(&("api", action, Some(target.as_str()))),
+            "{action}: {done:?}"
+        );
+    }
+    assert!(
+        log.iter()
+            .all(|e| !e.detail.as_deref().unwrap_or("").contains("réponds"))
+    );
 }
 
 #[tokio::test]
