@@ -4,6 +4,8 @@
 //! web layer turns a [`Markup`] into a response.
 
 pub mod console;
+pub mod kb;
+pub mod try_it;
 
 pub use maud::{DOCTYPE, Markup, PreEscaped, html};
 

@@ -10,7 +10,9 @@
 
 mod admin;
 mod home;
+mod kb;
 mod signin;
+mod try_it;
 
 use std::net::SocketAddr;
 
@@ -494,6 +496,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(signin::router())
         .merge(home::router(state))
         .merge(admin::router(state))
+        .merge(kb::router(state))
+        .merge(try_it::router(state))
         .layer(middleware::from_fn(security_headers))
 }
 

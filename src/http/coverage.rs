@@ -143,7 +143,21 @@ async fn report_page(
 ) -> Result<Response, ApiError> {
     authorize(&state, &headers)?;
     let Query(query) = query.map_err(|e| ApiError::InvalidRequest(e.body_text()))?;
-    let days = period_days(query.days)?;
+    let page = report_html(&state, query.days).await?;
+    Ok((
+        [
+            (CONTENT_TYPE, "text/html; charset=utf-8"),
+            (CACHE_CONTROL, "no-store"),
+        ],
+        page,
+    )
+        .into_response())
+}
+
+/// The coverage report over the last `days` days (30 when not given), as HTML: the page
+/// of `GET /v1/report` and of the console's coverage section.
+pub(crate) async fn report_html(state: &AppState, days: Option<i64>) -> Result<String, ApiError> {
+    let days = period_days(days)?;
     let now = Utc::now();
     let period = report::Period::last_days(days as u32, now);
     let since = period.since();
@@ -170,12 +184,5 @@ async fn report_page(
         })
         .await?
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok((
-        [
-            (CONTENT_TYPE, "text/html; charset=utf-8"),
-            (CACHE_CONTROL, "no-store"),
-        ],
-        report::html(&page),
-    )
-        .into_response())
+    Ok(report::html(&page))
 }
