@@ -7,6 +7,7 @@ mod channels;
 mod chat;
 mod config;
 mod console_auth;
+mod console_kb;
 mod conversation_flow;
 mod conversations;
 mod corpus;
