@@ -10,7 +10,6 @@ use chrono::{Local, TimeZone, Utc};
 use guichet::corpus;
 use guichet::engine::{Engine, EngineOptions};
 use guichet::staff::Role;
-use guichet::store::Store;
 
 use crate::helpers::{Console, TestApp, config, demo_copy, edit, engine};
 
