@@ -132,14 +132,18 @@ fn date_fr(d: Option<NaiveDate>) -> String {
     d.map_or_else(|| "–".to_string(), |d| d.format("%d/%m/%Y").to_string())
 }
 
-/// Who to call and when: contacts, hours per day, open now or not.
-pub fn contacts_block(c: &Contacts) -> Markup {
+/// Who to call and when: contacts, hours per day, and on screen (`live`) whether the
+/// service is open now (a printed sheet is read later: it gives the hours only).
+pub fn contacts_block(c: &Contacts, live: bool) -> Markup {
     html! {
         div.contacts {
-            p {
-                b { (c.name) } " "
-                @if c.open_now { span.badge.open-now { "ouvert maintenant" } }
-                @else { span.badge.closed-now { "fermé en ce moment" } }
+            p.contact-name {
+                b { (c.name) }
+                @if live {
+                    " "
+                    @if c.open_now { span.badge.open-now { "ouvert maintenant" } }
+                    @else { span.badge.closed-now { "fermé en ce moment" } }
+                }
             }
             dl.meta {
                 @if let Some(p) = &c.phone { dt { "Téléphone" } dd { (p) } }
@@ -240,7 +244,7 @@ pub fn entry_page(chrome: &Chrome, e: &Entry, service: &Service, now: DateTime<U
                 }
                 aside aria-labelledby="service" {
                     h2 id="service" { "Service responsable" }
-                    (contacts_block(&contacts))
+                    (contacts_block(&contacts, true))
                     h2 { "Validation" }
                     dl.meta {
                         dt { "Validée le" } dd { (date_fr(e.validated_on)) }
@@ -256,8 +260,9 @@ pub fn entry_page(chrome: &Chrome, e: &Entry, service: &Service, now: DateTime<U
     )
 }
 
-/// One entry as a printed sheet: question, answer, easy-read version, service contacts.
-fn sheet(e: &Entry, service: &Service, now: DateTime<Utc>) -> Markup {
+/// One entry as a printed sheet: question, answer, easy-read version, service contacts
+/// and hours, and a footer (print date, corpus version) ending the page.
+fn sheet(e: &Entry, service: &Service, now: DateTime<Utc>, footer: &Markup) -> Markup {
     let contacts = service.contacts("fr", now);
     html! {
         article.sheet {
@@ -265,19 +270,30 @@ fn sheet(e: &Entry, service: &Service, now: DateTime<Utc>) -> Markup {
             h2 { (e.question) }
             (texts(e, false))
             h3 { "Contact" }
-            (contacts_block(&contacts))
+            (contacts_block(&contacts, false))
             p.small.muted {
                 "Validée le " (date_fr(e.validated_on)) " · à revoir le " (date_fr(e.review_by))
                 @if let Some(url) = &e.url { " · " (url) }
             }
+            (footer)
         }
     }
 }
 
-/// A printable document: a toolbar on screen (hidden on paper), the sheets, the footer
-/// each printed page repeats.
-fn printable(title: &str, back: &str, corpus_version: &str, sheets: Markup) -> Markup {
+/// The footer of every sheet: when it was printed and from which corpus, so an old
+/// sheet at the counter can be told from a current one.
+fn footer(corpus_version: &str) -> Markup {
     let printed = Local::now().format("%d/%m/%Y à %H:%M");
+    html! {
+        footer.print-footer {
+            "Imprimé le " (printed) " · corpus " (corpus_version)
+            " · réponses validées, à lire telles quelles"
+        }
+    }
+}
+
+/// A printable document: a toolbar on screen (hidden on paper), then the sheets.
+fn printable(title: &str, back: &str, sheets: Markup) -> Markup {
     document(
         "fr",
         &format!("{title} · Console guichet"),
@@ -286,15 +302,11 @@ fn printable(title: &str, back: &str, corpus_version: &str, sheets: Markup) -> M
             div.print-toolbar.no-print {
                 a href=(back) { "Retour" }
                 button type="button" data-print { "Imprimer" }
-                span.muted { "ou Ctrl+P (Cmd+P sur Mac) ; format A4." }
+                span.muted { "ou Ctrl+P (Cmd+P sur Mac) ; format A4, une fiche par page." }
             }
             main.printable id="contenu" {
                 h1.sr-only { (title) }
                 (sheets)
-            }
-            footer.print-footer {
-                "Imprimé le " (printed) " · corpus " (corpus_version)
-                " · réponses validées, à lire telles quelles"
             }
             script src="/console/assets/console.js" defer {}
         },
@@ -305,17 +317,16 @@ pub fn entry_print(e: &Entry, service: &Service, corpus_version: &str) -> Markup
     printable(
         &e.question,
         &entry_link(e),
-        corpus_version,
-        sheet(e, service, Utc::now()),
+        sheet(e, service, Utc::now(), &footer(corpus_version)),
     )
 }
 
 pub fn booklet_print(service: &Service, entries: &[&Entry], corpus_version: &str) -> Markup {
     let now = Utc::now();
+    let footer = footer(corpus_version);
     printable(
         &format!("Livret : {}", service.name),
         &format!("/console/kb?service={}", service.key),
-        corpus_version,
-        html! { @for e in entries { (sheet(e, service, now)) } },
+        html! { @for e in entries { (sheet(e, service, now, &footer)) } },
     )
 }

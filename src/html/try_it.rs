@@ -75,7 +75,7 @@ fn reply_block(reply: &Reply) -> Markup {
             p.small.muted { "Motif : " (reason_fr(h.reason)) }
             p.notice lang=(reply.lang) { (h.message) }
             @for also in &h.also { p.notice lang=(also.lang) { (also.message) } }
-            (contacts_block(&h.contacts))
+            (contacts_block(&h.contacts, true))
         }
     }
 }
@@ -90,7 +90,7 @@ fn trace_block(trace: &Trace, t: &Thresholds) -> Markup {
         @if trace.candidates.is_empty() {
             p.muted { "Aucune fiche candidate." }
         } @else {
-            div.scroll {
+            div.scroll tabindex="0" role="region" aria-label="Fiches candidates" {
                 table.trace {
                     caption { "Fiches candidates et leurs signaux" }
                     thead { tr {
@@ -151,7 +151,7 @@ pub fn try_page(
                 div.actions { button type="submit" { "Essayer" } }
             }
             @if let Some((reply, trace)) = result {
-                div.grid.try-result {
+                div.try-result {
                     section aria-labelledby="try-got" {
                         h2 id="try-got" { "Ce que l'habitant recevrait" }
                         (reply_block(reply))

@@ -297,8 +297,19 @@ async fn console_kb_a_services_booklet_has_one_sheet_per_entry_and_the_corpus_ve
     for e in &entries {
         assert!(page.contains(&escaped(&e.answer)), "{} verbatim", e.id);
     }
-    let footer = &page[page.find("class=\"print-footer\"").expect("a print footer")..];
-    assert!(footer.contains(engine.corpus().version()), "{footer}");
+    // Every sheet ends with its footer: the print date and the corpus version.
+    let footers: Vec<&str> = page
+        .split("<footer class=\"print-footer\">")
+        .skip(1)
+        .collect();
+    assert_eq!(footers.len(), entries.len());
+    for f in footers {
+        let f = &f[..f.find("</footer>").unwrap()];
+        assert!(
+            f.contains(&format!("corpus {}", engine.corpus().version())),
+            "{f}"
+        );
+    }
     assert!(
         !page.contains("class=\"top\""),
         "no console navigation on paper"
