@@ -244,6 +244,12 @@ impl Engine {
         self.retriever.candidates(question, query)
     }
 
+    /// Entries found by the words of `text` in their question, alternates or answer, best
+    /// first (no model involved: the knowledge base's word search).
+    pub fn word_search(&self, text: &str) -> Vec<(usize, f32)> {
+        self.retriever.word_search(text)
+    }
+
     /// The query vectors of the corpus's phrasings (gap mining centres questions on them).
     pub fn phrasing_vectors(&self) -> impl Iterator<Item = &Embedding> {
         self.retriever.phrasing_vectors()

@@ -5,8 +5,10 @@
 
 pub mod console;
 pub mod inbox;
+pub mod kb;
 pub mod probe;
 pub mod report;
+pub mod try_it;
 
 pub use maud::{DOCTYPE, Markup, PreEscaped, html};
 

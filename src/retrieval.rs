@@ -125,6 +125,28 @@ impl Retriever {
         (0..self.phrasings.len()).map(|i| self.phrasings.point(i))
     }
 
+    /// Entries whose phrasings or answer contain words of `text` (folded and stemmed, as
+    /// matching does), best first: the lexical half of retrieval alone, for people who
+    /// search the knowledge base by a word rather than ask. Scores are normalised as in
+    /// [`Signals`]; an entry's score is the better of its two views.
+    pub fn word_search(&self, text: &str) -> Vec<(usize, f32)> {
+        let (lex_p, ceil_p) = self.lexical_phrasings.search(text);
+        let (lex_a, ceil_a) = self.lexical_answers.search(text);
+        let mut best: HashMap<usize, f32> = HashMap::new();
+        for (scores, ceiling) in [(&lex_p, ceil_p), (&lex_a, ceil_a)] {
+            if ceiling <= 0.0 {
+                continue;
+            }
+            for (&e, &s) in scores {
+                let v = best.entry(e).or_default();
+                *v = v.max(s / ceiling);
+            }
+        }
+        let mut ranked: Vec<(usize, f32)> = best.into_iter().filter(|(_, s)| *s > 0.0).collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        ranked
+    }
+
     pub fn candidates(&self, text: &str, query: &Embedding) -> Vec<(usize, Signals)> {
         let mut pool: Vec<usize> = Vec::new();
         pool.extend(

@@ -61,6 +61,17 @@ fn details(r: &ProbeResult) -> Markup {
 
 /// The page, titled `title`, with its stylesheet as `styles` says.
 pub fn results(results: &[ProbeResult], summary: &Summary, title: &str, styles: Styles) -> Markup {
+    let body = html! {
+        main {
+            h1 { (title) }
+            (content(results, summary))
+        }
+    };
+    document("fr", title, styles, body)
+}
+
+/// The results without a page around them (the console puts its own).
+pub fn content(results: &[ProbeResult], summary: &Summary) -> Markup {
     let pass_rate = summary.pass_rate.map_or("–".to_string(), |r| {
         format!("{} %", decimal_fr(r * 100.0, 1))
     });
@@ -85,9 +96,7 @@ pub fn results(results: &[ProbeResult], summary: &Summary, title: &str, styles: 
         .iter()
         .filter(|r| r.verdict.is_none_or(Verdict::passed))
         .collect();
-    let body = html! {
-        main {
-            h1 { (title) }
+    html! {
             div.cards {
                 @for (label, value) in &cards {
                     div.card { b { (value) } (label) }
@@ -175,9 +184,7 @@ pub fn results(results: &[ProbeResult], summary: &Summary, title: &str, styles: 
                     }
                 }
             }
-        }
-    };
-    document("fr", title, styles, body)
+    }
 }
 
 #[cfg(test)]

@@ -57,23 +57,13 @@ fn plural(n: usize) -> &'static str {
 
 /// The page, with its stylesheet as `styles` says.
 pub fn page(r: &Report, styles: Styles) -> Markup {
-    let period = format!("du {} au {}", day_long(r.from), day_long(r.to));
+    let period = period_of(r);
     let body = html! {
         header.doc {
             h1 { "Rapport de couverture de l'assistant" }
-            p {
-                "Période " (period) " · généré le " (r.generated.format("%d/%m/%Y à %H:%M"))
-                " UTC · corpus " (r.corpus_version)
-            }
+            p { (about(r)) }
         }
-        main {
-            (cards(r))
-            (by_day(r))
-            (by_channel(r))
-            (by_service(r))
-            (gaps(r))
-            (review(r))
-        }
+        main { (content(r)) }
     };
     document(
         "fr",
@@ -81,6 +71,32 @@ pub fn page(r: &Report, styles: Styles) -> Markup {
         styles,
         body,
     )
+}
+
+fn period_of(r: &Report) -> String {
+    format!("du {} au {}", day_long(r.from), day_long(r.to))
+}
+
+/// "Période du … au … · généré le … · corpus …".
+pub fn about(r: &Report) -> String {
+    format!(
+        "Période {} · généré le {} UTC · corpus {}",
+        period_of(r),
+        r.generated.format("%d/%m/%Y à %H:%M"),
+        r.corpus_version
+    )
+}
+
+/// The report's sections without a page around them (the console puts its own).
+pub fn content(r: &Report) -> Markup {
+    html! {
+        (cards(r))
+        (by_day(r))
+        (by_channel(r))
+        (by_service(r))
+        (gaps(r))
+        (review(r))
+    }
 }
 
 fn cards(r: &Report) -> Markup {

@@ -11,8 +11,10 @@
 mod admin;
 mod home;
 mod inbox;
+mod kb;
 mod signin;
 mod sso;
+mod try_it;
 
 use std::net::SocketAddr;
 
@@ -498,13 +500,15 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(home::router(state))
         .merge(admin::router(state))
         .merge(inbox::router(state))
+        .merge(kb::router(state))
+        .merge(try_it::router(state))
         .layer(middleware::from_fn(security_headers))
 }
 
 /// The console's long jobs (the coverage report, a batch probe), under
 /// [`super::SLOW_TIMEOUT`] rather than the common one; with the same headers.
-pub fn slow_router(_state: &AppState) -> Router<AppState> {
-    Router::new().layer(middleware::from_fn(security_headers))
+pub fn slow_router(state: &AppState) -> Router<AppState> {
+    try_it::slow_router(state).layer(middleware::from_fn(security_headers))
 }
 
 /// Whether sign-in through the city's identity provider is configured.

@@ -151,7 +151,26 @@ async fn report_page(
 ) -> Result<Response, ApiError> {
     authorize(&state, &headers)?;
     let Query(query) = query.map_err(|e| ApiError::InvalidRequest(e.body_text()))?;
-    let days = period_days(query.days)?;
+    // Inline: the file an agent saves opens anywhere (the console serves it linked).
+    let page =
+        html::report::page(&report_of(&state, query.days).await?, Styles::Inline).into_string();
+    Ok((
+        [
+            (CONTENT_TYPE, "text/html; charset=utf-8"),
+            (CACHE_CONTROL, "no-store"),
+        ],
+        page,
+    )
+        .into_response())
+}
+
+/// The coverage report over the last `days` days (30 when not given): the page of
+/// `GET /v1/report` and of the console's coverage section.
+pub(crate) async fn report_of(
+    state: &AppState,
+    days: Option<i64>,
+) -> Result<report::Report, ApiError> {
+    let days = period_days(days)?;
     let now = Utc::now();
     let period = report::Period::last_days(days as u32, now);
     let since = period.since();
@@ -178,13 +197,5 @@ async fn report_page(
         })
         .await?
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok((
-        [
-            (CONTENT_TYPE, "text/html; charset=utf-8"),
-            (CACHE_CONTROL, "no-store"),
-        ],
-        // Inline until the console serves it under its CSP (the template takes either).
-        html::report::page(&page, Styles::Inline).into_string(),
-    )
-        .into_response())
+    Ok(page)
 }

@@ -8,6 +8,7 @@ mod chat;
 mod config;
 mod console_auth;
 mod console_inbox;
+mod console_kb;
 mod conversation_flow;
 mod conversations;
 mod corpus;
