@@ -15,12 +15,19 @@
 //!                               +- store   dedupe, turns, hand-off tickets
 //! ```
 //!
+//! Staff side: `staff` (accounts, roles and the one matrix of who may do what, sign-in,
+//! lockout, server-side sessions with their CSRF tokens, the audit log) and `html` (the one
+//! rendering layer: maud templates for the console and the coverage documents); the web
+//! layer's `http::console` serves the console under `/console/` and `http::oidc` signs staff
+//! in with the city's identity provider.
+//!
 //! `conversation` owns the flow and the rules of a ticket's life (receive a message,
 //! answer or repeat how to reach a person, open, take, answer, close, cancel a ticket,
 //! the web's view of it); the web chat, the agents' API and the webhooks all call it.
 //! Around it: `http` and `channels` (web chat, agents' API, messengers' webhooks, the only
 //! modules that know axum: they translate, keep the engine behind the in-flight limit,
-//! and deliver), `store` (conversations, hand-off tickets, feedback; SQLite), `privacy`
+//! and deliver), `store` (conversations, hand-off tickets, feedback, staff accounts and
+//! sessions, audit log; SQLite), `privacy`
 //! (redaction before anything is stored or logged), `cli`.
 //! The core (everything but `http`, `channels` and `cli`) is synchronous and knows no web
 //! framework.

@@ -346,49 +346,13 @@ fn actions(v: &TicketView<'_>) -> Markup {
     }
 }
 
-const DAYS_FR: [(&str, &str); 7] = [
-    ("mon", "lundi"),
-    ("tue", "mardi"),
-    ("wed", "mercredi"),
-    ("thu", "jeudi"),
-    ("fri", "vendredi"),
-    ("sat", "samedi"),
-    ("sun", "dimanche"),
-];
-
-/// A service's contacts and hours, and whether it is open now.
+/// A service's contacts and hours, and whether it is open now: the knowledge base's
+/// block, under a heading of its own.
 pub fn service_card(service: &Service, now: DateTime<Utc>) -> Markup {
-    let hours = service.hours.display();
-    let open = service.is_open_at(now);
     html! {
         section.service aria-labelledby="service-titre" {
             h2 id="service-titre" { "Service : " (service.name) }
-            p {
-                @if open { span.badge.claimed { "ouvert maintenant" } }
-                @else { span.badge.open { "fermé maintenant" } }
-            }
-            dl.facts {
-                @if let Some(p) = &service.phone { dt { "Téléphone" } dd { (p) } }
-                @if let Some(e) = &service.email { dt { "Courriel" } dd { (e) } }
-                @if let Some(a) = &service.address { dt { "Adresse" } dd { (a) } }
-                @if let Some(w) = &service.web { dt { "Site" } dd { a href=(w) { (w) } } }
-            }
-            table.hours {
-                caption { "Horaires (" (service.timezone.name()) ")" }
-                tbody {
-                    @for (key, day) in DAYS_FR {
-                        tr {
-                            th scope="row" { (day) }
-                            td {
-                                @match hours.get(key).filter(|r| !r.is_empty()) {
-                                    Some(ranges) => { (ranges.join(", ").replace('-', " – ")) }
-                                    None => { "fermé" }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+            (super::kb::contacts_block(&service.contacts("fr", now), true))
         }
     }
 }
