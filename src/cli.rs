@@ -479,6 +479,23 @@ fn load_embedder(config: &Config) -> Result<Arc<dyn Embedder>> {
 }
 
 /// The engine over the configured corpus, as `serve` and `ask` use it.
+/// The engine over the corpus as it is now on disk, with the model and the policy of the
+/// engine it replaces (nothing loaded twice).
+pub fn rebuild_engine(config: &Config, old: &Engine) -> Result<Engine> {
+    let today = Local::now().date_naive();
+    let (corpus, problems) = corpus::load_checked(&config.corpus, today)
+        .with_context(|| format!("corpus {}", config.corpus.display()))?;
+    for p in problems.iter().filter(|p| p.severity >= Severity::Warning) {
+        tracing::warn!("{p}");
+    }
+    let options = EngineOptions {
+        cache_dir: Some(config.cache.clone()),
+        policy: old.policy().clone(),
+        ..EngineOptions::default()
+    };
+    Ok(Engine::build(corpus, old.embedder().clone(), options)?)
+}
+
 pub fn build_engine(config: &Config) -> Result<Engine> {
     config.validate().map_err(anyhow::Error::msg)?;
     let today = Local::now().date_naive();

@@ -7,6 +7,7 @@ mod load;
 pub mod messages;
 mod problem;
 mod services;
+pub mod services_edit;
 pub mod stamp;
 
 use std::collections::BTreeMap;

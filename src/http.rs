@@ -12,7 +12,7 @@ pub mod oidc;
 mod retention;
 mod widget;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -39,7 +39,9 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 /// from the same corpus and store answers the same.
 #[derive(Clone)]
 pub struct AppState {
-    engine: Arc<OnceLock<Arc<Engine>>>,
+    /// The engine of the current corpus; replaced when an admin changes a service's
+    /// contacts (questions under way finish on the engine they started with).
+    engine: Arc<std::sync::RwLock<Option<Arc<Engine>>>>,
     permits: Arc<Semaphore>,
     pub config: Arc<Config>,
     /// Conversations, tickets, feedback, processed ids: the only shared state.
@@ -64,7 +66,7 @@ impl AppState {
     pub fn new(config: Config, store: Arc<dyn Store>) -> Self {
         let permits = Arc::new(Semaphore::new(config.max_inflight));
         Self {
-            engine: Arc::new(OnceLock::new()),
+            engine: Arc::new(std::sync::RwLock::new(None)),
             permits,
             config: Arc::new(config),
             store,
@@ -100,11 +102,15 @@ impl AppState {
     }
 
     pub fn set_engine(&self, engine: Arc<Engine>) {
-        let _ = self.engine.set(engine);
+        *self.engine.write().unwrap_or_else(|e| e.into_inner()) = Some(engine);
     }
 
     pub fn engine(&self) -> Result<Arc<Engine>, ApiError> {
-        self.engine.get().cloned().ok_or(ApiError::NotReady)
+        self.engine
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or(ApiError::NotReady)
     }
 
     /// Runs a question on the blocking pool, behind the in-flight limit: when the limit

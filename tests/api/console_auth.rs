@@ -90,6 +90,8 @@ const MATRIX: &[(&str, &str, &[Role])] = &[
     ("POST", "/console/admin/staff/{id}/link", ADMIN),
     ("POST", "/console/admin/staff/{id}/signout", ADMIN),
     ("GET", "/console/admin/audit", ADMIN),
+    ("GET", "/console/admin/services", ADMIN),
+    ("POST", "/console/admin/services/{service}", ADMIN),
     // Last: they end the session.
     ("POST", "/console/logout-everywhere", SIGNED),
     ("POST", "/console/logout", SIGNED),
@@ -246,7 +248,9 @@ async fn every_console_link_and_form_is_in_the_role_matrix() {
             let post = &cap[2] == "action" && tag.to_lowercase().contains(r#"method="post""#);
             let method = if post { "POST" } else { "GET" };
             let path = id_segment.replace_all(&cap[3], "/{id}$1").to_string();
-            let path = if path.starts_with("/console/kb/service/") {
+            let path = if path.starts_with("/console/admin/services/") {
+                "/console/admin/services/{service}".to_string()
+            } else if path.starts_with("/console/kb/service/") {
                 service
                     .replace(&path, "/console/kb/service/{service}")
                     .to_string()
@@ -507,4 +511,86 @@ async fn staff_actions_are_written_to_the_audit_log_admins_read() {
         .await
         .unwrap();
     assert!(page.contains("staff.disable") && page.contains("karim@belleval.fr"));
+}
+
+#[tokio::test]
+async fn an_admin_changes_a_services_phone_and_hours_and_the_assistant_gives_them() {
+    let (_dir, corpus_dir) = crate::helpers::demo_copy();
+    let corpus_flag = corpus_dir.display().to_string();
+    let app = TestApp::spawn_with(&["--corpus", &corpus_flag]).await;
+    let admin = app
+        .console_as("dominique@belleval.fr", &[Role::Admin])
+        .await;
+    let file = corpus_dir.join("services.toml");
+    let before = std::fs::read_to_string(&file).unwrap();
+    let mut form = vec![
+        ("phone", "01 99 00 12 99"),
+        ("email", "etat-civil@belleval.example"),
+        (
+            "address",
+            "Hôtel de ville, 1 place de la République, 99100 Belleval",
+        ),
+        ("web", ""),
+        ("mon", "08:30-12:00, 13:30-17:30"),
+        ("tue", "08:30-12:00"),
+        ("wed", ""),
+        ("thu", "8h-12h"),
+        ("fri", "08:30-12:00"),
+        ("sat", ""),
+        ("sun", ""),
+    ];
+    // A wrong time: refused with the file's problem, nothing changed.
+    let r = admin
+        .post("/console/admin/services/etat-civil", &form)
+        .await;
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("Rien n&#39;a été changé") || page.contains("Rien n'a été changé"),
+        "{page}"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), before);
+    form[7] = ("thu", "08:30-12:00, 13:30-19:00");
+    let r = admin
+        .post("/console/admin/services/etat-civil", &form)
+        .await;
+    assert_eq!(r.status(), 200);
+    let after = std::fs::read_to_string(&file).unwrap();
+    assert!(after.contains(r#"phone = "01 99 00 12 99""#), "{after}");
+    assert!(
+        after.starts_with(before.lines().next().unwrap()),
+        "comments are kept"
+    );
+    let svc = |a: &TestApp| {
+        a.state
+            .engine()
+            .unwrap()
+            .corpus()
+            .services()
+            .get("etat-civil")
+            .unwrap()
+            .clone()
+    };
+    // The engine is rebuilt in the background with the new contacts.
+    let mut waited = 0;
+    while svc(&app).phone.as_deref() != Some("01 99 00 12 99") {
+        assert!(waited < 600, "the engine was not rebuilt within 60 s");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    assert_eq!(svc(&app).web, None, "an empty field is removed");
+    let log = app.state.store.audit_log(20, None).unwrap();
+    assert!(
+        log.iter()
+            .any(|e| e.action == "service.update" && e.target.as_deref() == Some("etat-civil"))
+    );
+    // An agent may not.
+    let agent = app.console_as("camille@belleval.fr", &[Role::Agent]).await;
+    assert_eq!(
+        agent
+            .post("/console/admin/services/etat-civil", &form)
+            .await
+            .status(),
+        403
+    );
 }

@@ -40,9 +40,18 @@ pub fn demo_copy() -> (tempfile::TempDir, PathBuf) {
 
 pub fn config(extra: &[&str]) -> Config {
     let root = root();
+    // `--corpus` in `extra` replaces the demo corpus (a copy a test changes).
+    let corpus = match extra.iter().position(|a| *a == "--corpus") {
+        Some(i) => extra[i + 1].to_string(),
+        None => root.join("corpus").display().to_string(),
+    };
+    let extra: Vec<&str> = match extra.iter().position(|a| *a == "--corpus") {
+        Some(i) => [&extra[..i], &extra[i + 2..]].concat(),
+        None => extra.to_vec(),
+    };
     let mut args: Vec<String> = vec![
         "--corpus".into(),
-        root.join("corpus").display().to_string(),
+        corpus,
         "--models".into(),
         root.join("models").display().to_string(),
         "--cache".into(),

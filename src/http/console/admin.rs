@@ -24,7 +24,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
             .route("/console/admin/staff/{id}/disable", post(disable))
             .route("/console/admin/staff/{id}/enable", post(enable))
             .route("/console/admin/staff/{id}/link", post(new_link))
-            .route("/console/admin/staff/{id}/signout", post(sign_out)),
+            .route("/console/admin/staff/{id}/signout", post(sign_out))
+            .route("/console/admin/services", get(services_page))
+            .route("/console/admin/services/{key}", post(edit_service)),
     )
     .merge(area(
         state,
@@ -47,7 +49,11 @@ fn sub_nav(current: &str) -> Markup {
     html! {
         nav aria-label="Administration" {
             ul.plain {
-                @for (href, label) in [("/console/admin/staff", "Comptes"), ("/console/admin/audit", "Journal des actions")] {
+                @for (href, label) in [
+                    ("/console/admin/staff", "Comptes"),
+                    ("/console/admin/services", "Services : coordonnées et horaires"),
+                    ("/console/admin/audit", "Journal des actions"),
+                ] {
                     li {
                         @if href == current { a href=(href) aria-current="page" { (label) } }
                         @else { a href=(href) { (label) } }
@@ -454,4 +460,179 @@ async fn audit(
         }
     };
     Ok(Page(page(&chrome, "Journal des actions", body)).into_response())
+}
+
+const DAY_LABELS: [&str; 7] = [
+    "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche",
+];
+
+fn services_form(me: &Staff, engine: &crate::engine::Engine, notice: Option<Markup>) -> Markup {
+    let chrome = me.chrome("/console/admin/staff");
+    let csrf = chrome.csrf.clone();
+    page(
+        &chrome,
+        "Services : coordonnées et horaires",
+        html! {
+            (sub_nav("/console/admin/services"))
+            @if let Some(notice) = notice { (notice) }
+            p.muted {
+                "Ce que l'assistant et le guichet donnent pour joindre chaque service. Un champ vide "
+                "est retiré ; des horaires vides : fermé ce jour-là. Format des horaires : "
+                code { "08:30-12:00, 13:30-17:30" } "."
+            }
+            @for s in engine.corpus().services().iter() {
+                @let hours = s.hours.display();
+                section aria-labelledby={ "svc-" (s.key) } {
+                    h2 id={ "svc-" (s.key) } { (s.name) }
+                    form method="post" action={ "/console/admin/services/" (s.key) } {
+                        (csrf_field(&csrf))
+                        div.grid {
+                            div {
+                                @for (field, label, current) in [
+                                    ("phone", "Téléphone", &s.phone),
+                                    ("email", "E-mail", &s.email),
+                                    ("address", "Adresse", &s.address),
+                                    ("web", "Site", &s.web),
+                                ] {
+                                    @let id = format!("{}-{field}", s.key);
+                                    label for=(id) { (label) }
+                                    input type="text" id=(id) name=(field) value=(current.as_deref().unwrap_or(""));
+                                }
+                            }
+                            fieldset.checks {
+                                legend { "Horaires (" (s.timezone.name()) ")" }
+                                @for (day, label) in crate::corpus::services_edit::DAYS.iter().zip(DAY_LABELS) {
+                                    @let id = format!("{}-{day}", s.key);
+                                    div {
+                                        label for=(id) { (label) }
+                                        input type="text" id=(id) name=(day)
+                                            value=(hours.get(day).map(|r| r.join(", ")).unwrap_or_default());
+                                    }
+                                }
+                            }
+                        }
+                        div.actions { button type="submit" { "Enregistrer : " (s.name) } }
+                    }
+                }
+            }
+        },
+    )
+}
+
+async fn services_page(State(state): State<AppState>, me: Staff) -> Result<Response, ConsoleError> {
+    let engine = state.engine()?;
+    Ok(Page(services_form(&me, &engine, None)).into_response())
+}
+
+/// One engine rebuild at a time: each reads the files when it starts, so the last one
+/// sees every change made before it.
+static RELOADING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Rebuilds the engine from the corpus files and swaps it in; the old one answers until
+/// then (and finishes what it started).
+pub fn reload_engine(state: &AppState) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let _one = RELOADING.lock().await;
+        let config = state.config.clone();
+        let Ok(old) = state.engine() else { return };
+        match tokio::task::spawn_blocking(move || crate::cli::rebuild_engine(&config, &old)).await {
+            Ok(Ok(engine)) => {
+                tracing::info!(
+                    version = engine.corpus().version(),
+                    "engine rebuilt after a change of services"
+                );
+                state.set_engine(std::sync::Arc::new(engine));
+            }
+            Ok(Err(e)) => tracing::error!("engine rebuild failed, the previous one stays: {e:#}"),
+            Err(e) => tracing::error!("engine rebuild failed, the previous one stays: {e}"),
+        }
+    });
+}
+
+async fn edit_service(
+    State(state): State<AppState>,
+    me: Staff,
+    Path(key): Path<String>,
+    Form(body): Form<Vec<(String, String)>>,
+) -> Result<Response, ConsoleError> {
+    use crate::corpus::services_edit::{ContactsEdit, DAYS, edit_contacts};
+    let engine = state.engine()?;
+    if engine.corpus().services().get(&key).is_none() {
+        return Err(ConsoleError::NotFound);
+    }
+    let edit = ContactsEdit {
+        phone: one(&body, "phone"),
+        email: one(&body, "email"),
+        address: one(&body, "address"),
+        web: one(&body, "web"),
+        hours: DAYS
+            .iter()
+            .map(|d| (d.to_string(), one(&body, d)))
+            .collect(),
+    };
+    let dir = state.config.corpus.clone();
+    let actor = me.actor();
+    let k = key.clone();
+    let done = state
+        .with_store(move |s| {
+            let path = dir.join("services.toml");
+            let old = std::fs::read_to_string(&path).map_err(|e| {
+                crate::store::StoreError::Conflict(format!("{}: {e}", path.display()))
+            })?;
+            let new = match edit_contacts(&path, &old, &k, &edit) {
+                Ok(new) => new,
+                Err(problems) => {
+                    return Ok(Err(problems
+                        .iter()
+                        .map(|p| p.to_string())
+                        .collect::<Vec<_>>()));
+                }
+            };
+            let write = |text: &str| -> std::io::Result<()> {
+                let tmp = path.with_extension("toml.tmp");
+                std::fs::write(&tmp, text)?;
+                std::fs::rename(&tmp, &path)
+            };
+            write(&new).map_err(|e| {
+                crate::store::StoreError::Conflict(format!("{}: {e}", path.display()))
+            })?;
+            // The whole corpus must still load (a service referenced nowhere, a default
+            // gone): otherwise the file goes back as it was.
+            if let Err(e) = crate::corpus::load_checked(&dir, chrono::Local::now().date_naive()) {
+                write(&old).map_err(|e| {
+                    crate::store::StoreError::Conflict(format!("{}: {e}", path.display()))
+                })?;
+                return Ok(Err(vec![e.to_string()]));
+            }
+            staff::audit(
+                s,
+                &actor,
+                "service.update",
+                Some(&k),
+                Some("coordonnées et horaires"),
+                Utc::now(),
+            )?;
+            Ok(Ok(()))
+        })
+        .await?;
+    let notice = match done {
+        Ok(()) => {
+            reload_engine(&state);
+            html! {
+                p.notice.ok role="status" {
+                    "Enregistré dans services.toml. L'assistant et la console donnent les nouvelles "
+                    "coordonnées dès que le rechargement est fini (une minute au plus) ; les autres "
+                    "serveurs qui partagent ce corpus, à leur prochain démarrage."
+                }
+            }
+        }
+        Err(problems) => html! {
+            div.notice.error role="alert" {
+                p { "Rien n'a été changé :" }
+                ul.plain { @for p in &problems { li { (p) } } }
+            }
+        },
+    };
+    Ok(Page(services_form(&me, &engine, Some(notice))).into_response())
 }
