@@ -110,6 +110,19 @@ describe('console: local accounts and administration', () => {
     assert.ok(await table.getByText(agent).count() >= 2, 'the account created and its password set are both logged');
     await axe(page, 'audit log');
     await shot(page, 'console-audit.png', { fullPage: true });
+
+    // Services' contacts and hours, and the coverage report inside the console.
+    await page.goto(`${BASE}/console/admin/services`);
+    await page.getByRole('heading', { name: 'Service État civil' }).waitFor();
+    await axe(page, 'administration: services');
+    await shot(page, 'console-admin-services.png');
+    await reflows(page, 'administration: services');
+    await page.goto(`${BASE}/console/coverage/report?days=7`, { timeout: 120_000 });
+    await page.getByRole('heading', { name: /Rapport de couverture/ }).waitFor();
+    await page.getByRole('navigation', { name: 'Sections' }).waitFor();
+    await axe(page, 'coverage report in the console');
+    await shot(page, 'console-report.png', { fullPage: true });
+    await reflows(page, 'coverage report in the console');
     assert.deepEqual([...page.problems, ...agentPage.problems], [], 'no script or console error');
   });
 });

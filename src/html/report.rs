@@ -277,7 +277,7 @@ fn by_day(r: &Report) -> Markup {
                 }
                 details {
                     summary { "Tableau des chiffres par jour" }
-                    table #t-jour {
+                    div.scroll tabindex="0" role="region" aria-label="Questions par jour" { table #t-jour {
                         caption { "Questions par jour" }
                         thead { tr { th scope="col" { "jour" } (counts_head()) } }
                         tbody {
@@ -285,7 +285,7 @@ fn by_day(r: &Report) -> Markup {
                                 tr { th scope="row" { (day_long(*day)) } (counts_cells(c)) }
                             }
                         }
-                    }
+                    } }
                 }
             }
         }
@@ -384,7 +384,7 @@ fn by_channel(r: &Report) -> Markup {
                 ))
                 figcaption { "Chaque barre fait 100 % des questions reçues sur le canal." }
             }
-            table #t-canal {
+            div.scroll tabindex="0" role="region" aria-label="Questions par canal" { table #t-canal {
                 caption { "Questions par canal" }
                 thead { tr { th scope="col" { "canal" } (counts_head()) } }
                 tbody {
@@ -392,7 +392,7 @@ fn by_channel(r: &Report) -> Markup {
                         tr { th scope="row" { (label) } (counts_cells(c)) }
                     }
                 }
-            }
+            } }
         }
     }
 }
@@ -421,7 +421,7 @@ fn by_service(r: &Report) -> Markup {
                 ))
                 figcaption { "Longueur : nombre de questions du service sur la période." }
             }
-            table #t-service {
+            div.scroll tabindex="0" role="region" aria-label="Questions et auto-test par service" { table #t-service {
                 caption { "Questions et auto-test par service" }
                 thead {
                     tr {
@@ -446,7 +446,7 @@ fn by_service(r: &Report) -> Markup {
                         }
                     }
                 }
-            }
+            } }
         }
     }
 }
@@ -464,7 +464,7 @@ fn gaps(r: &Report) -> Markup {
             @if r.gaps.is_empty() {
                 p { "Aucune lacune sur la période." }
             } @else {
-                table #t-lacunes {
+                div.scroll tabindex="0" role="region" aria-label="Lacunes" { table #t-lacunes {
                     thead {
                         tr {
                             th.num scope="col" { "n°" }
@@ -508,7 +508,7 @@ fn gaps(r: &Report) -> Markup {
                             }
                         }
                     }
-                }
+                } }
                 @if r.gaps_found > r.gaps.len() {
                     p.muted {
                         "Et " (r.gaps_found - r.gaps.len()) " autre(s) : "
