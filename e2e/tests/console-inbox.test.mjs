@@ -161,7 +161,9 @@ describe('the agents\' inbox', () => {
     const entryId = await first.locator('input[name=entry]').getAttribute('value');
     const entry = corpusEntry(entryId);
     assert.match(entry.question, /identité/i, `the search finds the identity card: ${entry.question}`);
-    assert.equal(await first.locator('.answer').innerText(), entry.body, 'the page shows the validated text');
+    // The exact text, folded under the rendered one: byte for byte.
+    assert.equal(await first.locator('.answer').textContent(), entry.body, 'the page shows the validated text');
+    assert.deepEqual(words(await first.locator('.md').innerText()), markdownWords(entry.body), 'rendered as the widget does');
     await axe(inbox, 'ticket, taken, with search results');
     await shot(inbox, 'console-ticket.png', { fullPage: true });
 
@@ -224,9 +226,13 @@ describe('the agents\' inbox', () => {
     await inbox.keyboard.press('Enter');
     await inbox.locator('#resultats').waitFor();
     assert.equal((await active(inbox)).id, 'resultats', 'after searching, focus is on the results');
-    // The next stop is the first result's button.
-    await inbox.keyboard.press('Tab');
-    assert.equal((await active(inbox)).text, 'Envoyer cette réponse');
+    // Through the first result (its links, "Texte exact envoyé") to its button.
+    let stops = 0;
+    do {
+      await inbox.keyboard.press('Tab');
+      stops += 1;
+    } while ((await active(inbox)).text !== 'Envoyer cette réponse' && stops < 8);
+    assert.equal((await active(inbox)).text, 'Envoyer cette réponse', `the first result's button, ${stops} Tab away`);
     const entryId = await inbox.locator('ol.found > li').first().locator('input[name=entry]').getAttribute('value');
     await inbox.keyboard.press('Enter');
     await inbox.locator('#statut', { hasText: 'Réponse validée envoyée' }).waitFor();

@@ -316,11 +316,11 @@ fn actions(v: &TicketView<'_>) -> Markup {
                                 // The best match is shown whole; the others open on demand, so
                                 // that the list stays short enough to compare the questions.
                                 @if i == 0 {
-                                    div.answer { (f.entry.answer) }
+                                    (super::validated(&f.entry.answer, None))
                                 } @else {
                                     details {
                                         summary { "Lire la réponse validée" }
-                                        div.answer { (f.entry.answer) }
+                                        (super::validated(&f.entry.answer, None))
                                     }
                                 }
                                 form method="post" action={ (base) "/send-entry" } {

@@ -194,20 +194,20 @@ fn lang_name(code: &str) -> &str {
 /// The validated texts of an entry: the answer, then its variants valid for it.
 fn texts(e: &Entry, all_variants: bool) -> Markup {
     html! {
-        div.answer lang=(e.lang) { (e.answer) }
+        (super::validated(&e.answer, Some(&e.lang)))
         p.small.muted {
             "Fiche " code { (e.id) } " · sha256 " code.sha { (e.answer_sha256) }
         }
         @if let Some(easy) = &e.easy_read {
             h3 { "Version facile à lire" }
-            div.answer lang=(e.lang) { (easy.answer) }
+            (super::validated(&easy.answer, Some(&e.lang)))
         }
         @if all_variants {
             @for (lang, t) in &e.translations {
                 h3 { "Traduction : " (lang_name(lang)) }
                 div lang=(lang) {
                     p { b { (t.question) } }
-                    div.answer { (t.answer) }
+                    (super::validated(&t.answer, Some(lang)))
                 }
             }
             @if !e.stale.is_empty() {

@@ -54,10 +54,10 @@ fn reply_block(reply: &Reply) -> Markup {
         @if let Some(m) = &reply.message { p.notice lang=(reply.lang) { (m) } }
         @if let Some(e) = &reply.entry {
             p { b { (e.question) } " " a href={ "/console/kb/" (e.id) } { "(ouvrir la fiche)" } }
-            div.answer lang=(reply.lang) { (e.answer) }
+            (super::validated(&e.answer, Some(&reply.lang)))
             p.small.muted { "Fiche " code { (e.id) } " · sha256 " code.sha { (e.answer_sha256) } }
             @if let Some(easy) = &e.easy_read {
-                details { summary { "Version facile à lire proposée" } div.answer { (easy.answer) } }
+                details { summary { "Version facile à lire proposée" } (super::validated(&easy.answer, Some(&reply.lang))) }
             }
         }
         @if let Some(options) = &reply.options {
