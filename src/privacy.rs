@@ -108,7 +108,7 @@ impl Redacted {
     /// A validated answer of the corpus, sent by an agent as it stands: the city's own
     /// words, never a resident's, and served byte for byte (redacting would blank the
     /// service's own phone number in it).
-    pub fn validated(answer: &str) -> Self {
+    pub(crate) fn validated(answer: &str) -> Self {
         Self(answer.to_string())
     }
 
