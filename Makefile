@@ -12,8 +12,10 @@ build:
 	$(CARGO) build --release --locked
 
 ## Serve the demo corpus on http://127.0.0.1:8080 (fetches the model first if needed), with
-## the staff console at /console/ and one demo account per role (printed).
+## the staff console at /console/ and one demo account per role (printed). The corpus
+## folder is imported into the store's knowledge base first (unchanged files: nothing).
 run: models build
+	./target/release/guichet corpus import corpus
 	bash scripts/demo_staff.sh ./target/release/guichet
 	./target/release/guichet serve
 

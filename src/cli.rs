@@ -3,6 +3,7 @@
 //! errors.
 
 mod coverage;
+pub mod kb;
 mod staff;
 
 use std::path::{Path, PathBuf};
@@ -66,6 +67,17 @@ pub enum Command {
         /// Language of the problems: fr (default) or en; else from LANG.
         #[arg(long)]
         lang: Option<String>,
+        /// Check the knowledge base in the store (GUICHET_DB) instead of the corpus folder.
+        #[arg(long)]
+        store: bool,
+        #[command(flatten)]
+        config: Config,
+    },
+    /// The knowledge base in the store and its exchange format, a corpus folder:
+    /// `import DIR` (checked, applied as validated revisions) and `export DIR`.
+    Corpus {
+        #[command(subcommand)]
+        action: kb::CorpusCommand,
         #[command(flatten)]
         config: Config,
     },
@@ -236,7 +248,8 @@ impl Command {
             | Self::Eval { config, .. }
             | Self::Quality { config, .. }
             | Self::Calibrate { config, .. }
-            | Self::Staff { config, .. } => Some(config),
+            | Self::Staff { config, .. }
+            | Self::Corpus { config, .. } => Some(config),
             Self::Stamp { .. } => None,
         }
     }
@@ -270,6 +283,14 @@ pub fn run(cli: Cli) -> Result<i32> {
             explain,
             config,
         } => ask(&config, &question, json, lang, explain),
+        Command::Corpus { action, config } => kb::run(&config, action),
+        Command::Check {
+            report: false,
+            store: true,
+            config,
+            lang,
+            ..
+        } => check_store(&config, ProblemLang::choose(lang.as_deref())),
         Command::Check {
             report: false,
             config,
@@ -481,21 +502,6 @@ fn load_embedder(config: &Config) -> Result<Arc<dyn Embedder>> {
 /// The engine over the configured corpus, as `serve` and `ask` use it.
 /// The engine over the corpus as it is now on disk, with the model and the policy of the
 /// engine it replaces (nothing loaded twice).
-pub fn rebuild_engine(config: &Config, old: &Engine) -> Result<Engine> {
-    let today = Local::now().date_naive();
-    let (corpus, problems) = corpus::load_checked(&config.corpus, today)
-        .with_context(|| format!("corpus {}", config.corpus.display()))?;
-    for p in problems.iter().filter(|p| p.severity >= Severity::Warning) {
-        tracing::warn!("{p}");
-    }
-    let options = EngineOptions {
-        cache_dir: Some(config.cache.clone()),
-        policy: old.policy().clone(),
-        ..EngineOptions::default()
-    };
-    Ok(Engine::build(corpus, old.embedder().clone(), options)?)
-}
-
 pub fn build_engine(config: &Config) -> Result<Engine> {
     config.validate().map_err(anyhow::Error::msg)?;
     let today = Local::now().date_naive();
@@ -504,6 +510,65 @@ pub fn build_engine(config: &Config) -> Result<Engine> {
     for p in problems.iter().filter(|p| p.severity >= Severity::Warning) {
         tracing::warn!("{p}");
     }
+    build_engine_on(config, corpus)
+}
+
+/// Who the first start's import of the corpus folder is recorded as.
+const FIRST_START: crate::store::Decider<'static> = crate::store::Decider {
+    name: "premier démarrage (dossier du corpus)",
+    staff: None,
+};
+
+/// The store's knowledge base, checked; a store without one imports the corpus folder
+/// first. Either refuses with every problem listed.
+pub fn knowledge_base(
+    config: &Config,
+    store: &dyn crate::store::Store,
+) -> Result<crate::kb::Loaded> {
+    use crate::kb::{self, KbError};
+    let today = Local::now().date_naive();
+    let invalid = |problems, what: String| {
+        anyhow::Error::new(corpus::CorpusError::Invalid(problems)).context(what)
+    };
+    if store.kb_version()? == 0 {
+        match kb::import(
+            store,
+            &config.corpus,
+            &FIRST_START,
+            today,
+            chrono::Utc::now(),
+        ) {
+            Ok(report) => tracing::info!(
+                files = report.created.len(),
+                version = report.version,
+                "knowledge base imported from {}",
+                config.corpus.display()
+            ),
+            Err(KbError::Invalid(p)) => {
+                return Err(invalid(p, format!("corpus {}", config.corpus.display())));
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("corpus {}", config.corpus.display()));
+            }
+        }
+    }
+    match kb::load(store, today) {
+        Ok(loaded) => {
+            for p in kb::serious(&loaded.problems) {
+                tracing::warn!("{p}");
+            }
+            Ok(loaded)
+        }
+        Err(KbError::Invalid(p)) => Err(invalid(
+            p,
+            format!("knowledge base in {}", config.db.display()),
+        )),
+        Err(e) => Err(e).with_context(|| format!("knowledge base in {}", config.db.display())),
+    }
+}
+
+/// The engine on `corpus`, with the configured model and policy.
+pub fn build_engine_on(config: &Config, corpus: corpus::Corpus) -> Result<Engine> {
     let options = EngineOptions {
         cache_dir: Some(config.cache.clone()),
         policy: load_policy(config)?,
@@ -518,14 +583,14 @@ fn serve(config: Config) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    // Checked before listening (cheap, no model): a broken corpus file refuses the start
-    // with every problem listed, so a deployment catches it.
-    corpus::load_checked(&config.corpus, Local::now().date_naive())
-        .with_context(|| format!("corpus {}", config.corpus.display()))?;
     // Opened before listening: a database that cannot be opened or migrated stops the
     // start, rather than losing conversations later.
     let store = crate::store::SqliteStore::open(&config.db)
         .with_context(|| format!("database {}", config.db.display()))?;
+    // The knowledge base is the store's; a store without one takes the corpus folder in
+    // (the first start). Checked before listening (cheap, no model): a broken knowledge
+    // base refuses the start with every problem listed, so a deployment catches it.
+    let loaded = knowledge_base(&config, &store)?;
     runtime.block_on(async move {
         let state = crate::http::AppState::new(config.clone(), Arc::new(store));
         crate::http::spawn_retention(&state);
@@ -536,16 +601,20 @@ fn serve(config: Config) -> Result<()> {
             .with_context(|| format!("cannot listen on {}", config.bind))?;
         tracing::info!(addr = %listener.local_addr()?, "listening");
         let loading = state.clone();
-        let build = tokio::task::spawn_blocking(move || build_engine(&config));
+        let version = loaded.version;
+        let build = tokio::task::spawn_blocking(move || build_engine_on(&config, loaded.corpus));
         tokio::spawn(async move {
             match build.await {
                 Ok(Ok(engine)) => {
                     tracing::info!(
                         entries = engine.corpus().entries().len(),
                         version = engine.corpus().version(),
+                        kb_version = version,
                         "ready"
                     );
                     loading.set_engine(Arc::new(engine));
+                    loading.serving_kb(version);
+                    crate::http::spawn_kb_watch(&loading);
                 }
                 Ok(Err(e)) => {
                     tracing::error!("cannot start: {e:#}");
@@ -691,8 +760,30 @@ pub fn render(reply: &Reply) -> String {
 }
 
 fn check(dir: &Path, lang: ProblemLang) -> Result<i32> {
+    let files = corpus::Files::read_dir(dir)?;
+    check_files(&files, lang)
+}
+
+/// `guichet check --store`: the live knowledge base of GUICHET_DB, with the same checks.
+fn check_store(config: &Config, lang: ProblemLang) -> Result<i32> {
+    let store = kb::open(config)?;
+    let (files, version) = crate::kb::live_files(&store)?;
+    if files.is_empty() {
+        bail!(
+            "la base de connaissances de {} est vide : guichet corpus import DOSSIER",
+            config.db.display()
+        );
+    }
+    println!(
+        "base de connaissances de {}, version {version}",
+        config.db.display()
+    );
+    check_files(&files, lang)
+}
+
+fn check_files(files: &corpus::Files, lang: ProblemLang) -> Result<i32> {
     let today = Local::now().date_naive();
-    let problems = corpus::check(dir, today)?;
+    let problems = corpus::check_files(files, today);
     for p in &problems {
         println!("{}", p.in_lang(lang));
     }
@@ -704,7 +795,7 @@ fn check(dir: &Path, lang: ProblemLang) -> Result<i32> {
         .iter()
         .filter(|p| p.severity == Severity::Warning)
         .count();
-    let loaded = corpus::load(dir, today);
+    let loaded = corpus::load_files(files, today);
     println!(
         "{}",
         match (&loaded, lang) {

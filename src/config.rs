@@ -197,6 +197,15 @@ pub struct Config {
         allow_hyphen_values = true
     )]
     pub audit_days: u32,
+    /// How often each server looks whether the knowledge base in the store changed, in
+    /// milliseconds (a validation in this process is picked up at once).
+    #[arg(
+        long,
+        env = "GUICHET_KB_WATCH_MS",
+        default_value = "2000",
+        value_parser = clap::value_parser!(u64).range(50..=600_000)
+    )]
+    pub kb_watch_ms: u64,
     /// Where the defaults above were taken from (set by [`Config::resolve`]).
     #[arg(skip)]
     resolved_home: Home,

@@ -17,7 +17,9 @@ use sha2::{Digest, Sha256};
 
 pub use entry::{Entry, EntryId, Status, Translation, Variant};
 pub use glossary::Glossary;
-pub use load::{check, load, load_checked};
+pub use load::{
+    Files, GLOBAL_FILES, check, check_files, load, load_checked, load_files, load_files_checked,
+};
 pub use messages::{MessageSet, Messages, PRIMARY_LANG};
 pub use problem::{Kind, Msg, Problem, ProblemLang, Severity};
 pub use services::{Contacts, Service, Services, WeeklyHours};

@@ -9,6 +9,7 @@ mod feedback;
 mod handoffs;
 mod health;
 pub mod oidc;
+mod reload;
 mod retention;
 mod widget;
 
@@ -30,6 +31,7 @@ use crate::privacy::Redacted;
 use crate::store::{Store, StoreError};
 
 pub use error::ApiError;
+pub use reload::{KbProblem, KbState, refresh as refresh_kb, spawn_kb_watch};
 pub use retention::{purge_expired, spawn_retention};
 
 /// Largest request body accepted (a question is at most 1,000 characters).
@@ -59,6 +61,8 @@ pub struct AppState {
     /// Cancelled when the server stops: long-lived responses (the live inbox's event
     /// streams) end, so that a graceful shutdown does not wait for them.
     pub stopping: tokio_util::sync::CancellationToken,
+    /// The knowledge base this replica serves (see [`spawn_kb_watch`]).
+    pub kb: Arc<KbState>,
 }
 
 impl AppState {
@@ -75,6 +79,7 @@ impl AppState {
             sso: Arc::new(tokio::sync::OnceCell::new()),
             tickets: Arc::new(tokio::sync::watch::Sender::new(0)),
             stopping: tokio_util::sync::CancellationToken::new(),
+            kb: Arc::new(KbState::default()),
         }
     }
 

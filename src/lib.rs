@@ -45,6 +45,7 @@ pub mod eval;
 pub mod html;
 pub mod http;
 pub mod index;
+pub mod kb;
 pub mod lexical;
 pub mod policy;
 pub mod privacy;

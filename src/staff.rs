@@ -154,10 +154,14 @@ pub enum Action {
     ManageStaff,
     /// The audit log.
     SeeAudit,
+    /// Propose changes to the entries of one's services; attach residents' questions.
+    ProposeKnowledge,
+    /// Validate or send back the proposals for one's services.
+    ValidateKnowledge,
 }
 
 impl Action {
-    pub const ALL: [Action; 7] = [
+    pub const ALL: [Action; 9] = [
         Action::SeeInbox,
         Action::HandleTicket,
         Action::ReadKnowledge,
@@ -165,6 +169,8 @@ impl Action {
         Action::SeeCoverage,
         Action::ManageStaff,
         Action::SeeAudit,
+        Action::ProposeKnowledge,
+        Action::ValidateKnowledge,
     ];
 
     /// The one role matrix: who may do what.
@@ -176,6 +182,8 @@ impl Action {
             | Self::TryAssistant
             | Self::SeeCoverage => true,
             Self::ManageStaff | Self::SeeAudit => role == Role::Admin,
+            Self::ProposeKnowledge => role == Role::Editor,
+            Self::ValidateKnowledge => role == Role::Validator,
         }
     }
 }

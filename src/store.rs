@@ -9,6 +9,7 @@
 //! inbox row's route and platform id), which the reply needs; it is erased when the
 //! ticket is resolved, the inbox row handled, or either purged.
 
+mod kb;
 mod sqlite;
 mod staff;
 
@@ -18,6 +19,10 @@ use serde::{Deserialize, Serialize};
 use crate::privacy::Redacted;
 use crate::reply::Outcome;
 
+pub use kb::{
+    Decider, KbStore, Label, LabelDecision, LiveFile, NewLabel, NewRevision, Origin, Revision,
+    RevisionStatus,
+};
 pub use sqlite::SqliteStore;
 pub use staff::StaffStore;
 
@@ -418,7 +423,7 @@ pub enum Claim {
 
 /// The persistence the web layer and channels need. Synchronous: async callers go
 /// through `spawn_blocking`.
-pub trait Store: StaffStore + Send + Sync {
+pub trait Store: StaffStore + KbStore + Send + Sync {
     /// A keyed hash of a platform's user or session id: the same person maps to the same
     /// conversation across restarts, and the raw id is never stored.
     fn pseudonym(&self, channel: Channel, raw_id: &str) -> String;

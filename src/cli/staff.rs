@@ -50,9 +50,19 @@ fn open(config: &Config) -> Result<SqliteStore> {
     SqliteStore::open(&config.db).with_context(|| format!("database {}", config.db.display()))
 }
 
-fn known_services(config: &Config) -> Result<Vec<String>> {
-    let (corpus, _) = crate::corpus::load_checked(&config.corpus, Local::now().date_naive())
-        .with_context(|| format!("corpus {}", config.corpus.display()))?;
+/// The services of the store's knowledge base, else of the corpus folder (before the
+/// first start imported it).
+fn known_services(config: &Config, store: &dyn Store) -> Result<Vec<String>> {
+    let today = Local::now().date_naive();
+    let corpus = if store.kb_version()? > 0 {
+        crate::kb::load(store, today)
+            .with_context(|| format!("knowledge base in {}", config.db.display()))?
+            .corpus
+    } else {
+        crate::corpus::load_checked(&config.corpus, today)
+            .with_context(|| format!("corpus {}", config.corpus.display()))?
+            .0
+    };
     Ok(corpus.services().iter().map(|s| s.key.clone()).collect())
 }
 
@@ -80,7 +90,7 @@ pub fn run(config: &Config, command: StaffCommand) -> Result<i32> {
             password,
         } => {
             let roles = Role::parse_list(&roles.join(" "))?;
-            let known = known_services(config)?;
+            let known = known_services(config, &store)?;
             let known: Vec<&str> = known.iter().map(String::as_str).collect();
             let new = NewAccount::new(&email, name.as_deref(), roles, services, &known)?;
             let (account, token) = staff::add_account(&store, &new, &cli, now)?;
@@ -156,7 +166,7 @@ pub fn run(config: &Config, command: StaffCommand) -> Result<i32> {
         } => {
             let a = account(&store, &email)?;
             let roles = Role::parse_list(&roles.join(" "))?;
-            let known = known_services(config)?;
+            let known = known_services(config, &store)?;
             let known: Vec<&str> = known.iter().map(String::as_str).collect();
             // The same checks as a new account's.
             NewAccount::new(

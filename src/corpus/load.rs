@@ -610,6 +610,112 @@ fn read(path: &Path) -> Result<String, CorpusError> {
     })
 }
 
+/// The global files of a corpus, beside `entries/`.
+pub const GLOBAL_FILES: [&str; 3] = ["services.toml", "messages.toml", "glossary.toml"];
+
+/// A corpus as its files: paths relative to the corpus root (`services.toml`,
+/// `entries/etat-civil/pacs.md`, with `/`) and their exact text. A folder and the store's
+/// knowledge base both become this, so one loader checks them alike and an export writes
+/// back the very bytes that were imported.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Files {
+    /// Where problems point: the folder read, or a name for the store's knowledge base.
+    root: PathBuf,
+    texts: BTreeMap<String, String>,
+    /// Entry files that could not be read as text, with why.
+    unreadable: Vec<(String, String)>,
+}
+
+impl Files {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self {
+            root: root.into(),
+            ..Self::default()
+        }
+    }
+
+    /// The corpus files of `dir`: the global files and every `.md` under `entries/`.
+    pub fn read_dir(dir: &Path) -> Result<Self, CorpusError> {
+        let mut files = Self::new(dir);
+        for name in GLOBAL_FILES {
+            let path = dir.join(name);
+            if path.exists() {
+                files.insert(name, read(&path)?);
+            }
+        }
+        let entries_dir = dir.join("entries");
+        if entries_dir.is_dir() {
+            for path in entry_files(&entries_dir)? {
+                let rel = relative(dir, &path);
+                match std::fs::read_to_string(&path) {
+                    Ok(text) => files.insert(&rel, text),
+                    Err(e) => files.unreadable.push((rel, e.to_string())),
+                }
+            }
+        }
+        Ok(files)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn insert(&mut self, rel: &str, text: String) {
+        self.texts.insert(rel.to_string(), text);
+    }
+
+    pub fn remove(&mut self, rel: &str) -> Option<String> {
+        self.texts.remove(rel)
+    }
+
+    pub fn get(&self, rel: &str) -> Option<&str> {
+        self.texts.get(rel).map(String::as_str)
+    }
+
+    /// Every file, by path.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.texts.iter().map(|(p, t)| (p.as_str(), t.as_str()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.texts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.texts.is_empty()
+    }
+
+    /// The path a problem about `rel` names.
+    pub fn path_of(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    /// Writes every file under `dir`, byte for byte, folders created.
+    pub fn write_to(&self, dir: &Path) -> Result<(), CorpusError> {
+        for (rel, text) in &self.texts {
+            let path = dir.join(rel);
+            let io = |source| CorpusError::Io {
+                path: path.clone(),
+                source,
+            };
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(io)?;
+            }
+            std::fs::write(&path, text).map_err(io)?;
+        }
+        Ok(())
+    }
+}
+
+/// `path` under `dir`, with `/` whatever the platform.
+fn relative(dir: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(dir).unwrap_or(path);
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 fn entry_files(dir: &Path) -> Result<Vec<PathBuf>, CorpusError> {
     let mut files = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -647,46 +753,49 @@ struct Parsed {
     blocking: bool,
 }
 
-fn parse_dir(dir: &Path, today: NaiveDate) -> Result<Parsed, CorpusError> {
+fn parse_files(files: &Files, today: NaiveDate) -> Parsed {
     let mut problems = Vec::new();
     let mut blocking = false;
-    let global = |name: &str,
-                  problems: &mut Vec<Problem>,
-                  required: bool|
-     -> Result<Option<(PathBuf, String)>, CorpusError> {
-        let path = dir.join(name);
-        if !path.exists() {
-            if required {
-                problems.push(Problem::error(
-                    &path,
-                    None,
-                    msg!("{name} manque", "{name} is missing"),
-                ));
+    let global = |name: &str, problems: &mut Vec<Problem>, required: bool| {
+        let path = files.path_of(name);
+        match files.get(name) {
+            Some(text) => Some((path, text)),
+            None => {
+                if required {
+                    problems.push(Problem::error(
+                        &path,
+                        None,
+                        msg!("{name} manque", "{name} is missing"),
+                    ));
+                }
+                None
             }
-            return Ok(None);
         }
-        Ok(Some((path.clone(), read(&path)?)))
     };
-    let services = global("services.toml", &mut problems, true)?
-        .and_then(|(p, t)| take(Services::parse(&p, &t), &mut problems));
-    let messages = global("messages.toml", &mut problems, true)?
-        .and_then(|(p, t)| take(Messages::parse(&p, &t, today), &mut problems))
+    let services = global("services.toml", &mut problems, true)
+        .and_then(|(p, t)| take(Services::parse(&p, t), &mut problems));
+    let messages = global("messages.toml", &mut problems, true)
+        .and_then(|(p, t)| take(Messages::parse(&p, t, today), &mut problems))
         .map(|(m, found)| {
             problems.extend(found);
             m
         });
-    let glossary = match global("glossary.toml", &mut problems, false)? {
-        Some((p, t)) => take(Glossary::parse(&p, &t), &mut problems),
+    let glossary = match global("glossary.toml", &mut problems, false) {
+        Some((p, t)) => take(Glossary::parse(&p, t), &mut problems),
         None => Some(Glossary::default()),
     };
     if services.is_none() || messages.is_none() || glossary.is_none() {
         blocking = true;
     }
 
-    let entries_dir = dir.join("entries");
-    if !entries_dir.is_dir() {
+    let entry_paths: Vec<&str> = files
+        .iter()
+        .map(|(rel, _)| rel)
+        .filter(|rel| rel.starts_with("entries/") && rel.ends_with(".md"))
+        .collect();
+    if entry_paths.is_empty() && files.unreadable.is_empty() {
         problems.push(Problem::error(
-            &entries_dir,
+            &files.path_of("entries"),
             None,
             msg!(
                 "le dossier entries/ manque",
@@ -695,30 +804,23 @@ fn parse_dir(dir: &Path, today: NaiveDate) -> Result<Parsed, CorpusError> {
         ));
         blocking = true;
     }
-    let files = if entries_dir.is_dir() {
-        entry_files(&entries_dir)?
-    } else {
-        Vec::new()
-    };
+    // An unreadable entry is one problem among others, not the end of the check.
+    for (rel, e) in &files.unreadable {
+        problems.push(Problem::error(
+            &files.path_of(rel),
+            None,
+            msg!(
+                "fichier illisible ({e}) : enregistrez-le en UTF-8",
+                "unreadable file ({e}): save it as UTF-8"
+            ),
+        ));
+    }
     let mut entries: Vec<(Entry, bool)> = Vec::new();
     let mut seen: HashMap<EntryId, PathBuf> = HashMap::new();
-    for path in files {
-        // An unreadable entry is one problem among others, not the end of the check.
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) => {
-                problems.push(Problem::error(
-                    &path,
-                    None,
-                    msg!(
-                        "fichier illisible ({e}) : enregistrez-le en UTF-8",
-                        "unreadable file ({e}): save it as UTF-8"
-                    ),
-                ));
-                continue;
-            }
-        };
-        let (entry, mut found) = parse_entry(&path, &text, services.as_ref(), today);
+    for rel in entry_paths {
+        let path = files.path_of(rel);
+        let text = files.get(rel).unwrap_or_default();
+        let (entry, mut found) = parse_entry(&path, text, services.as_ref(), today);
         if let Some(entry) = entry {
             if let Some(first) = seen.get(&entry.id) {
                 found.push(Problem::error(&path, None, {
@@ -737,14 +839,14 @@ fn parse_dir(dir: &Path, today: NaiveDate) -> Result<Parsed, CorpusError> {
         }
         problems.extend(found);
     }
-    Ok(Parsed {
+    Parsed {
         services,
         messages,
         glossary,
         entries,
         problems,
         blocking,
-    })
+    }
 }
 
 /// Keeps the value, or moves its problems into `problems`.
@@ -754,7 +856,12 @@ pub fn take<T>(parsed: Result<T, Vec<Problem>>, problems: &mut Vec<Problem>) -> 
 
 /// Every problem of the corpus in `dir`, as of `today` (what `guichet check` prints).
 pub fn check(dir: &Path, today: NaiveDate) -> Result<Vec<Problem>, CorpusError> {
-    Ok(parse_dir(dir, today)?.problems)
+    Ok(check_files(&Files::read_dir(dir)?, today))
+}
+
+/// Every problem of a corpus given as its files.
+pub fn check_files(files: &Files, today: NaiveDate) -> Vec<Problem> {
+    parse_files(files, today).problems
 }
 
 /// The corpus in `dir` as a server may start on it, or every problem that refuses it.
@@ -766,7 +873,15 @@ pub fn check(dir: &Path, today: NaiveDate) -> Result<Vec<Problem>, CorpusError> 
 /// and, on `Err`, keeps serving the engine it has, so a corpus change never takes a
 /// running server down. On `Ok`, the problems are the warnings and notes.
 pub fn load_checked(dir: &Path, today: NaiveDate) -> Result<(Corpus, Vec<Problem>), CorpusError> {
-    let (corpus, problems) = load(dir, today)?;
+    load_files_checked(&Files::read_dir(dir)?, today)
+}
+
+/// [`load_checked`] on a corpus given as its files (the store's knowledge base).
+pub fn load_files_checked(
+    files: &Files,
+    today: NaiveDate,
+) -> Result<(Corpus, Vec<Problem>), CorpusError> {
+    let (corpus, problems) = load_files(files, today)?;
     let blocking: Vec<Problem> = problems
         .iter()
         .filter(|p| p.blocks_start())
@@ -783,7 +898,12 @@ pub fn load_checked(dir: &Path, today: NaiveDate) -> Result<(Corpus, Vec<Problem
 /// (what `check` and the reports count). Fails only when the corpus as a whole cannot be
 /// used (services, messages, glossary); a server starts with [`load_checked`] instead.
 pub fn load(dir: &Path, today: NaiveDate) -> Result<(Corpus, Vec<Problem>), CorpusError> {
-    let parsed = parse_dir(dir, today)?;
+    load_files(&Files::read_dir(dir)?, today)
+}
+
+/// [`load`] on a corpus given as its files.
+pub fn load_files(files: &Files, today: NaiveDate) -> Result<(Corpus, Vec<Problem>), CorpusError> {
+    let parsed = parse_files(files, today);
     if parsed.blocking {
         return Err(CorpusError::Invalid(
             parsed

@@ -65,6 +65,69 @@ pub struct Stamped {
     pub status: Status,
 }
 
+/// The id and service an entry file declares, read from its front matter without the
+/// other checks (the knowledge base indexes revisions by them).
+pub fn entry_meta(text: &str) -> Option<(String, String)> {
+    let split = split_front_matter(text).ok()?;
+    let doc: DocumentMut = split.front.parse().ok()?;
+    let id = doc.get("id")?.as_str()?.trim().to_string();
+    let service = doc.get("service")?.as_str()?.trim().to_string();
+    Some((id, service))
+}
+
+/// The status an entry file declares (`None` when unreadable or unknown).
+pub fn entry_status(text: &str) -> Option<Status> {
+    let split = split_front_matter(text).ok()?;
+    let doc: DocumentMut = split.front.parse().ok()?;
+    Status::parse(doc.get("status")?.as_str()?.trim())
+}
+
+/// The hash of an entry file's answer (its body), as `answer_sha256` records it.
+pub fn body_sha256(text: &str) -> Option<String> {
+    split_front_matter(text).ok().map(|s| sha256_hex(s.body))
+}
+
+/// The variants of an entry a proposal wrote or rewrote, compared with the live `base`:
+/// `(easy_read, translations)`. Validating a proposal validates what it changed, and
+/// only that; a variant it left alone stays as validated before (stale when the French
+/// answer changed).
+pub fn changed_variants(base: Option<&str>, text: &str) -> (bool, Vec<String>) {
+    fn variants(text: &str) -> (Option<String>, Vec<(String, String)>) {
+        let Ok(split) = split_front_matter(text) else {
+            return (None, Vec::new());
+        };
+        let Ok(doc) = split.front.parse::<DocumentMut>() else {
+            return (None, Vec::new());
+        };
+        let easy = doc
+            .get("easy_read")
+            .and_then(|t| t.get("answer"))
+            .and_then(Item::as_str)
+            .map(str::to_string);
+        let mut langs = Vec::new();
+        if let Some(t) = doc.get("translations").and_then(Item::as_table_like) {
+            for (lang, tr) in t.iter() {
+                let q = tr
+                    .get("question")
+                    .and_then(Item::as_str)
+                    .unwrap_or_default();
+                let a = tr.get("answer").and_then(Item::as_str).unwrap_or_default();
+                langs.push((lang.to_string(), format!("{q}\u{0}{a}")));
+            }
+        }
+        (easy, langs)
+    }
+    let (new_easy, new_langs) = variants(text);
+    let (old_easy, old_langs) = base.map(variants).unwrap_or_default();
+    let easy = new_easy.is_some() && new_easy != old_easy;
+    let langs = new_langs
+        .into_iter()
+        .filter(|(lang, t)| !old_langs.iter().any(|(l, o)| l == lang && o == t))
+        .map(|(lang, _)| lang)
+        .collect();
+    (easy, langs)
+}
+
 /// The services of the corpus `entry` belongs to: the nearest `services.toml` above it.
 pub fn services_for(entry: &Path) -> Result<Services, StampError> {
     let shown = entry.display().to_string();
@@ -90,12 +153,28 @@ pub fn stamp(
     services: &Services,
     request: &StampRequest<'_>,
 ) -> Result<Stamped, StampError> {
-    let shown = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| StampError::Io {
-        path: shown.clone(),
+        path: path.display().to_string(),
         source,
     })?;
-    let split = split_front_matter(&text).map_err(|(line, message)| StampError::Format {
+    let (out, stamped) = stamp_text(path, &text, services, request)?;
+    std::fs::write(path, out).map_err(|source| StampError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Ok(stamped)
+}
+
+/// [`stamp`] on an entry's text (`path` only names it in problems): the stamped text, or
+/// the problems that refuse it.
+pub fn stamp_text(
+    path: &Path,
+    text: &str,
+    services: &Services,
+    request: &StampRequest<'_>,
+) -> Result<(String, Stamped), StampError> {
+    let shown = path.display().to_string();
+    let split = split_front_matter(text).map_err(|(line, message)| StampError::Format {
         path: shown.clone(),
         line,
         message: message.fr,
@@ -177,11 +256,7 @@ pub fn stamp(
     let Some(entry) = entry.filter(|_| errors.is_empty()) else {
         return Err(StampError::Refused(errors));
     };
-    std::fs::write(path, out).map_err(|source| StampError::Io {
-        path: shown,
-        source,
-    })?;
-    Ok(Stamped {
+    let stamped = Stamped {
         answer_sha256,
         variants,
         stale: entry
@@ -196,5 +271,6 @@ pub fn stamp(
             })
             .collect(),
         status: entry.status,
-    })
+    };
+    Ok((out, stamped))
 }

@@ -11,6 +11,7 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+mod kb;
 mod staff;
 
 use super::{
@@ -27,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_inbox.sql"),
     include_str!("migrations/0003_agents.sql"),
     include_str!("migrations/0004_staff.sql"),
+    include_str!("migrations/0005_kb.sql"),
 ];
 
 pub struct SqliteStore {

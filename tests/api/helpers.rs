@@ -140,9 +140,15 @@ impl TestApp {
         flags.extend(extra.iter().map(String::as_str));
         let config = config(&flags);
         let state = AppState::new(config.clone(), open_store(&config));
+        // As `guichet serve` does: the store's knowledge base, the corpus folder imported
+        // into a new store; the shared engine was built from the same files.
+        let loaded = guichet::cli::knowledge_base(&config, state.store.as_ref())
+            .expect("the test corpus imports");
         if ready {
             state.set_engine(engine());
+            state.serving_kb(loaded.version);
         }
+        guichet::http::spawn_kb_watch(&state);
         // As `guichet serve` does: answer what an earlier process left in the inbox.
         guichet::channels::inbox::spawn_replay(&state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

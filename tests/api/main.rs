@@ -18,6 +18,7 @@ mod grounding;
 mod handoffs;
 mod inbox;
 mod kb;
+mod kb_live;
 mod lang;
 mod oidc;
 mod shutdown;

@@ -524,32 +524,6 @@ async fn services_page(State(state): State<AppState>, me: Staff) -> Result<Respo
     Ok(Page(services_form(&me, &engine, None)).into_response())
 }
 
-/// One engine rebuild at a time: each reads the files when it starts, so the last one
-/// sees every change made before it.
-static RELOADING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// Rebuilds the engine from the corpus files and swaps it in; the old one answers until
-/// then (and finishes what it started).
-pub fn reload_engine(state: &AppState) {
-    let state = state.clone();
-    tokio::spawn(async move {
-        let _one = RELOADING.lock().await;
-        let config = state.config.clone();
-        let Ok(old) = state.engine() else { return };
-        match tokio::task::spawn_blocking(move || crate::cli::rebuild_engine(&config, &old)).await {
-            Ok(Ok(engine)) => {
-                tracing::info!(
-                    version = engine.corpus().version(),
-                    "engine rebuilt after a change of services"
-                );
-                state.set_engine(std::sync::Arc::new(engine));
-            }
-            Ok(Err(e)) => tracing::error!("engine rebuild failed, the previous one stays: {e:#}"),
-            Err(e) => tracing::error!("engine rebuild failed, the previous one stays: {e}"),
-        }
-    });
-}
-
 async fn edit_service(
     State(state): State<AppState>,
     me: Staff,
@@ -571,16 +545,23 @@ async fn edit_service(
             .map(|d| (d.to_string(), one(&body, d)))
             .collect(),
     };
-    let dir = state.config.corpus.clone();
     let actor = me.actor();
+    let account = me.account().clone();
     let k = key.clone();
     let done = state
         .with_store(move |s| {
-            let path = dir.join("services.toml");
-            let old = std::fs::read_to_string(&path).map_err(|e| {
-                crate::store::StoreError::Conflict(format!("{}: {e}", path.display()))
-            })?;
-            let new = match edit_contacts(&path, &old, &k, &edit) {
+            let (files, _) = match crate::kb::live_files(s) {
+                Ok(f) => f,
+                Err(crate::kb::KbError::Store(e)) => return Err(e),
+                Err(e) => return Ok(Err(vec![e.to_string()])),
+            };
+            let Some(old) = files.get("services.toml") else {
+                return Ok(Err(vec![
+                    "la base de connaissances n'a pas de services.toml : importez un corpus".into(),
+                ]));
+            };
+            let path = files.path_of("services.toml");
+            let new = match edit_contacts(&path, old, &k, &edit) {
                 Ok(new) => new,
                 Err(problems) => {
                     return Ok(Err(problems
@@ -589,21 +570,23 @@ async fn edit_service(
                         .collect::<Vec<_>>()));
                 }
             };
-            let write = |text: &str| -> std::io::Result<()> {
-                let tmp = path.with_extension("toml.tmp");
-                std::fs::write(&tmp, text)?;
-                std::fs::rename(&tmp, &path)
-            };
-            write(&new).map_err(|e| {
-                crate::store::StoreError::Conflict(format!("{}: {e}", path.display()))
-            })?;
-            // The whole corpus must still load (a service referenced nowhere, a default
-            // gone): otherwise the file goes back as it was.
-            if let Err(e) = crate::corpus::load_checked(&dir, chrono::Local::now().date_naive()) {
-                write(&old).map_err(|e| {
-                    crate::store::StoreError::Conflict(format!("{}: {e}", path.display()))
-                })?;
-                return Ok(Err(vec![e.to_string()]));
+            // The whole knowledge base must still pass its checks (a service referenced
+            // nowhere, a default gone): otherwise nothing changes.
+            let now = Utc::now();
+            match crate::kb::admin_change(
+                s,
+                &account,
+                "services.toml",
+                &new,
+                chrono::Local::now().date_naive(),
+                now,
+            ) {
+                Ok(_) => {}
+                Err(crate::kb::KbError::Store(e)) => return Err(e),
+                Err(crate::kb::KbError::Invalid(problems)) => {
+                    return Ok(Err(problems.iter().map(|p| p.to_string()).collect()));
+                }
+                Err(e) => return Ok(Err(vec![e.to_string()])),
             }
             staff::audit(
                 s,
@@ -611,19 +594,18 @@ async fn edit_service(
                 "service.update",
                 Some(&k),
                 Some("coordonnées et horaires"),
-                Utc::now(),
+                now,
             )?;
             Ok(Ok(()))
         })
         .await?;
     let notice = match done {
         Ok(()) => {
-            reload_engine(&state);
+            state.kb_changed();
             html! {
                 p.notice.ok role="status" {
-                    "Enregistré dans services.toml. L'assistant et la console donnent les nouvelles "
-                    "coordonnées dès que le rechargement est fini (une minute au plus) ; les autres "
-                    "serveurs qui partagent ce corpus, à leur prochain démarrage."
+                    "Enregistré dans la base de connaissances. L'assistant, la console et les autres "
+                    "serveurs donnent les nouvelles coordonnées dans quelques secondes."
                 }
             }
         }
