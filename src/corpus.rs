@@ -2,6 +2,7 @@
 //! checked, and immutable afterwards. Only what passed every check is ever served.
 
 mod entry;
+pub mod entry_edit;
 mod glossary;
 mod load;
 pub mod messages;

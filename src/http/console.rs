@@ -12,8 +12,10 @@ mod admin;
 mod home;
 mod inbox;
 mod kb;
+mod proposals;
 mod signin;
 mod sso;
+mod training;
 mod try_it;
 
 use std::net::SocketAddr;
@@ -502,6 +504,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(inbox::router(state))
         .merge(kb::router(state))
         .merge(try_it::router(state))
+        .merge(proposals::router(state))
+        .merge(training::router(state))
         .layer(middleware::from_fn(security_headers))
 }
 

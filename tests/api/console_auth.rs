@@ -523,6 +523,13 @@ async fn an_admin_changes_a_services_phone_and_hours_and_the_assistant_gives_the
         .await;
     let file = corpus_dir.join("services.toml");
     let before = std::fs::read_to_string(&file).unwrap();
+    // The change goes into the store's knowledge base (every replica serves it), not the
+    // folder: an export writes it back.
+    let live = |a: &TestApp| {
+        let (files, _) = guichet::kb::live_files(a.state.store.as_ref()).unwrap();
+        files.get("services.toml").unwrap().to_string()
+    };
+    assert_eq!(live(&app), before);
     let mut form = vec![
         ("phone", "01 99 00 12 99"),
         ("email", "etat-civil@belleval.example"),
@@ -549,14 +556,19 @@ async fn an_admin_changes_a_services_phone_and_hours_and_the_assistant_gives_the
         page.contains("Rien n&#39;a été changé") || page.contains("Rien n'a été changé"),
         "{page}"
     );
-    assert_eq!(std::fs::read_to_string(&file).unwrap(), before);
+    assert_eq!(live(&app), before);
     form[7] = ("thu", "08:30-12:00, 13:30-19:00");
     let r = admin
         .post("/console/admin/services/etat-civil", &form)
         .await;
     assert_eq!(r.status(), 200);
-    let after = std::fs::read_to_string(&file).unwrap();
+    let after = live(&app);
     assert!(after.contains(r#"phone = "01 99 00 12 99""#), "{after}");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        before,
+        "the folder is left alone"
+    );
     assert!(
         after.starts_with(before.lines().next().unwrap()),
         "comments are kept"
@@ -574,7 +586,8 @@ async fn an_admin_changes_a_services_phone_and_hours_and_the_assistant_gives_the
     // The engine is rebuilt in the background with the new contacts.
     let mut waited = 0;
     while svc(&app).phone.as_deref() != Some("01 99 00 12 99") {
-        assert!(waited < 600, "the engine was not rebuilt within 60 s");
+        // A liveness bound: an unoptimised build indexes the corpus in about 30 s here.
+        assert!(waited < 2400, "the engine was not rebuilt within 240 s");
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         waited += 1;
     }
