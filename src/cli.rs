@@ -300,9 +300,10 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Check {
             report: true,
             confusable,
+            store,
             config,
             ..
-        } => coverage::check_report(&config, confusable),
+        } => coverage::check_report(&config, confusable, store),
         Command::Coverage {
             file,
             self_test,

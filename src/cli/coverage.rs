@@ -134,11 +134,30 @@ pub fn gaps(config: &Config, days: i64, threshold: f32, json: bool) -> Result<i3
 }
 
 /// `guichet check --report`: the lint, with confusable entries from the engine.
-pub fn check_report(config: &Config, threshold: f32) -> Result<i32> {
+pub fn check_report(config: &Config, threshold: f32, from_store: bool) -> Result<i32> {
     let today = Local::now().date_naive();
-    let mut report = lint::lint(&config.corpus, today)?;
+    let files = if from_store {
+        let store = SqliteStore::open(&config.db)
+            .with_context(|| format!("database {}", config.db.display()))?;
+        let (files, version) = crate::kb::live_files(&store)?;
+        if files.is_empty() {
+            anyhow::bail!(
+                "la base de connaissances de {} est vide : guichet corpus import DOSSIER",
+                config.db.display()
+            );
+        }
+        println!(
+            "base de connaissances de {}, version {version}",
+            config.db.display()
+        );
+        files
+    } else {
+        crate::corpus::Files::read_dir(&config.corpus)?
+    };
+    let mut report = lint::lint_files(&files, today);
     if report.servable.is_some() {
-        let engine = build_engine(config)?;
+        let (corpus, _) = crate::corpus::load_files(&files, today)?;
+        let engine = crate::cli::build_engine_on(config, corpus)?;
         report.confusable = lint::confusable_entries(&engine, threshold)?;
         // With a store, what people were answered with over the retention period.
         if config.db.exists() {

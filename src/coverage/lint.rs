@@ -67,8 +67,13 @@ pub fn never_served<'a>(
 /// Sorts `corpus::check`'s problems into the report's sections by their kind; anything
 /// else lands in `other`.
 pub fn lint(dir: &Path, today: NaiveDate) -> Result<LintReport, CorpusError> {
+    Ok(lint_files(&corpus::Files::read_dir(dir)?, today))
+}
+
+/// [`lint`] on a corpus given as its files (the store's knowledge base).
+pub fn lint_files(files: &corpus::Files, today: NaiveDate) -> LintReport {
     let mut report = LintReport::default();
-    for p in corpus::check(dir, today)? {
+    for p in corpus::check_files(files, today) {
         let section = match p.kind {
             Kind::ReviewPassed => &mut report.review_passed,
             Kind::ReviewNear => &mut report.review_near,
@@ -79,7 +84,7 @@ pub fn lint(dir: &Path, today: NaiveDate) -> Result<LintReport, CorpusError> {
         };
         section.push(p);
     }
-    if let Ok((c, _)) = corpus::load(dir, today) {
+    if let Ok((c, _)) = corpus::load_files(files, today) {
         report.servable = Some(c.entries().len());
         report.services_without_contacts = c
             .services()
@@ -88,7 +93,7 @@ pub fn lint(dir: &Path, today: NaiveDate) -> Result<LintReport, CorpusError> {
             .map(|s| s.key.clone())
             .collect();
     }
-    Ok(report)
+    report
 }
 
 /// Pairs of entries whose questions embed within `threshold` of each other, closest first.

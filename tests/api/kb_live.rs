@@ -328,3 +328,69 @@ async fn live_an_engine_swap_under_load_drops_no_question() {
     assert_eq!(old + new, 300);
     assert!(served_within(&app, &expected, SWAP_LIMIT).await.is_some());
 }
+
+/// `guichet corpus import|export` and `check --store`, as an operator runs them.
+#[test]
+fn live_the_command_line_imports_exports_and_checks_the_store() {
+    use std::process::Command;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("guichet.sqlite");
+    // The configuration's flags come before a sub-action, as for `guichet staff`.
+    let run = |args: &[&str]| {
+        let (head, tail) = args.split_at(1);
+        let out = Command::new(env!("CARGO_BIN_EXE_guichet"))
+            .args(head)
+            .arg("--db")
+            .arg(&db)
+            .args(tail)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8(out.stdout).unwrap() + &String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let corpus = root().join("corpus");
+    let corpus = corpus.to_str().unwrap();
+    let (code, out) = run(&["corpus", "import", corpus]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("modifié(s)") && out.contains("version 1"),
+        "{out}"
+    );
+    let (code, out) = run(&["corpus", "import", corpus]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("0 créé(s), 0 modifié(s), 0 retiré(s)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("version 1"),
+        "a second import changes nothing: {out}"
+    );
+    let (code, out) = run(&["check", "--store"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("entrées servies, 0 erreur(s)"), "{out}");
+    let export = dir.path().join("export");
+    let (code, out) = run(&["corpus", "export", export.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{out}");
+    let original = Files::read_dir(&root().join("corpus")).unwrap();
+    let exported = Files::read_dir(&export).unwrap();
+    assert_eq!(
+        original.iter().collect::<Vec<_>>(),
+        exported.iter().collect::<Vec<_>>(),
+        "export gives the imported files back byte for byte"
+    );
+    // A broken folder: every problem with file and line, nothing applied, exit 1.
+    let broken = dir.path().join("broken");
+    copy_dir(&root().join("corpus"), &broken);
+    let file = broken.join(PATH);
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replacen("+++\n", "+++\nid = 3\n", 1)).unwrap();
+    let (code, out) = run(&["corpus", "import", broken.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("acte-naissance-copie.md:3: erreur"), "{out}");
+    assert!(out.contains("rien n'a été importé"), "{out}");
+    let (_, out) = run(&["check", "--store"]);
+    assert!(out.contains("version 1"), "{out}");
+}
