@@ -10,6 +10,7 @@ mod handoffs;
 mod health;
 pub mod oidc;
 mod retention;
+mod serve;
 mod widget;
 
 use std::sync::Arc;
@@ -31,6 +32,7 @@ use crate::store::{Store, StoreError};
 
 pub use error::ApiError;
 pub use retention::{purge_expired, spawn_retention};
+pub use serve::{ServeOptions, serve};
 
 /// Largest request body accepted (a question is at most 1,000 characters).
 const MAX_BODY_BYTES: usize = 64 * 1024;
