@@ -5,6 +5,7 @@ mod chat;
 pub mod console;
 mod coverage;
 mod error;
+mod extract;
 mod feedback;
 mod handoffs;
 mod health;
@@ -179,12 +180,14 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(api)
         .merge(widget::router())
-        .merge(handoffs::router())
+        .merge(handoffs::router(&state))
         .merge(coverage::router())
         .merge(console::router(&state))
         .merge(crate::channels::router())
         .layer(timeout(TIMEOUT))
         .merge(slow)
+        // After every route: it applies to the routes registered before it.
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(

@@ -233,3 +233,173 @@ async fn attack_sigterm_with_a_half_open_client_stops_within_the_grace_period() 
             .is_some()
     );
 }
+
+fn code(body: &serde_json::Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or_default()
+}
+
+/// Status, `Retry-After` and JSON body of a response (`Null` when the body is not JSON).
+async fn parts(r: reqwest::Response) -> (u16, Option<String>, String, serde_json::Value) {
+    let status = r.status().as_u16();
+    let retry = r
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_string());
+    let ctype = r
+        .headers()
+        .get("content-type")
+        .map_or(String::new(), |v| v.to_str().unwrap().to_string());
+    let body = r.json().await.unwrap_or(serde_json::Value::Null);
+    (status, retry, ctype, body)
+}
+
+#[tokio::test]
+async fn attack_a_store_that_cannot_write_answers_503_with_retry_after_on_every_route() {
+    let app = TestApp::spawn_with(&["--webhook-secret", "gen-secret"]).await;
+    let engine = crate::helpers::engine();
+    let entry = engine
+        .corpus()
+        .entry(engine.corpus().index_of("horaires-mairie").unwrap());
+    let feedback = serde_json::json!({
+        "entry_id": "horaires-mairie",
+        "answer_sha256": entry.answer_sha256,
+        "helpful": true,
+    });
+    let generic = serde_json::to_vec(&serde_json::json!({
+        "message_id": "g-store", "conversation_id": "helpdesk-store", "text": crate::channels::HOURS_Q,
+    }))
+    .unwrap();
+    let signature =
+        crate::channels::generic_sign("gen-secret", chrono::Utc::now().timestamp(), &generic);
+
+    // Another process holds the database's write lock past the store's busy timeout, as
+    // a disk in trouble or a stuck backup would.
+    let lock = rusqlite::Connection::open(TestApp::db_in(&app.dir)).unwrap();
+    lock.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let question = serde_json::json!({
+        "message": crate::channels::HOURS_Q,
+        "session_id": "store-fault-session-0001",
+    });
+    let chat = app.post_json("/v1/chat", &question);
+    let feedback = app.post_json("/v1/feedback", &feedback);
+    let webhook = app
+        .client
+        .post(app.url("/webhooks/generic"))
+        .header("content-type", "application/json")
+        .header("x-guichet-signature", signature)
+        .body(generic)
+        .send();
+    let (chat, feedback, webhook) = tokio::join!(chat, feedback, webhook);
+    for (route, r) in [
+        ("/v1/chat", chat),
+        ("/v1/feedback", feedback),
+        ("/webhooks/generic", webhook.unwrap()),
+    ] {
+        let (status, retry, _, body) = parts(r).await;
+        assert_eq!(status, 503, "{route}: {body}");
+        assert_eq!(code(&body), "unavailable", "{route}: {body}");
+        assert!(retry.is_some(), "{route} says when to try again");
+    }
+    lock.execute_batch("ROLLBACK").unwrap();
+    assert!(
+        app.state.store.tickets(None).unwrap().is_empty(),
+        "nothing was half recorded"
+    );
+}
+
+#[tokio::test]
+async fn attack_wrong_methods_queries_and_ids_get_json_errors_and_auth_comes_first() {
+    let app = TestApp::spawn_with(&["--admin-token", "agents-token"]).await;
+    for path in ["/v1/chat", "/v1/feedback", "/webhooks/generic"] {
+        let r = app.client.get(app.url(path)).send().await.unwrap();
+        let allow = r.headers().get("allow").cloned();
+        let (status, _, ctype, body) = parts(r).await;
+        assert_eq!(status, 405, "GET {path}");
+        assert!(ctype.starts_with("application/json"), "GET {path}: {ctype}");
+        assert_eq!(code(&body), "method_not_allowed", "GET {path}: {body}");
+        assert!(allow.is_some(), "GET {path} says which methods are allowed");
+    }
+    let bad_query = app
+        .client
+        .get(app.url("/v1/chat/a-session-id-long-enough/messages?after=abc"))
+        .send()
+        .await
+        .unwrap();
+    let (status, _, ctype, body) = parts(bad_query).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(ctype.starts_with("application/json"), "{ctype}");
+    assert_eq!(code(&body), "invalid_query", "{body}");
+
+    // Without the token: 401 whatever is wrong with the rest.
+    for path in ["/v1/handoffs/abc/claim", "/v1/handoffs/1/reply"] {
+        let r = app
+            .client
+            .post(app.url(path))
+            .body("[")
+            .send()
+            .await
+            .unwrap();
+        let (status, _, _, body) = parts(r).await;
+        assert_eq!(status, 401, "{path}: {body}");
+        assert_eq!(code(&body), "unauthorized", "{path}: {body}");
+    }
+    let r = app
+        .client
+        .get(app.url("/v1/handoffs?status=open&status=x&limit"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // With it, a bad id is a JSON error of its own.
+    let r = app
+        .client
+        .post(app.url("/v1/handoffs/abc/claim"))
+        .bearer_auth("agents-token")
+        .send()
+        .await
+        .unwrap();
+    let (status, _, ctype, body) = parts(r).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(ctype.starts_with("application/json"), "{ctype}");
+    assert_eq!(code(&body), "invalid_path", "{body}");
+}
+
+#[tokio::test]
+async fn attack_invisible_messages_are_empty_and_a_bare_array_is_not_a_request() {
+    let app = TestApp::spawn().await;
+    let (status, body) = app.chat("   \n\t ").await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(code(&body), "empty_message");
+    for invisible in [
+        "\u{200b}",
+        "\u{feff}",
+        "\u{0000}",
+        "\u{200b} \u{feff}\u{00a0}\u{2060}",
+        "\u{00ad}\u{200d}",
+    ] {
+        let (status, body) = app.chat(invisible).await;
+        assert_eq!(status, 422, "{invisible:?}: {body}");
+        assert_eq!(code(&body), "empty_message", "{invisible:?}: {body}");
+    }
+    // Letters around zero-width characters are a question like any other.
+    let (status, body) = app.chat("horaires\u{200b} de la mairie").await;
+    assert_eq!(status, 200, "{body}");
+
+    for bare in [
+        serde_json::json!(["Quels sont les horaires de la mairie ?"]),
+        serde_json::json!([{ "message": "Quels sont les horaires de la mairie ?" }]),
+    ] {
+        let r = app.post_json("/v1/chat", &bare).await;
+        let (status, _, ctype, body) = parts(r).await;
+        assert_eq!(status, 422, "{bare}: {body}");
+        assert!(ctype.starts_with("application/json"));
+        assert_eq!(code(&body), "invalid_request", "{bare}: {body}");
+    }
+    let r = app
+        .post_json(
+            "/v1/feedback",
+            &serde_json::json!(["horaires-mairie", "x", true]),
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+}
