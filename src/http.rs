@@ -8,6 +8,7 @@ mod error;
 mod extract;
 mod feedback;
 mod handoffs;
+mod headers;
 mod health;
 pub mod oidc;
 mod retention;
@@ -190,6 +191,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(headers::security_headers))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(route_span)

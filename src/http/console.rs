@@ -6,7 +6,8 @@
 //! what the account's roles do not allow (403), checks the CSRF token of every
 //! state-changing request, and hands the handler the signed-in [`Staff`]. A route outside
 //! an area is public: the sign-in and set-up pages and the assets, nothing else.
-//! Every response carries a strict Content-Security-Policy and is not cached.
+//! Every response carries a strict Content-Security-Policy and is not cached (the layer of
+//! `http::headers`, common to every route).
 
 mod admin;
 mod home;
@@ -39,9 +40,6 @@ const COOKIE_SECURE: &str = "__Host-guichet_staff";
 /// The pre-session cookie of the sign-in and set-up forms (double-submit CSRF token).
 const PRE_COOKIE: &str = "guichet_form";
 const PRE_COOKIE_SECURE: &str = "__Host-guichet_form";
-
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-     connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The signed-in person of a request, put there by [`guard`].
 #[derive(Debug, Clone)]
@@ -444,29 +442,6 @@ pub async fn optional_staff(state: &AppState, jar: &CookieJar) -> Result<Option<
     session_of(state, jar).await
 }
 
-async fn security_headers(request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    // Set-up links carry a token in their path: never sent on to another site.
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    if !h.contains_key(header::CACHE_CONTROL) {
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
-    response
-}
-
 const CSS: &str = crate::html::STYLESHEET;
 const JS: &str = include_str!("../../assets/console/console.js");
 
@@ -502,13 +477,12 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(inbox::router(state))
         .merge(kb::router(state))
         .merge(try_it::router(state))
-        .layer(middleware::from_fn(security_headers))
 }
 
 /// The console's long jobs (the coverage report, a batch probe), under
 /// [`super::SLOW_TIMEOUT`] rather than the common one; with the same headers.
 pub fn slow_router(state: &AppState) -> Router<AppState> {
-    try_it::slow_router(state).layer(middleware::from_fn(security_headers))
+    try_it::slow_router(state)
 }
 
 /// Whether sign-in through the city's identity provider is configured.

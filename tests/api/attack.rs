@@ -403,3 +403,89 @@ async fn attack_invisible_messages_are_empty_and_a_bare_array_is_not_a_request()
         .await;
     assert_eq!(r.status(), 422);
 }
+
+#[tokio::test]
+async fn attack_every_page_and_api_response_carries_the_security_headers() {
+    use sha2::Digest;
+    let app = TestApp::spawn_with(&["--admin-token", "agents-token"]).await;
+    let report = app
+        .client
+        .get(app.url("/v1/report?days=1"))
+        .bearer_auth("agents-token")
+        .send()
+        .await
+        .unwrap();
+    let chat = app
+        .post_json(
+            "/v1/chat",
+            &serde_json::json!({ "message": crate::channels::HOURS_Q }),
+        )
+        .await;
+    let gone = app
+        .client
+        .get(app.url("/v1/nothing-here"))
+        .send()
+        .await
+        .unwrap();
+    let handoffs = app
+        .client
+        .get(app.url("/v1/handoffs"))
+        .bearer_auth("agents-token")
+        .send()
+        .await
+        .unwrap();
+    let login = app
+        .client
+        .get(app.url("/console/login"))
+        .send()
+        .await
+        .unwrap();
+    let demo = app.client.get(app.url("/")).send().await.unwrap();
+    let mut report_html = String::new();
+    for (what, r) in [
+        ("/v1/report", report),
+        ("/v1/chat", chat),
+        ("a 404", gone),
+        ("/v1/handoffs", handoffs),
+        ("/console/login", login),
+        ("the demo page", demo),
+    ] {
+        assert!(r.status().as_u16() < 500, "{what}: {}", r.status());
+        let h = r.headers().clone();
+        let get = |name: &str| {
+            h.get(name)
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default()
+        };
+        assert_eq!(get("x-content-type-options"), "nosniff", "{what}");
+        assert!(
+            !get("referrer-policy").is_empty(),
+            "{what}: Referrer-Policy"
+        );
+        let csp = get("content-security-policy");
+        assert!(csp.contains("frame-ancestors 'none'"), "{what}: {csp:?}");
+        assert!(!csp.contains("unsafe-inline"), "{what}: {csp:?}");
+        if get("content-type").starts_with("text/html") {
+            assert_eq!(get("x-frame-options"), "DENY", "{what}");
+        }
+        if what != "the demo page" {
+            assert_eq!(get("cache-control"), "no-store", "{what}");
+        }
+        if what == "/v1/report" {
+            report_html = r.text().await.unwrap();
+            // The page's one inline stylesheet is allowed by its hash, nothing else is.
+            let style = report_html
+                .split_once("<style>")
+                .and_then(|(_, rest)| rest.split_once("</style>"))
+                .map(|(css, _)| css)
+                .expect("the report carries its stylesheet");
+            let hash = base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                sha2::Sha256::digest(style.as_bytes()),
+            );
+            assert!(csp.contains(&format!("'sha256-{hash}'")), "{csp}");
+            assert!(csp.contains("script-src 'none'") || csp.contains("default-src 'none'"));
+        }
+    }
+    assert!(!report_html.is_empty());
+}
