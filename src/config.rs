@@ -258,7 +258,7 @@ pub struct Config {
     #[arg(
         long,
         env = "GUICHET_RATE_SIGNIN",
-        default_value = "10",
+        default_value = "20",
         value_parser = per_minute,
         allow_hyphen_values = true
     )]

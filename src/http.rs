@@ -2,6 +2,7 @@
 //! `channels` know axum; they translate HTTP to `Engine::ask` and back.
 
 mod chat;
+mod clients;
 pub mod console;
 mod coverage;
 mod error;
@@ -171,9 +172,20 @@ fn timeout(after: Duration) -> TimeoutLayer {
 }
 
 pub fn router(state: AppState) -> Router {
-    let api = chat::router()
-        .merge(feedback::router())
-        .layer(cors(&state.config));
+    let public = chat::router().merge(feedback::router());
+    let api = clients::limited(
+        &state,
+        public,
+        state.config.rate_public,
+        clients::Counted::Posts,
+    )
+    .layer(cors(&state.config));
+    let agents = clients::limited(
+        &state,
+        handoffs::router(&state),
+        state.config.rate_agents,
+        clients::Counted::All,
+    );
     let slow = coverage::slow_router()
         .merge(console::slow_router(&state))
         .layer(timeout(SLOW_TIMEOUT));
@@ -181,7 +193,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(api)
         .merge(widget::router())
-        .merge(handoffs::router(&state))
+        .merge(agents)
         .merge(coverage::router())
         .merge(console::router(&state))
         .merge(crate::channels::router())

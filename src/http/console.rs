@@ -234,9 +234,12 @@ impl IntoResponse for Page {
     }
 }
 
-/// The client's address, as a keyed hash (for the per-address sign-in limit).
-pub fn address_key(state: &AppState, request_addr: Option<SocketAddr>) -> String {
-    let ip = request_addr.map_or("unknown".to_string(), |a| a.ip().to_string());
+/// The client's address, as a keyed hash (for the per-address sign-in limit): behind a
+/// trusted proxy, the address it forwards, so that one client's mistakes do not lock
+/// everyone out.
+pub fn address_key(state: &AppState, request: &Request) -> String {
+    let ip = super::clients::client_of(state, request)
+        .map_or("unknown".to_string(), |ip| ip.to_string());
     state
         .store
         .pseudonym(crate::store::Channel::Web, &format!("staff-signin:{ip}"))
@@ -470,7 +473,12 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/console/assets/console.js",
             get(|| async { asset(JS, "text/javascript; charset=utf-8") }),
         )
-        .merge(signin::router())
+        .merge(super::clients::limited(
+            state,
+            signin::router(),
+            state.config.rate_signin,
+            super::clients::Counted::Posts,
+        ))
         .merge(sso::router())
         .merge(home::router(state))
         .merge(admin::router(state))

@@ -489,3 +489,127 @@ async fn attack_every_page_and_api_response_carries_the_security_headers() {
     }
     assert!(!report_html.is_empty());
 }
+
+/// Posts `body` to `path` from the loopback address `127.0.0.{from}` with `headers`.
+async fn post_from(
+    app: &TestApp,
+    from: u8,
+    path: &str,
+    body: &str,
+    headers: &[(&str, &str)],
+) -> (u16, Option<String>, serde_json::Value) {
+    let mut r = client_from(from)
+        .post(app.url(path))
+        .header("content-type", "application/json")
+        .body(body.to_string());
+    for (k, v) in headers {
+        r = r.header(*k, *v);
+    }
+    let (status, retry, _, body) = parts(r.send().await.unwrap()).await;
+    (status, retry, body)
+}
+
+#[tokio::test]
+async fn attack_floods_get_429_per_client_while_others_and_webhooks_are_served() {
+    let app = TestApp::spawn_with(&[
+        "--rate-public",
+        "3",
+        "--rate-agents",
+        "3",
+        "--rate-signin",
+        "3",
+        "--admin-token",
+        "agents-token",
+        "--webhook-secret",
+        "gen-secret",
+        "--trusted-proxies",
+        "127.0.0.9",
+    ])
+    .await;
+    // Cheap requests use the budget up (an empty message is refused after the count).
+    for _ in 0..3 {
+        let (status, _, _) = post_from(&app, 2, "/v1/chat", r#"{"message": ""}"#, &[]).await;
+        assert_eq!(status, 422);
+    }
+    let (status, retry, body) =
+        post_from(&app, 2, "/v1/chat", r#"{"message": "mairie"}"#, &[]).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(code(&body), "rate_limited");
+    let retry: u64 = retry.expect("Retry-After").parse().unwrap();
+    assert!(retry >= 1, "{retry}");
+    let (status, _, _) = post_from(&app, 2, "/v1/feedback", "{}", &[]).await;
+    assert_eq!(status, 429, "chat and feedback share the budget");
+    // Polling for agents' replies is not a post: still answered.
+    let poll = client_from(2)
+        .get(app.url("/v1/chat/a-session-id-long-enough/messages"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(poll.status(), 200);
+    // A forged X-Forwarded-For from a client that is not a proxy changes nothing.
+    let forged = [("x-forwarded-for", "198.51.100.50")];
+    let (status, _, _) = post_from(&app, 2, "/v1/chat", "{}", &forged).await;
+    assert_eq!(status, 429);
+    // Another client is answered.
+    let question = serde_json::json!({ "message": crate::channels::HOURS_Q }).to_string();
+    let (status, _, body) = post_from(&app, 3, "/v1/chat", &question, &[]).await;
+    assert_eq!(status, 200, "{body}");
+
+    // Behind the trusted proxy, each forwarded client has its own budget.
+    let behind = |ip: &'static str| [("x-forwarded-for", ip)];
+    for _ in 0..3 {
+        let (status, _, _) = post_from(&app, 9, "/v1/chat", "{}", &behind("198.51.100.1")).await;
+        assert_eq!(status, 422);
+    }
+    let (status, _, _) = post_from(&app, 9, "/v1/chat", "{}", &behind("198.51.100.1")).await;
+    assert_eq!(status, 429);
+    let (status, _, body) =
+        post_from(&app, 9, "/v1/chat", &question, &behind("198.51.100.2")).await;
+    assert_eq!(status, 200, "another client behind the same proxy: {body}");
+
+    // The agents' API, with or without the token.
+    let agents = client_from(4);
+    let mut statuses = Vec::new();
+    for token in ["agents-token", "agents-token", "wrong", "agents-token"] {
+        let r = agents
+            .get(app.url("/v1/handoffs"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 401, 429]);
+
+    // The console's sign-in form.
+    let signin = reqwest::Client::builder()
+        .local_address(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 5)))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let r = signin
+            .post(app.url("/console/login"))
+            .form(&[
+                ("email", "x@belleval.fr"),
+                ("password", "faux"),
+                ("csrf", "x"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    assert!(statuses[..3].iter().all(|s| *s != 429), "{statuses:?}");
+    assert_eq!(statuses[3], 429, "{statuses:?}");
+
+    // Webhooks are signed and retried by their platforms: never limited.
+    for _ in 0..6 {
+        let (status, _, _) = post_from(&app, 2, "/webhooks/generic", "{}", &[]).await;
+        assert_eq!(
+            status, 401,
+            "an unsigned webhook is refused, not rate limited"
+        );
+    }
+}
