@@ -217,11 +217,16 @@ pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("GUICHET_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,ort=warn,hnsw_rs=warn"));
     // Colours only on a terminal: journald and log files would keep the escape codes.
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    // One JSON object a line, for a log collector; any other value keeps the text lines.
+    if std::env::var("GUICHET_LOG_FORMAT").is_ok_and(|f| f.trim().eq_ignore_ascii_case("json")) {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
 }
 
 impl Command {

@@ -18,7 +18,13 @@ pub const UNCALIBRATED: &str = "uncalibrated";
 pub const MAX_RETENTION_DAYS: i64 = 3650;
 
 /// `GUICHET_*` variables read outside `Config`: the log filter, and the browser tests'.
-const OTHER_VARIABLES: &[&str] = &["GUICHET_LOG", "GUICHET_URL", "GUICHET_ROOT", "GUICHET_BIN"];
+const OTHER_VARIABLES: &[&str] = &[
+    "GUICHET_LOG",
+    "GUICHET_LOG_FORMAT",
+    "GUICHET_URL",
+    "GUICHET_ROOT",
+    "GUICHET_BIN",
+];
 
 /// A value that must never reach a log line.
 #[derive(Clone, PartialEq, Eq)]
@@ -885,6 +891,20 @@ mod tests {
             text.contains("'--retention-days <RETENTION_DAYS>'"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn trusted_proxies_are_a_list_of_addresses_and_anything_else_is_refused() {
+        let list = TrustedProxies::parse("10.0.0.2, ::1  192.168.1.1").unwrap();
+        let want: Vec<std::net::IpAddr> = ["10.0.0.2", "::1", "192.168.1.1"]
+            .iter()
+            .map(|a| a.parse().unwrap())
+            .collect();
+        assert_eq!(&*list, want.as_slice());
+        assert!(TrustedProxies::parse("").unwrap().is_empty());
+        let e = TrustedProxies::parse("10.0.0.2,proxy.local").unwrap_err();
+        assert!(e.contains("\"proxy.local\" is not an IP address"), "{e}");
+        assert!(TrustedProxies::parse("10.0.0.0/8").is_err());
     }
 
     #[test]

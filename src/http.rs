@@ -199,10 +199,9 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::channels::router())
         .layer(timeout(TIMEOUT))
         .merge(slow)
-        // After every route: it applies to the routes registered before it.
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(error::method_not_allowed_as_json))
         .layer(axum::middleware::from_fn(headers::security_headers))
         .layer(
             TraceLayer::new_for_http()

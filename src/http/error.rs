@@ -191,3 +191,24 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// axum answers a method a route does not have with an empty 405: the same in our JSON
+/// shape, its `Allow` header kept. A middleware rather than a fallback per route, so that
+/// the layers of each route (CORS preflights) still run first.
+pub async fn method_not_allowed_as_json(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(request).await;
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED
+        || response.headers().contains_key(header::CONTENT_TYPE)
+    {
+        return response;
+    }
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let mut json = ApiError::MethodNotAllowed.into_response();
+    if let Some(allow) = allow {
+        json.headers_mut().insert(header::ALLOW, allow);
+    }
+    json
+}

@@ -613,3 +613,41 @@ async fn attack_floods_get_429_per_client_while_others_and_webhooks_are_served()
         );
     }
 }
+
+/// `guichet check` with `env`, its standard error.
+fn check_stderr(env: &[(&str, &str)]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_guichet"))
+        .arg("check")
+        .current_dir(root())
+        .env("GUICHET_LOG", "info")
+        .env("GUICHET_UNKNOWN_SETTING", "1")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    String::from_utf8(out.stderr).unwrap()
+}
+
+#[test]
+fn attack_logs_are_json_lines_on_request_and_never_carry_colour_codes_off_a_terminal() {
+    let text = check_stderr(&[]);
+    assert!(
+        text.contains("unknown variable GUICHET_UNKNOWN_SETTING"),
+        "{text}"
+    );
+    assert!(
+        !text.contains('\u{1b}'),
+        "no escape codes in a pipe: {text:?}"
+    );
+    let json = check_stderr(&[("GUICHET_LOG_FORMAT", "json")]);
+    let warning: serde_json::Value = json
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| {
+            v["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("GUICHET_UNKNOWN_SETTING"))
+        })
+        .unwrap_or_else(|| panic!("a JSON line for the warning: {json}"));
+    assert_eq!(warning["level"], "WARN", "{warning}");
+    assert!(!json.contains('\u{1b}'), "{json:?}");
+}
