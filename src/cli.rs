@@ -229,11 +229,16 @@ pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("GUICHET_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,ort=warn,hnsw_rs=warn"));
     // Colours only on a terminal: journald and log files would keep the escape codes.
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    // One JSON object a line, for a log collector; any other value keeps the text lines.
+    if std::env::var("GUICHET_LOG_FORMAT").is_ok_and(|f| f.trim().eq_ignore_ascii_case("json")) {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
 }
 
 impl Command {
@@ -594,6 +599,8 @@ fn serve(config: Config) -> Result<()> {
     let loaded = knowledge_base(&config, &store)?;
     runtime.block_on(async move {
         let state = crate::http::AppState::new(config.clone(), Arc::new(store));
+        let options = crate::http::ServeOptions::from_config(&config);
+        let grace = options.grace;
         crate::http::spawn_retention(&state);
         // What a previous process acknowledged but did not answer, once the engine is up.
         crate::channels::inbox::spawn_replay(&state);
@@ -629,21 +636,20 @@ fn serve(config: Config) -> Result<()> {
         });
         let background = state.background.clone();
         let stopping = state.stopping.clone();
-        axum::serve(
-            listener,
-            crate::http::router(state)
-                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            shutdown().await;
-            // Open event streams would hold the graceful shutdown until they end.
-            stopping.cancel();
-        })
-        .await?;
+        tokio::spawn({
+            let stopping = stopping.clone();
+            async move {
+                shutdown().await;
+                // Connections close and open event streams end on this token.
+                stopping.cancel();
+            }
+        });
+        let stopped =
+            crate::http::serve(listener, crate::http::router(state), options, stopping).await?;
         // Replies under way finish; what does not within the grace period stays in the
         // inbox, for another replica or the next start.
         background.close();
-        if tokio::time::timeout(SHUTDOWN_GRACE, background.wait())
+        if tokio::time::timeout(grace.saturating_sub(stopped.elapsed()), background.wait())
             .await
             .is_err()
         {
@@ -656,9 +662,6 @@ fn serve(config: Config) -> Result<()> {
         Ok(())
     })
 }
-
-/// How long a stop waits for replies under way.
-const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// Resolves on Ctrl-C or SIGTERM (what a service manager or an orchestrator sends).
 async fn shutdown() {

@@ -18,7 +18,13 @@ pub const UNCALIBRATED: &str = "uncalibrated";
 pub const MAX_RETENTION_DAYS: i64 = 3650;
 
 /// `GUICHET_*` variables read outside `Config`: the log filter, and the browser tests'.
-const OTHER_VARIABLES: &[&str] = &["GUICHET_LOG", "GUICHET_URL", "GUICHET_ROOT", "GUICHET_BIN"];
+const OTHER_VARIABLES: &[&str] = &[
+    "GUICHET_LOG",
+    "GUICHET_LOG_FORMAT",
+    "GUICHET_URL",
+    "GUICHET_ROOT",
+    "GUICHET_BIN",
+];
 
 /// A value that must never reach a log line.
 #[derive(Clone, PartialEq, Eq)]
@@ -206,6 +212,81 @@ pub struct Config {
         value_parser = clap::value_parser!(u64).range(50..=600_000)
     )]
     pub kb_watch_ms: u64,
+    /// Seconds a connection has to send a complete request head, the first one and each
+    /// next one on a kept-alive connection (so it also bounds keep-alive idle time).
+    #[arg(
+        long,
+        env = "GUICHET_HEADER_TIMEOUT",
+        default_value = "10",
+        value_parser = seconds,
+        allow_hyphen_values = true
+    )]
+    pub header_timeout: u64,
+    /// Connections open at once; more are closed as soon as they are accepted.
+    #[arg(
+        long,
+        env = "GUICHET_MAX_CONNECTIONS",
+        default_value = "4096",
+        value_parser = connections,
+        allow_hyphen_values = true
+    )]
+    pub max_connections: usize,
+    /// Connections open at once from one client address (trusted proxies excepted).
+    #[arg(
+        long,
+        env = "GUICHET_MAX_CONNECTIONS_PER_CLIENT",
+        default_value = "64",
+        value_parser = connections,
+        allow_hyphen_values = true
+    )]
+    pub max_connections_per_client: usize,
+    /// Seconds a stop waits for requests and replies under way before it closes what is
+    /// left (a reply not sent stays in the inbox for the next start).
+    #[arg(
+        long,
+        env = "GUICHET_SHUTDOWN_GRACE",
+        default_value = "20",
+        value_parser = seconds,
+        allow_hyphen_values = true
+    )]
+    pub shutdown_grace: u64,
+    /// Addresses of the reverse proxies in front of guichet, separated by commas or
+    /// spaces: from them only, the client's address is read from X-Forwarded-For.
+    #[arg(
+        long,
+        env = "GUICHET_TRUSTED_PROXIES",
+        default_value = "",
+        hide_default_value = true,
+        value_parser = TrustedProxies::parse
+    )]
+    pub trusted_proxies: TrustedProxies,
+    /// Requests per minute one client may send to /v1/chat and /v1/feedback (together).
+    #[arg(
+        long,
+        env = "GUICHET_RATE_PUBLIC",
+        default_value = "60",
+        value_parser = per_minute,
+        allow_hyphen_values = true
+    )]
+    pub rate_public: u32,
+    /// Sign-in attempts per minute from one client address (the console's form).
+    #[arg(
+        long,
+        env = "GUICHET_RATE_SIGNIN",
+        default_value = "20",
+        value_parser = per_minute,
+        allow_hyphen_values = true
+    )]
+    pub rate_signin: u32,
+    /// Requests per minute one client may send to the agents' API (/v1/handoffs).
+    #[arg(
+        long,
+        env = "GUICHET_RATE_AGENTS",
+        default_value = "600",
+        value_parser = per_minute,
+        allow_hyphen_values = true
+    )]
+    pub rate_agents: u32,
     /// Where the defaults above were taken from (set by [`Config::resolve`]).
     #[arg(skip)]
     resolved_home: Home,
@@ -410,6 +491,44 @@ fn retention_days(s: &str) -> Result<u32, String> {
 
 fn max_inflight(s: &str) -> Result<usize, String> {
     whole_number(s, 1, 100_000, "").map(|n| n as usize)
+}
+
+fn seconds(s: &str) -> Result<u64, String> {
+    whole_number(s, 1, 3600, " of seconds").map(|n| n as u64)
+}
+
+fn connections(s: &str) -> Result<usize, String> {
+    whole_number(s, 1, 1_000_000, "").map(|n| n as usize)
+}
+
+fn per_minute(s: &str) -> Result<u32, String> {
+    whole_number(s, 1, 1_000_000, " of requests per minute").map(|n| n as u32)
+}
+
+/// The reverse proxies whose `X-Forwarded-For` is believed (see `http::clients`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<std::net::IpAddr>);
+
+impl std::ops::Deref for TrustedProxies {
+    type Target = [std::net::IpAddr];
+    fn deref(&self) -> &[std::net::IpAddr] {
+        &self.0
+    }
+}
+
+impl TrustedProxies {
+    /// IP addresses separated by commas and/or whitespace; one that is not an address
+    /// refuses the whole list (a proxy left out would be taken for one busy client).
+    pub fn parse(list: &str) -> Result<Self, String> {
+        list.split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|e| !e.is_empty())
+            .map(|e| {
+                e.parse()
+                    .map_err(|_| format!("{e:?} is not an IP address (such as 10.0.0.2 or ::1)"))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Self)
+    }
 }
 
 fn embed_workers(s: &str) -> Result<usize, String> {
@@ -781,6 +900,20 @@ mod tests {
             text.contains("'--retention-days <RETENTION_DAYS>'"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn trusted_proxies_are_a_list_of_addresses_and_anything_else_is_refused() {
+        let list = TrustedProxies::parse("10.0.0.2, ::1  192.168.1.1").unwrap();
+        let want: Vec<std::net::IpAddr> = ["10.0.0.2", "::1", "192.168.1.1"]
+            .iter()
+            .map(|a| a.parse().unwrap())
+            .collect();
+        assert_eq!(&*list, want.as_slice());
+        assert!(TrustedProxies::parse("").unwrap().is_empty());
+        let e = TrustedProxies::parse("10.0.0.2,proxy.local").unwrap_err();
+        assert!(e.contains("\"proxy.local\" is not an IP address"), "{e}");
+        assert!(TrustedProxies::parse("10.0.0.0/8").is_err());
     }
 
     #[test]

@@ -383,7 +383,7 @@ pub struct AgentReply {
 /// Checks an agent's message: not empty, not over [`MAX_REPLY_CHARS`]; redacted.
 pub fn agent_text(raw: &str) -> Result<Redacted, ConversationError> {
     let raw = raw.trim();
-    if raw.is_empty() {
+    if crate::text::is_blank(raw) {
         return Err(ConversationError::EmptyReply);
     }
     if raw.chars().count() > MAX_REPLY_CHARS {

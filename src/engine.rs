@@ -99,7 +99,7 @@ pub enum QuestionError {
 impl Question {
     pub fn parse(raw: &str) -> Result<Self, QuestionError> {
         let t = raw.trim();
-        if t.is_empty() {
+        if crate::text::is_blank(t) {
             Err(QuestionError::Empty)
         } else if t.chars().count() > MAX_MESSAGE_CHARS {
             Err(QuestionError::TooLong)

@@ -2,15 +2,19 @@
 //! `channels` know axum; they translate HTTP to `Engine::ask` and back.
 
 mod chat;
+mod clients;
 pub mod console;
 mod coverage;
 mod error;
+mod extract;
 mod feedback;
 mod handoffs;
+mod headers;
 mod health;
 pub mod oidc;
 mod reload;
 mod retention;
+mod serve;
 mod widget;
 
 use std::sync::Arc;
@@ -33,6 +37,7 @@ use crate::store::{Store, StoreError};
 pub use error::ApiError;
 pub use reload::{KbProblem, KbState, refresh as refresh_kb, spawn_kb_watch};
 pub use retention::{purge_expired, spawn_retention};
+pub use serve::{ServeOptions, serve};
 
 /// Largest request body accepted (a question is at most 1,000 characters).
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -172,9 +177,20 @@ fn timeout(after: Duration) -> TimeoutLayer {
 }
 
 pub fn router(state: AppState) -> Router {
-    let api = chat::router()
-        .merge(feedback::router())
-        .layer(cors(&state.config));
+    let public = chat::router().merge(feedback::router());
+    let api = clients::limited(
+        &state,
+        public,
+        state.config.rate_public,
+        clients::Counted::Posts,
+    )
+    .layer(cors(&state.config));
+    let agents = clients::limited(
+        &state,
+        handoffs::router(&state),
+        state.config.rate_agents,
+        clients::Counted::All,
+    );
     let slow = coverage::slow_router()
         .merge(console::slow_router(&state))
         .layer(timeout(SLOW_TIMEOUT));
@@ -182,7 +198,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(api)
         .merge(widget::router())
-        .merge(handoffs::router())
+        .merge(agents)
         .merge(coverage::router())
         .merge(console::router(&state))
         .merge(crate::channels::router())
@@ -190,6 +206,8 @@ pub fn router(state: AppState) -> Router {
         .merge(slow)
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(error::method_not_allowed_as_json))
+        .layer(axum::middleware::from_fn(headers::security_headers))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(route_span)

@@ -5,6 +5,40 @@ use rust_stemmers::{Algorithm, Stemmer};
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 
+/// Whether `text` shows nothing: only white space, control characters (NUL...) and
+/// invisible format characters (zero-width spaces and joiners, the byte-order mark, soft
+/// hyphens, direction marks). The one definition of an empty message, for residents'
+/// questions and agents' replies alike.
+pub fn is_blank(text: &str) -> bool {
+    text.chars().all(invisible)
+}
+
+/// A character that shows nothing on its own.
+fn invisible(c: char) -> bool {
+    c.is_whitespace()
+        || c.is_control()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{061C}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{17B4}'
+                | '\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{FFF0}'..='\u{FFF8}'
+                | '\u{E0000}'..='\u{E007F}'
+        )
+}
+
 /// Lowercase, without accents, with apostrophes and punctuation turned into spaces,
 /// white space folded ("L'état-civil ?" -> "l etat civil").
 pub fn fold(text: &str) -> String {
@@ -249,6 +283,24 @@ pub fn detect_lang(text: &str, default: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn invisible_characters_alone_are_blank_and_letters_are_not() {
+        for blank in [
+            "",
+            " \t\n",
+            "\u{200B}",
+            "\u{FEFF}",
+            "\u{0000}",
+            "\u{00A0}\u{202F}\u{2060}",
+            "\u{00AD}\u{200D}\u{E0001}",
+        ] {
+            assert!(is_blank(blank), "{blank:?}");
+        }
+        for shown in ["a", "\u{200B}?", "٣", "😀", "\u{FEFF}mairie"] {
+            assert!(!is_blank(shown), "{shown:?}");
+        }
+    }
+
     use super::*;
 
     #[test]

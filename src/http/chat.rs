@@ -6,12 +6,12 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::extract::{JsonBody, Path, Query};
 use super::{ApiError, AppState};
 use crate::channels::{Inbound, converse};
 use crate::conversation;
@@ -77,9 +77,8 @@ fn check_session(id: &str) -> Result<(), ApiError> {
 
 async fn chat(
     State(state): State<AppState>,
-    body: Result<Json<ChatRequest>, JsonRejection>,
+    JsonBody(request): JsonBody<ChatRequest>,
 ) -> Result<Json<ChatResponse>, ApiError> {
-    let Json(request) = body?;
     let question = Question::parse(&request.message)?;
     let lang = request
         .lang

@@ -6,7 +6,8 @@
 //! what the account's roles do not allow (403), checks the CSRF token of every
 //! state-changing request, and hands the handler the signed-in [`Staff`]. A route outside
 //! an area is public: the sign-in and set-up pages and the assets, nothing else.
-//! Every response carries a strict Content-Security-Policy and is not cached.
+//! Every response carries a strict Content-Security-Policy and is not cached (the layer of
+//! `http::headers`, common to every route).
 
 mod admin;
 mod home;
@@ -41,9 +42,6 @@ const COOKIE_SECURE: &str = "__Host-guichet_staff";
 /// The pre-session cookie of the sign-in and set-up forms (double-submit CSRF token).
 const PRE_COOKIE: &str = "guichet_form";
 const PRE_COOKIE_SECURE: &str = "__Host-guichet_form";
-
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-     connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The signed-in person of a request, put there by [`guard`].
 #[derive(Debug, Clone)]
@@ -238,9 +236,12 @@ impl IntoResponse for Page {
     }
 }
 
-/// The client's address, as a keyed hash (for the per-address sign-in limit).
-pub fn address_key(state: &AppState, request_addr: Option<SocketAddr>) -> String {
-    let ip = request_addr.map_or("unknown".to_string(), |a| a.ip().to_string());
+/// The client's address, as a keyed hash (for the per-address sign-in limit): behind a
+/// trusted proxy, the address it forwards, so that one client's mistakes do not lock
+/// everyone out.
+pub fn address_key(state: &AppState, request: &Request) -> String {
+    let ip = super::clients::client_of(state, request)
+        .map_or("unknown".to_string(), |ip| ip.to_string());
     state
         .store
         .pseudonym(crate::store::Channel::Web, &format!("staff-signin:{ip}"))
@@ -446,29 +447,6 @@ pub async fn optional_staff(state: &AppState, jar: &CookieJar) -> Result<Option<
     session_of(state, jar).await
 }
 
-async fn security_headers(request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    // Set-up links carry a token in their path: never sent on to another site.
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    if !h.contains_key(header::CACHE_CONTROL) {
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
-    response
-}
-
 const CSS: &str = crate::html::STYLESHEET;
 const JS: &str = include_str!("../../assets/console/console.js");
 
@@ -497,7 +475,12 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/console/assets/console.js",
             get(|| async { asset(JS, "text/javascript; charset=utf-8") }),
         )
-        .merge(signin::router())
+        .merge(super::clients::limited(
+            state,
+            signin::router(),
+            state.config.rate_signin,
+            super::clients::Counted::Posts,
+        ))
         .merge(sso::router())
         .merge(home::router(state))
         .merge(admin::router(state))
@@ -506,13 +489,12 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(try_it::router(state))
         .merge(proposals::router(state))
         .merge(training::router(state))
-        .layer(middleware::from_fn(security_headers))
 }
 
 /// The console's long jobs (the coverage report, a batch probe), under
 /// [`super::SLOW_TIMEOUT`] rather than the common one; with the same headers.
 pub fn slow_router(state: &AppState) -> Router<AppState> {
-    try_it::slow_router(state).layer(middleware::from_fn(security_headers))
+    try_it::slow_router(state)
 }
 
 /// Whether sign-in through the city's identity provider is configured.

@@ -33,6 +33,14 @@ pub enum ApiError {
     Unauthorized,
     #[error("the verification token does not match")]
     Forbidden,
+    #[error("the query string is not valid: {0}")]
+    InvalidQuery(String),
+    #[error("the address is not valid: {0}")]
+    InvalidPath(String),
+    #[error("this method is not allowed here")]
+    MethodNotAllowed,
+    #[error("too many requests, try again in {retry_after} s")]
+    RateLimited { retry_after: u64 },
     #[error("{0}")]
     Conflict(String),
     /// Another agent has the ticket: the body names them (`claimed_by`, null when the
@@ -48,6 +56,9 @@ pub enum ApiError {
     /// The message could not be kept (the store failed): the sender must send it again.
     #[error("the message could not be recorded, send it again")]
     Unavailable(String),
+    /// The store cannot be read or written (locked, full, failing): nothing was kept.
+    #[error("the service cannot reach its data, try again in a moment")]
+    StoreUnavailable(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -72,12 +83,18 @@ impl ApiError {
             Self::TooManyItems { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "too_many_items"),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            Self::InvalidQuery(_) => (StatusCode::BAD_REQUEST, "invalid_query"),
+            Self::InvalidPath(_) => (StatusCode::BAD_REQUEST, "invalid_path"),
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::AlreadyClaimed(_) => (StatusCode::CONFLICT, "already_claimed"),
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             Self::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
             Self::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
-            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::Unavailable(_) | Self::StoreUnavailable(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+            }
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -123,10 +140,13 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => Self::NotFound,
             StoreError::Conflict(why) => Self::Conflict(why),
             StoreError::AlreadyClaimed(by) => Self::AlreadyClaimed(by),
-            StoreError::Sqlite(_)
-            | StoreError::Folder { .. }
-            | StoreError::Json(_)
-            | StoreError::Corrupt(_) => Self::Internal(e.to_string()),
+            // Locked, full, read-only, failing, or a row gone between two statements
+            // (`Query returned no rows` when a conversation was purged mid-message):
+            // nothing was kept, and the same request may succeed in a moment.
+            StoreError::Sqlite(_) | StoreError::Folder { .. } => {
+                Self::StoreUnavailable(e.to_string())
+            }
+            StoreError::Json(_) | StoreError::Corrupt(_) => Self::Internal(e.to_string()),
         }
     }
 }
@@ -134,6 +154,11 @@ impl From<StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.parts();
+        let retry_after = match &self {
+            Self::RateLimited { retry_after } => Some((*retry_after).max(1)),
+            _ if matches!(code, "busy" | "not_ready" | "unavailable") => Some(1),
+            _ => None,
+        };
         let claimed_by = match &self {
             Self::AlreadyClaimed(by) => Some(by.clone()),
             _ => None,
@@ -142,6 +167,7 @@ impl IntoResponse for ApiError {
             match &self {
                 Self::Internal(detail) => tracing::error!(%detail, "internal error"),
                 Self::Unavailable(detail) => tracing::error!(%detail, "message not recorded"),
+                Self::StoreUnavailable(detail) => tracing::error!(%detail, "store unavailable"),
                 _ => {}
             }
             // Only our own fixed wording: no internals in 5xx bodies.
@@ -157,11 +183,32 @@ impl IntoResponse for ApiError {
             error["claimed_by"] = json!(by);
         }
         let mut response = (status, Json(json!({ "error": error }))).into_response();
-        if matches!(code, "busy" | "not_ready" | "unavailable") {
+        if let Some(secs) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }
+}
+
+/// axum answers a method a route does not have with an empty 405: the same in our JSON
+/// shape, its `Allow` header kept. A middleware rather than a fallback per route, so that
+/// the layers of each route (CORS preflights) still run first.
+pub async fn method_not_allowed_as_json(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(request).await;
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED
+        || response.headers().contains_key(header::CONTENT_TYPE)
+    {
+        return response;
+    }
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let mut json = ApiError::MethodNotAllowed.into_response();
+    if let Some(allow) = allow {
+        json.headers_mut().insert(header::ALLOW, allow);
+    }
+    json
 }

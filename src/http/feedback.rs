@@ -1,15 +1,14 @@
 //! `POST /v1/feedback`: "was this answer helpful?" for one validated text. Only the entry,
 //! its hash and the verdict are stored: nothing about the person.
 
-use axum::Json;
 use axum::Router;
 use axum::extract::State;
-use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::routing::post;
 use chrono::Utc;
 use serde::Deserialize;
 
+use super::extract::JsonBody;
 use super::{ApiError, AppState};
 use crate::store::Feedback;
 
@@ -31,9 +30,8 @@ pub fn router() -> Router<AppState> {
 
 async fn feedback(
     State(state): State<AppState>,
-    body: Result<Json<FeedbackRequest>, JsonRejection>,
+    JsonBody(request): JsonBody<FeedbackRequest>,
 ) -> Result<StatusCode, ApiError> {
-    let Json(request) = body?;
     let engine = state.engine()?;
     let corpus = engine.corpus();
     // The hash of any validated text of the entry: the answer, a translation, easy-read.

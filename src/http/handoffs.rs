@@ -4,27 +4,41 @@
 //! person's channel, resolve (the assistant takes over again). Without a token configured, these routes do not exist (404).
 
 use axum::body::Bytes;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::extract::{JsonBody, Path, Query};
 use super::{ApiError, AppState};
 use crate::channels::deliver_agent_reply;
 use crate::channels::signature::{bearer, token_matches};
 use crate::conversation;
 use crate::store::{AgentName, TicketStatus};
 
-pub fn router() -> Router<AppState> {
+pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/v1/handoffs", get(list))
         .route("/v1/handoffs/{id}/claim", post(claim))
         .route("/v1/handoffs/{id}/reply", post(reply))
         .route("/v1/handoffs/{id}/resolve", post(resolve))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_admin))
+}
+
+/// The token is checked before anything else of the request is read: a caller without
+/// it learns nothing from how its path, query or body are judged.
+async fn require_admin(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    authorize(&state, request.headers())?;
+    Ok(next.run(request).await)
 }
 
 pub(super) fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
@@ -50,11 +64,8 @@ struct ListQuery {
 
 async fn list(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    query: Result<Query<ListQuery>, QueryRejection>,
+    Query(query): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &headers)?;
-    let Query(query) = query.map_err(|e| ApiError::InvalidRequest(e.body_text()))?;
     let status = match query.status.as_deref() {
         None | Some("all") => None,
         Some(s) => Some(TicketStatus::parse(s).ok_or_else(|| {
@@ -98,11 +109,9 @@ fn agent_name(raw: Option<&str>) -> Result<Option<AgentName>, ApiError> {
 /// naming who has it: two agents never answer one person at once.
 async fn claim(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<i64>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &headers)?;
     let agent = agent_body(&body)?;
     let ticket = state
         .with_store(move |s| {
@@ -124,10 +133,8 @@ async fn claim(
 
 async fn resolve(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<i64>,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &headers)?;
     let ticket = state
         .with_store(move |s| {
             let now = Utc::now();
@@ -155,12 +162,9 @@ struct ReplyRequest {
 /// ([`conversation::agent_text`]); the response shows the text as delivered.
 async fn reply(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<i64>,
-    body: Result<Json<ReplyRequest>, JsonRejection>,
+    JsonBody(request): JsonBody<ReplyRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &headers)?;
-    let Json(request) = body?;
     let text = conversation::agent_text(&request.text)?;
     let agent = agent_name(request.agent.as_deref())?;
     let answered = state

@@ -154,14 +154,9 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let app = router(state.clone());
-        tokio::spawn(async move {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            )
-            .await
-            .unwrap()
-        });
+        let options = guichet::http::ServeOptions::from_config(&state.config);
+        let stop = state.stopping.clone();
+        tokio::spawn(async move { guichet::http::serve(listener, app, options, stop).await });
         Self {
             addr,
             client: reqwest::Client::new(),

@@ -3,6 +3,7 @@
 mod helpers;
 mod stub;
 
+mod attack;
 mod channels;
 mod chat;
 mod config;

@@ -13,7 +13,7 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use super::{
-    ConsoleError, Page, Staff, address_key, cross_site, form_token, peer, pre_cookie,
+    ConsoleError, Page, Staff, address_key, cross_site, form_token, pre_cookie,
     removed_session_cookie, session_cookie, signed_in,
 };
 use crate::html::console::{bare, csrf_field};
@@ -133,7 +133,7 @@ async fn login(
     jar: CookieJar,
     request: Request,
 ) -> Result<Response, ConsoleError> {
-    let addr = address_key(&state, peer(request.extensions()));
+    let addr = address_key(&state, &request);
     let headers = request.headers().clone();
     let Form(form): Form<LoginForm> = Form::from_request(request, &state)
         .await
