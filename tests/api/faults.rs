@@ -1,0 +1,234 @@
+//! Faults and attacks from outside, on loopback: personal data in unusual spellings
+//! through the web chat and a webhook, looked for in the SQLite file and its WAL.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::json;
+
+use crate::channels::{post_telegram, telegram_flags, telegram_update};
+use crate::helpers::TestApp;
+use crate::stub::Stub;
+
+/// Digits of another script.
+fn script(digits: &str, zero: u32) -> String {
+    digits
+        .chars()
+        .map(|c| match c.to_digit(10) {
+            Some(d) => char::from_u32(zero + d).unwrap(),
+            None => c,
+        })
+        .collect()
+}
+
+/// Luhn check digit of `body`, computed here (not by the code under test).
+fn luhn(body: &str) -> u32 {
+    let sum: u32 = body
+        .chars()
+        .rev()
+        .enumerate()
+        .map(|(i, c)| {
+            let d = c.to_digit(10).unwrap();
+            if i % 2 == 0 {
+                let x = d * 2;
+                if x > 9 { x - 9 } else { x }
+            } else {
+                d
+            }
+        })
+        .sum();
+    (10 - sum % 10) % 10
+}
+
+/// A French IBAN's check digits for a 23-digit BBAN (ISO 13616, computed here).
+fn fr_iban(bban: &str) -> String {
+    let digits = format!("{bban}152700");
+    let rest = digits
+        .chars()
+        .fold(0u32, |r, c| (r * 10 + c.to_digit(10).unwrap()) % 97);
+    format!("FR{:02}{bban}", 98 - rest)
+}
+
+fn nir_key(body: &str) -> u64 {
+    97 - body.parse::<u64>().unwrap() % 97
+}
+
+/// One personal value as a resident may type it, and what of it must not be stored:
+/// the value as typed, and its canonical form.
+struct Value {
+    typed: String,
+    canonical: String,
+}
+
+fn grouped(digits: &str, groups: &[usize], sep: &str) -> String {
+    let mut parts = Vec::new();
+    let mut at = 0;
+    for g in groups {
+        parts.push(&digits[at..at + g]);
+        at += g;
+    }
+    parts.join(sep)
+}
+
+/// 80 values: each kind of personal data in the spellings the attack run used.
+fn generated() -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut push = |typed: String, canonical: String| out.push(Value { typed, canonical });
+    let seps = [
+        "\u{a0}", "\u{202f}", "\u{2009}", "/", "  ", "-", ".", " - ", "", " ",
+    ];
+    let emails = [
+        "camille.zorn arobase exemple point fr",
+        "camille.zorn at exemple dot fr",
+        "camille.zorn[at]exemple[dot]fr",
+        "camille.zorn (at) exemple (dot) fr",
+        "camille.zorn @ exemple.fr",
+        "camille.zorn＠exemple.fr",
+        "camille.zorn﹫exemple.fr",
+        "camille.zorn(arobase)exemple.fr",
+        "camille.zorn [at] exemple . fr",
+        "camille.zorn@exemple．fr",
+    ];
+    for (i, e) in emails.iter().enumerate() {
+        let typed = e.replace("zorn", &format!("zorn{}", script(&i.to_string(), 0x30)));
+        push(typed, format!("camille.zorn{i}@exemple.fr"));
+    }
+    // Phones: 10 separators, then scripts, (0), +33 and glued to words.
+    for (i, sep) in seps.iter().enumerate() {
+        let d = format!("06223344{:02}", 10 + i);
+        push(grouped(&d, &[2, 2, 2, 2, 2], sep), d);
+    }
+    for (i, zero) in [0xFF10, 0x0660, 0x06F0, 0x0966, 0x0E50].iter().enumerate() {
+        let d = format!("07223344{:02}", 30 + i);
+        push(script(&grouped(&d, &[2, 2, 2, 2, 2], " "), *zero), d);
+    }
+    for i in 0..5 {
+        let d = format!("0622334{:03}", 400 + i);
+        let typed = match i {
+            0 => format!("+33 (0){}", grouped(&d[1..], &[1, 2, 2, 2, 2], " ")),
+            1 => format!("(0){}", grouped(&d[1..], &[1, 2, 2, 2, 2], "\u{a0}")),
+            2 => format!("tel{d}svp"),
+            3 => format!("+33{}", grouped(&d[1..], &[1, 2, 2, 2, 2], "/")),
+            _ => format!("appel{}", script(&d, 0xFF10)),
+        };
+        push(typed, d);
+    }
+    for (typed, canonical) in [
+        ("+44\u{a0}20\u{a0}7946\u{a0}0958", "442079460958"),
+        (
+            "0033\u{a0}6\u{a0}22\u{a0}33\u{a0}44\u{a0}60",
+            "0033622334460",
+        ),
+        ("06\n22\n33\n44\n61", "0622334461"),
+        ("０６．２２．３３．４４．６２", "0622334462"),
+        ("+212\u{a0}612-345678", "212612345678"),
+    ] {
+        push(typed.to_string(), canonical.to_string());
+    }
+    // NIR: every separator, full-width, glued.
+    for (i, sep) in seps.iter().enumerate() {
+        let body = format!("1850578{:06}", 6084 + i);
+        let d = format!("{body}{:02}", nir_key(&body));
+        push(grouped(&d, &[1, 2, 2, 2, 3, 3, 2], sep), d);
+    }
+    for i in 0..5 {
+        let body = format!("2690499{:06}", 350_012 + i);
+        let d = format!("{body}{:02}", nir_key(&body));
+        let typed = match i {
+            0 => script(&grouped(&d, &[1, 2, 2, 2, 3, 3, 2], " "), 0xFF10),
+            1 => format!("NIR{d}"),
+            2 => format!("sécu{}merci", grouped(&d, &[1, 2, 2, 2, 3, 3, 2], "-")),
+            3 => script(&d, 0x0660),
+            _ => grouped(&d, &[1, 2, 2, 2, 3, 3, 2], "\u{a0}-\u{a0}"),
+        };
+        push(typed, d);
+    }
+    // IBAN: every separator, full-width.
+    for (i, sep) in seps.iter().enumerate() {
+        let iban = fr_iban(&format!("300060000112345678{:05}", 90_189 + i));
+        let typed = grouped(&iban, &[4, 4, 4, 4, 4, 4, 3], sep);
+        push(typed, iban);
+    }
+    for i in 0..5 {
+        let iban = fr_iban(&format!("100960000112345678{:05}", 10_000 + i));
+        let g = grouped(&iban, &[4, 4, 4, 4, 4, 4, 3], " ");
+        let typed = match i {
+            0 => format!("FR{}", script(&g[2..], 0xFF10)),
+            1 => format!("iban{iban}"),
+            2 => g.replace(' ', " . "),
+            3 => g.replace(' ', "\u{202f}"),
+            _ => g.replace(' ', "--"),
+        };
+        push(typed, iban);
+    }
+    // Cards: every separator, full-width, Arabic-Indic.
+    for (i, sep) in seps.iter().enumerate() {
+        let body = format!("497010000000{:03}", 100 + i);
+        let d = format!("{body}{}", luhn(&body));
+        push(grouped(&d, &[4, 4, 4, 4], sep), d);
+    }
+    for (i, zero) in [0xFF10, 0x0660, 0x0966, 0x30, 0x30].iter().enumerate() {
+        let body = format!("513100000000{:03}", 200 + i);
+        let d = format!("{body}{}", luhn(&body));
+        let typed = match i {
+            3 => format!("carte{d}exp"),
+            4 => grouped(&d, &[4, 4, 4, 4], "\u{a0}/\u{a0}"),
+            _ => script(&grouped(&d, &[4, 4, 4, 4], " "), *zero),
+        };
+        push(typed, d);
+    }
+    out
+}
+
+/// How many values are in clear in the database file or its WAL.
+fn found_in_clear(app: &TestApp, values: &[Value]) -> Vec<String> {
+    let db = TestApp::db_in(&app.dir);
+    let mut bytes = std::fs::read(&db).unwrap();
+    let wal = db.with_file_name("guichet.sqlite-wal");
+    if let Ok(w) = std::fs::read(&wal) {
+        bytes.extend(w);
+    }
+    let has = |needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+    values
+        .iter()
+        .filter(|v| has(&v.typed) || has(&v.canonical))
+        .map(|v| v.typed.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn leak_personal_values_in_unusual_spellings_are_not_stored_in_clear_from_web_or_webhook() {
+    let values = generated();
+    assert_eq!(values.len(), 80);
+    let stub = Stub::start().await;
+    let app = TestApp::spawn_with(&telegram_flags(&stub)).await;
+    for (i, v) in values.iter().enumerate() {
+        let text = format!("Bonjour, voici {} pour mon dossier", v.typed);
+        let session = format!("leak-session-{i:04}-abcdef");
+        let r = app
+            .post_json(
+                "/v1/chat",
+                &json!({ "message": text, "session_id": session }),
+            )
+            .await;
+        assert_eq!(r.status(), 200, "{text}");
+        let update = telegram_update(70_000 + i as i64, 500 + i as i64, &text);
+        assert_eq!(post_telegram(&app, &update).await, 200);
+    }
+    // Every webhook message answered and out of the inbox.
+    let far = Utc::now() + chrono::Duration::days(2);
+    for _ in 0..600 {
+        if app.state.store.stale_inbound(far, 1).unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(app.state.store.stale_inbound(far, 1).unwrap().is_empty());
+    let leaked = found_in_clear(&app, &values);
+    eprintln!(
+        "leak: {} of {} generated values found in clear in the database and its WAL",
+        leaked.len(),
+        values.len()
+    );
+    assert!(leaked.is_empty(), "in clear: {leaked:#?}");
+}
