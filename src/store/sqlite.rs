@@ -13,10 +13,12 @@ use sha2::{Digest, Sha256};
 
 mod staff;
 
+use super::worker::Worker;
 use super::{
-    Author, Channel, Claim, Claimant, ClosedBy, Conversation, Delivery, Feedback, INBOX_KEEP_DAYS,
-    INBOX_MAX_ATTEMPTS, InboxItem, NewTicket, NewTurn, OPTION_TURN_PREFIX, PROCESSED_KEEP_DAYS,
-    Purged, Queued, Route, Store, StoreError, Ticket, TicketStatus, TrafficCount, Turn,
+    Author, Channel, Claim, Claimant, ClosedBy, Conversation, Delivery, Feedback, HEARTBEAT_GRACE,
+    INBOX_KEEP_DAYS, INBOX_MAX_ATTEMPTS, InboxItem, NewTicket, NewTurn, OPTION_TURN_PREFIX,
+    PROCESSED_KEEP_DAYS, Purged, Queued, Route, Store, StoreError, Ticket, TicketStatus,
+    TrafficCount, Turn,
 };
 use crate::privacy::Redacted;
 use crate::reply::Outcome;
@@ -27,11 +29,15 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_inbox.sql"),
     include_str!("migrations/0003_agents.sql"),
     include_str!("migrations/0004_staff.sql"),
+    // 0005_kb.sql (another branch) goes right before this one when merged.
+    include_str!("migrations/0006_inbox_progress.sql"),
 ];
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
     pseudonym_key: Vec<u8>,
+    /// The holder of the inbox rows this store takes.
+    worker: Worker,
 }
 
 fn ts(t: DateTime<Utc>) -> i64 {
@@ -162,10 +168,18 @@ impl SqliteStore {
             [],
             |r| r.get(0),
         )?;
-        Ok(Self {
+        let store = Self {
             conn: Mutex::new(conn),
             pseudonym_key: key.into_bytes(),
-        })
+            worker: Worker::this_process(),
+        };
+        store.beat(Utc::now())?;
+        Ok(store)
+    }
+
+    /// The worker this store takes inbox rows for.
+    pub fn worker(&self) -> &Worker {
+        &self.worker
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -599,9 +613,17 @@ impl Store for SqliteStore {
             return Ok(None);
         }
         tx.execute(
-            "INSERT INTO inbox (channel, message_id, inbound, received_at, attempts, claimed_until)
-             VALUES (?1, ?2, ?3, ?4, 1, ?5)",
-            params![channel, hashed, inbound, ts(now), ts(claimed_until)],
+            "INSERT INTO inbox (channel, message_id, inbound, received_at, attempts, claimed_until,
+                                holder)
+             VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6)",
+            params![
+                channel,
+                hashed,
+                inbound,
+                ts(now),
+                ts(claimed_until),
+                self.worker.id
+            ],
         )?;
         let id = tx.last_insert_rowid();
         tx.commit()?;
@@ -611,11 +633,56 @@ impl Store for SqliteStore {
             received_at: from_ts(ts(now)),
             attempts: 1,
             claimed_until: from_ts(ts(claimed_until)),
+            reply: None,
+            sent: 0,
         }))
     }
 
     fn stale_inbound(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<i64>, StoreError> {
-        let conn = self.conn();
+        let mut conn = self.conn();
+        // Workers gone (known dead here, or silent too long): their leases end now.
+        let workers: Vec<(Worker, i64)> = {
+            let mut stmt =
+                conn.prepare("SELECT id, pid, started, boot_id, heartbeat FROM workers")?;
+            stmt.query_map([], |r| {
+                Ok((
+                    Worker {
+                        id: r.get(0)?,
+                        pid: r.get(1)?,
+                        started: r.get(2)?,
+                        boot_id: r.get(3)?,
+                    },
+                    r.get(4)?,
+                ))
+            })?
+            .collect::<Result<_, _>>()?
+        };
+        let silent = ts(now - HEARTBEAT_GRACE);
+        let gone: Vec<&Worker> = workers
+            .iter()
+            .filter(|(w, beat)| {
+                w.id != self.worker.id && (*beat < silent || self.worker.knows_dead(w))
+            })
+            .map(|(w, _)| w)
+            .collect();
+        if !gone.is_empty() {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for w in &gone {
+                let released = tx.execute(
+                    "UPDATE inbox SET claimed_until = ?2 WHERE holder = ?1 AND claimed_until > ?2",
+                    params![w.id, ts(now)],
+                )?;
+                tx.execute("DELETE FROM workers WHERE id = ?1", [&w.id])?;
+                if released > 0 {
+                    tracing::info!(
+                        released,
+                        pid = w.pid,
+                        "inbox rows of a gone worker taken back"
+                    );
+                }
+            }
+            tx.commit()?;
+        }
         let mut stmt = conn.prepare(
             "SELECT id FROM inbox WHERE claimed_until <= ?1 ORDER BY claimed_until, id LIMIT ?2",
         )?;
@@ -633,20 +700,23 @@ impl Store for SqliteStore {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let row = tx
             .query_row(
-                "SELECT channel, inbound, received_at, attempts FROM inbox
+                "SELECT channel, inbound, received_at, attempts, reply, sent FROM inbox
                  WHERE id = ?1 AND claimed_until <= ?2",
                 params![id, ts(now)],
                 |r| {
                     Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, i64>(2)?,
-                        r.get::<_, u32>(3)?,
+                        (
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, i64>(2)?,
+                            r.get::<_, u32>(3)?,
+                        ),
+                        (r.get::<_, Option<String>>(4)?, r.get::<_, u32>(5)?),
                     ))
                 },
             )
             .optional()?;
-        let Some((channel, inbound, received_at, attempts)) = row else {
+        let Some(((channel, inbound, received_at, attempts), (reply, sent))) = row else {
             return Ok(Claim::Unavailable);
         };
         if attempts >= INBOX_MAX_ATTEMPTS {
@@ -663,23 +733,52 @@ impl Store for SqliteStore {
         }
         let claimed_until = now + lease;
         tx.execute(
-            "UPDATE inbox SET attempts = attempts + 1, claimed_until = ?2 WHERE id = ?1",
-            params![id, ts(claimed_until)],
+            "UPDATE inbox SET attempts = attempts + 1, claimed_until = ?2, holder = ?3
+             WHERE id = ?1",
+            params![id, ts(claimed_until), self.worker.id],
         )?;
         tx.commit()?;
         let stored: StoredInbound = serde_json::from_str(&inbound)?;
-        Ok(Claim::Claimed(InboxItem {
+        Ok(Claim::Claimed(Box::new(InboxItem {
             id,
             message: stored.into_queued(),
             received_at: from_ts(received_at),
             attempts: attempts + 1,
             claimed_until: from_ts(ts(claimed_until)),
-        }))
+            reply: reply.map(|r| serde_json::from_str(&r)).transpose()?,
+            sent,
+        })))
     }
 
     fn finish_inbound(&self, id: i64) -> Result<(), StoreError> {
         self.conn()
             .execute("DELETE FROM inbox WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    fn record_reply(&self, id: i64, reply: &serde_json::Value) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE inbox SET reply = ?2, sent = 0 WHERE id = ?1",
+            params![id, serde_json::to_string(reply)?],
+        )?;
+        Ok(())
+    }
+
+    fn record_sent(&self, id: i64, sent: u32) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE inbox SET sent = ?2 WHERE id = ?1",
+            params![id, sent],
+        )?;
+        Ok(())
+    }
+
+    fn beat(&self, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let w = &self.worker;
+        self.conn().execute(
+            "INSERT INTO workers (id, pid, started, boot_id, heartbeat) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (id) DO UPDATE SET heartbeat = excluded.heartbeat",
+            params![w.id, w.pid, w.started, w.boot_id, ts(now)],
+        )?;
         Ok(())
     }
 
@@ -1121,6 +1220,82 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap()
+    }
+
+    #[test]
+    fn once_rows_of_a_silent_or_dead_worker_are_taken_at_once_and_a_live_ones_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("g.sqlite");
+        let now = Utc::now();
+        let lease = Days::minutes(5);
+        let crashed = SqliteStore::open(&file).unwrap();
+        let alive = SqliteStore::open(&file).unwrap();
+        let silent = crashed
+            .enqueue_inbound("m1", &queued("a"), now, lease)
+            .unwrap()
+            .unwrap();
+        let held = alive
+            .enqueue_inbound("m2", &queued("b"), now, lease)
+            .unwrap()
+            .unwrap();
+        let next = SqliteStore::open(&file).unwrap();
+        assert!(
+            next.stale_inbound(now, 10).unwrap().is_empty(),
+            "both holders beat: their leases stand"
+        );
+        // The first holder stops beating, as a process that crashed.
+        crashed
+            .conn()
+            .execute(
+                "UPDATE workers SET heartbeat = ?2 WHERE id = ?1",
+                params![crashed.worker().id, ts(now - HEARTBEAT_GRACE) - 1],
+            )
+            .unwrap();
+        assert_eq!(next.stale_inbound(now, 10).unwrap(), vec![silent.id]);
+        assert!(matches!(
+            next.claim_inbound(silent.id, now, lease).unwrap(),
+            Claim::Claimed(_)
+        ));
+        assert!(matches!(
+            next.claim_inbound(held.id, now, lease).unwrap(),
+            Claim::Unavailable
+        ));
+
+        // A holder whose process is gone on this machine: taken without waiting.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        if !alive.worker().boot_id.is_empty() {
+            alive
+                .conn()
+                .execute(
+                    "UPDATE workers SET pid = ?2, started = '1' WHERE id = ?1",
+                    params![alive.worker().id, pid],
+                )
+                .unwrap();
+            assert_eq!(next.stale_inbound(now, 10).unwrap(), vec![held.id]);
+        }
+    }
+
+    #[test]
+    fn once_an_inbox_row_keeps_its_reply_and_the_pieces_sent() {
+        let s = SqliteStore::in_memory().unwrap();
+        let now = Utc::now();
+        let item = s
+            .enqueue_inbound("m1", &queued("a"), now, Days::seconds(1))
+            .unwrap()
+            .unwrap();
+        assert_eq!((item.reply, item.sent), (None, 0));
+        let reply =
+            serde_json::json!([{ "text": "un", "choices": [] }, { "text": "deux", "choices": [] }]);
+        s.record_reply(item.id, &reply).unwrap();
+        s.record_sent(item.id, 1).unwrap();
+        let later = now + Days::seconds(2);
+        let Claim::Claimed(again) = s.claim_inbound(item.id, later, Days::seconds(1)).unwrap()
+        else {
+            panic!("the row's lease ended");
+        };
+        assert_eq!((again.reply, again.sent), (Some(reply), 1));
     }
 
     #[test]

@@ -232,3 +232,61 @@ async fn leak_personal_values_in_unusual_spellings_are_not_stored_in_clear_from_
     );
     assert!(leaked.is_empty(), "in clear: {leaked:#?}");
 }
+
+/// The person's turns and the daily counts' sum in a server's SQLite file.
+fn turns_and_counts(dir: &tempfile::TempDir) -> (i64, i64) {
+    let db = rusqlite::Connection::open(TestApp::db_in(dir)).unwrap();
+    let turns = db
+        .query_row(
+            "SELECT count(*) FROM turns WHERE author = 'person'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let counts = db
+        .query_row("SELECT coalesce(sum(n), 0) FROM daily_counts", [], |r| {
+            r.get(0)
+        })
+        .unwrap_or(-1);
+    (turns, counts)
+}
+
+#[tokio::test]
+async fn once_a_replay_after_a_crash_mid_reply_sends_only_the_pieces_not_accepted_and_records_the_question_once()
+ {
+    use crate::channels::{HOURS_Q, greeting, telegram_texts, validated};
+    // The first platform accepts the greeting, then hangs on the answer: the process
+    // dies while waiting.
+    let first = Stub::start().await;
+    first.slow_after(1, 60_000);
+    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let crashed = TestApp::spawn_on(dir.clone(), &telegram_flags(&first)).await;
+    assert_eq!(
+        post_telegram(&crashed, &telegram_update(9101, 901, HOURS_Q)).await,
+        200
+    );
+    first.wait_for("/sendMessage", 1).await;
+    assert_eq!(telegram_texts(&first, 901), vec![greeting()]);
+    let (turns, counts) = turns_and_counts(&dir);
+    assert_eq!(turns, 1);
+    // The crash: its lease is over (a dead process's rows are taken at once: see the
+    // store's tests), and another process takes the message.
+    let db = rusqlite::Connection::open(TestApp::db_in(&dir)).unwrap();
+    db.execute("UPDATE inbox SET claimed_until = 0", [])
+        .unwrap();
+    let second = Stub::start().await;
+    let next = TestApp::spawn_on(dir.clone(), &telegram_flags(&second)).await;
+    second.wait_for("/sendMessage", 1).await;
+    assert_eq!(
+        telegram_texts(&second, 901),
+        vec![validated("horaires-mairie")],
+        "the greeting the platform accepted is not sent again"
+    );
+    assert_eq!(
+        turns_and_counts(&dir),
+        (1, counts),
+        "the question is recorded once, and counted once"
+    );
+    let far = Utc::now() + chrono::Duration::days(2);
+    assert!(next.state.store.stale_inbound(far, 1).unwrap().is_empty());
+}
