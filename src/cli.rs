@@ -524,8 +524,11 @@ fn serve(config: Config) -> Result<()> {
         .with_context(|| format!("corpus {}", config.corpus.display()))?;
     // Opened before listening: a database that cannot be opened or migrated stops the
     // start, rather than losing conversations later.
-    let store = crate::store::SqliteStore::open(&config.db)
-        .with_context(|| format!("database {}", config.db.display()))?;
+    let store = crate::store::SqliteStore::open_with_route_key(
+        &config.db,
+        config.route_key_file.as_deref(),
+    )
+    .with_context(|| format!("database {}", config.db.display()))?;
     runtime.block_on(async move {
         let state = crate::http::AppState::new(config.clone(), Arc::new(store));
         crate::http::spawn_retention(&state);

@@ -31,6 +31,11 @@ pub enum StoreError {
         path: String,
         source: std::io::Error,
     },
+    #[error("route key file {path}: {source}")]
+    KeyFile {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("stored JSON: {0}")]
     Json(#[from] serde_json::Error),
     #[error("no such ticket")]

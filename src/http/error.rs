@@ -125,6 +125,7 @@ impl From<StoreError> for ApiError {
             StoreError::AlreadyClaimed(by) => Self::AlreadyClaimed(by),
             StoreError::Sqlite(_)
             | StoreError::Folder { .. }
+            | StoreError::KeyFile { .. }
             | StoreError::Json(_)
             | StoreError::Corrupt(_) => Self::Internal(e.to_string()),
         }

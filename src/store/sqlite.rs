@@ -5,6 +5,8 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use chacha20poly1305::aead::{Aead, AeadCore, OsRng};
+use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use hmac::{Hmac, Mac};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
@@ -36,6 +38,8 @@ const MIGRATIONS: &[&str] = &[
 pub struct SqliteStore {
     conn: Mutex<Connection>,
     pseudonym_key: Vec<u8>,
+    /// Seals how to reach a person (routes, inbox rows) with a key kept outside the file.
+    routes: RouteKey,
     /// The holder of the inbox rows this store takes.
     worker: Worker,
 }
@@ -138,24 +142,126 @@ fn parse_outcome(raw: &str) -> Option<Outcome> {
     }
 }
 
+/// The key of the routes: a file outside the database (a copy of the database alone
+/// does not tell how to reach anyone), created 0600 on first use.
+struct RouteKey(XChaCha20Poly1305);
+
+/// Sealed values start with this; older rows in clear are read as they are.
+const SEALED: &str = "enc1:";
+
+impl RouteKey {
+    fn load_or_create(path: &Path) -> Result<Self, StoreError> {
+        use chacha20poly1305::KeyInit;
+        let bad = |source: std::io::Error| StoreError::KeyFile {
+            path: path.display().to_string(),
+            source,
+        };
+        let hex_key = match std::fs::read_to_string(path) {
+            Ok(text) => text.trim().to_string(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let key = hex::encode(XChaCha20Poly1305::generate_key(&mut OsRng));
+                let mut options = std::fs::OpenOptions::new();
+                options.write(true).create_new(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+                match options.open(path) {
+                    Ok(mut f) => {
+                        std::io::Write::write_all(&mut f, key.as_bytes()).map_err(bad)?;
+                        key
+                    }
+                    // Another process of the same start created it first.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        std::fs::read_to_string(path)
+                            .map_err(bad)?
+                            .trim()
+                            .to_string()
+                    }
+                    Err(e) => return Err(bad(e)),
+                }
+            }
+            Err(e) => return Err(bad(e)),
+        };
+        let key = hex::decode(&hex_key)
+            .ok()
+            .filter(|k| k.len() == 32)
+            .ok_or_else(|| {
+                bad(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "not 64 hexadecimal digits",
+                ))
+            })?;
+        Ok(Self(XChaCha20Poly1305::new(Key::from_slice(&key))))
+    }
+
+    fn random() -> Self {
+        use chacha20poly1305::KeyInit;
+        Self(XChaCha20Poly1305::new(&XChaCha20Poly1305::generate_key(
+            &mut OsRng,
+        )))
+    }
+
+    fn seal(&self, plain: &str) -> String {
+        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let sealed = self
+            .0
+            .encrypt(&nonce, plain.as_bytes())
+            .expect("XChaCha20-Poly1305 seals any length we store");
+        format!("{SEALED}{}{}", hex::encode(nonce), hex::encode(sealed))
+    }
+
+    fn open(&self, stored: &str) -> Result<String, StoreError> {
+        let Some(sealed) = stored.strip_prefix(SEALED) else {
+            return Ok(stored.to_string());
+        };
+        let corrupt = || StoreError::Corrupt("a sealed route that this key does not open".into());
+        let bytes = hex::decode(sealed).map_err(|_| corrupt())?;
+        if bytes.len() < 24 {
+            return Err(corrupt());
+        }
+        let (nonce, sealed) = bytes.split_at(24);
+        let plain = self
+            .0
+            .decrypt(XNonce::from_slice(nonce), sealed)
+            .map_err(|_| corrupt())?;
+        String::from_utf8(plain).map_err(|_| corrupt())
+    }
+}
+
+/// Where the route key lives by default: next to the database, `<file>.route-key`.
+pub fn default_route_key_file(db: &Path) -> std::path::PathBuf {
+    let mut name = db.file_name().unwrap_or_default().to_os_string();
+    name.push(".route-key");
+    db.with_file_name(name)
+}
+
 impl SqliteStore {
-    /// Opens (or creates) the database file, its folder included, and migrates it.
+    /// Opens (or creates) the database file, its folder included, and migrates it; the
+    /// route key is [`default_route_key_file`].
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with_route_key(path, None)
+    }
+
+    /// [`SqliteStore::open`] with the route key in `key_file` (created if missing).
+    pub fn open_with_route_key(path: &Path, key_file: Option<&Path>) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder {
                 path: dir.display().to_string(),
                 source,
             })?;
         }
-        Self::from_connection(Connection::open(path)?)
+        let key = match key_file {
+            Some(f) => RouteKey::load_or_create(f)?,
+            None => RouteKey::load_or_create(&default_route_key_file(path))?,
+        };
+        Self::from_connection(Connection::open(path)?, key)
     }
 
     /// A private in-memory database (unit tests).
     pub fn in_memory() -> Result<Self, StoreError> {
-        Self::from_connection(Connection::open_in_memory()?)
+        Self::from_connection(Connection::open_in_memory()?, RouteKey::random())
     }
 
-    fn from_connection(mut conn: Connection) -> Result<Self, StoreError> {
+    fn from_connection(mut conn: Connection, routes: RouteKey) -> Result<Self, StoreError> {
         conn.busy_timeout(Duration::from_secs(5))?;
         // In memory the answer is "memory": WAL applies to files only.
         let _mode: String =
@@ -171,6 +277,7 @@ impl SqliteStore {
         let store = Self {
             conn: Mutex::new(conn),
             pseudonym_key: key.into_bytes(),
+            routes,
             worker: Worker::this_process(),
         };
         store.beat(Utc::now())?;
@@ -188,7 +295,7 @@ impl SqliteStore {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn ticket_in(conn: &Connection, id: i64) -> Result<Option<Ticket>, StoreError> {
+    fn ticket_in(&self, conn: &Connection, id: i64) -> Result<Option<Ticket>, StoreError> {
         let row = conn
             .query_row(
                 &format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = ?1"),
@@ -196,7 +303,7 @@ impl SqliteStore {
                 ticket_row,
             )
             .optional()?;
-        row.map(RawTicket::into_ticket).transpose()
+        row.map(|t| t.into_ticket(&self.routes)).transpose()
     }
 }
 
@@ -265,7 +372,7 @@ fn ticket_row(r: &Row<'_>) -> rusqlite::Result<RawTicket> {
 }
 
 impl RawTicket {
-    fn into_ticket(self) -> Result<Ticket, StoreError> {
+    fn into_ticket(self, routes: &RouteKey) -> Result<Ticket, StoreError> {
         let bad = |what: &str, v: &str| StoreError::Corrupt(format!("{what} {v:?}"));
         Ok(Ticket {
             id: self.id,
@@ -290,7 +397,7 @@ impl RawTicket {
             route: self
                 .route
                 .as_deref()
-                .map(serde_json::from_str::<Route>)
+                .map(|r| Ok::<_, StoreError>(serde_json::from_str::<Route>(&routes.open(r)?)?))
                 .transpose()?,
         })
     }
@@ -429,13 +536,13 @@ impl Store for SqliteStore {
                 serde_json::to_string(&[ticket.question.as_str()])?,
                 serde_json::to_string(&ticket.candidates)?,
                 ticket.service,
-                serde_json::to_string(&ticket.route)?,
+                self.routes.seal(&serde_json::to_string(&ticket.route)?),
                 ts(now),
             ],
         )?;
         let id = tx.last_insert_rowid();
         bump(&tx, now, ticket.channel.as_str(), "ticket")?;
-        let t = Self::ticket_in(&tx, id)?.ok_or(StoreError::NotFound)?;
+        let t = self.ticket_in(&tx, id)?.ok_or(StoreError::NotFound)?;
         tx.commit()?;
         Ok(t)
     }
@@ -453,7 +560,7 @@ impl Store for SqliteStore {
                 ticket_row,
             )
             .optional()?;
-        row.map(RawTicket::into_ticket).transpose()
+        row.map(|t| t.into_ticket(&self.routes)).transpose()
     }
 
     fn add_question(&self, ticket: i64, question: &Redacted) -> Result<(), StoreError> {
@@ -469,7 +576,7 @@ impl Store for SqliteStore {
     }
 
     fn ticket(&self, id: i64) -> Result<Option<Ticket>, StoreError> {
-        Self::ticket_in(&self.conn(), id)
+        self.ticket_in(&self.conn(), id)
     }
 
     fn tickets(&self, status: Option<TicketStatus>) -> Result<Vec<Ticket>, StoreError> {
@@ -481,7 +588,9 @@ impl Store for SqliteStore {
         let raws = stmt
             .query_map([status.map(TicketStatus::as_str)], ticket_row)?
             .collect::<Result<Vec<_>, _>>()?;
-        raws.into_iter().map(RawTicket::into_ticket).collect()
+        raws.into_iter()
+            .map(|t| t.into_ticket(&self.routes))
+            .collect()
     }
 
     fn claim_ticket(
@@ -499,7 +608,7 @@ impl Store for SqliteStore {
              WHERE id = ?1 AND status = 'open'",
             params![id, ts(now), by.name, by.staff],
         )?;
-        let t = Self::ticket_in(&conn, id)?.ok_or(StoreError::NotFound)?;
+        let t = self.ticket_in(&conn, id)?.ok_or(StoreError::NotFound)?;
         if changed == 1 {
             return Ok(t);
         }
@@ -546,7 +655,7 @@ impl Store for SqliteStore {
              WHERE id = ?1 AND status IN ('open', 'claimed')",
             params![id, ts(now), by.as_str()],
         )?;
-        let t = Self::ticket_in(&conn, id)?.ok_or(StoreError::NotFound)?;
+        let t = self.ticket_in(&conn, id)?.ok_or(StoreError::NotFound)?;
         if changed == 1 {
             Ok(t)
         } else {
@@ -603,7 +712,11 @@ impl Store for SqliteStore {
     ) -> Result<Option<InboxItem>, StoreError> {
         let hashed = message_hash(message_id);
         let channel = message.channel.as_str();
-        let inbound = serde_json::to_string(&StoredInbound::from_queued(message))?;
+        let inbound = self
+            .routes
+            .seal(&serde_json::to_string(&StoredInbound::from_queued(
+                message,
+            ))?);
         let claimed_until = now + lease;
         let mut conn = self.conn();
         // Immediate: the write lock first, so that replicas sharing the file queue up
@@ -738,7 +851,7 @@ impl Store for SqliteStore {
             params![id, ts(claimed_until), self.worker.id],
         )?;
         tx.commit()?;
-        let stored: StoredInbound = serde_json::from_str(&inbound)?;
+        let stored: StoredInbound = serde_json::from_str(&self.routes.open(&inbound)?)?;
         Ok(Claim::Claimed(Box::new(InboxItem {
             id,
             message: stored.into_queued(),

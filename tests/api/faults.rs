@@ -426,3 +426,44 @@ async fn once_kill_9_during_slow_sends_loses_nothing_and_duplicates_at_most_a_pi
         "{duplicates} duplicates"
     );
 }
+
+#[tokio::test]
+async fn leak_a_whatsapp_senders_phone_is_not_in_the_database_while_its_ticket_is_open() {
+    use crate::channels::{meta_app, meta_sign, post_raw};
+    let phone = "33698765432";
+    let stub = Stub::start().await;
+    let app = meta_app(&stub).await;
+    let body = serde_json::to_vec(&json!({
+        "object": "whatsapp_business_account",
+        "entry": [{ "id": "WABA", "changes": [{ "field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": "33199000000", "phone_number_id": "PNID" },
+            "contacts": [{ "profile": { "name": "A" }, "wa_id": phone }],
+            "messages": [{ "from": phone, "id": "wamid.ROUTE", "timestamp": "1",
+                           "type": "text", "text": { "body": "je veux parler à un conseiller" } }]
+        }}]}]
+    }))
+    .unwrap();
+    let sig = meta_sign("app-secret", &body);
+    let headers = [("x-hub-signature-256", sig.as_str())];
+    assert_eq!(
+        post_raw(&app, "/webhooks/whatsapp", &body, &headers).await,
+        200
+    );
+    let sent = stub.wait_for("/PNID/messages", 2).await;
+    assert!(
+        sent.iter().all(|r| r.body["to"] == phone),
+        "replied to the sender"
+    );
+    let tickets = app.state.store.tickets(None).unwrap();
+    assert_eq!(tickets.len(), 1, "a hand-off ticket is open");
+    assert!(
+        matches!(&tickets[0].route, Some(guichet::store::Route::Whatsapp { to, .. }) if to == phone),
+        "the store still knows how to reply"
+    );
+    let values = [Value {
+        typed: phone.to_string(),
+        canonical: "+33 6 98 76 54 32".to_string(),
+    }];
+    assert_eq!(found_in_clear(&app, &values), Vec::<String>::new());
+}
