@@ -296,7 +296,7 @@ async fn serve(db: &std::path::Path, stub: &Stub, addr: &str) -> std::process::C
     use std::process::{Command, Stdio};
     let root = crate::helpers::root();
     let path = |p: &str| root.join(p).display().to_string();
-    let child = Command::new(env!("CARGO_BIN_EXE_guichet"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_guichet"))
         .arg("serve")
         .args(["--bind", addr, "--db", &db.display().to_string()])
         .args(["--corpus", &path("corpus"), "--models", &path("models")])
@@ -319,6 +319,8 @@ async fn serve(db: &std::path::Path, stub: &Stub, addr: &str) -> std::process::C
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    child.kill().ok();
+    child.wait().ok();
     panic!("guichet serve not ready");
 }
 
