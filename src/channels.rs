@@ -53,6 +53,22 @@ pub async fn converse(
     inbound: Inbound,
     patient: bool,
 ) -> Result<Option<Handled>, ApiError> {
+    Ok(converse_then(state, inbound, patient, |_, _| Ok(()))
+        .await?
+        .map(|(h, ())| h))
+}
+
+/// [`converse`], then `then` on the store in the same blocking step as the turn is
+/// recorded (the inbox keeps the reply there, so that no crash in between can make a
+/// replay record the question twice).
+pub async fn converse_then<T: Send + 'static>(
+    state: &AppState,
+    inbound: Inbound,
+    patient: bool,
+    then: impl FnOnce(&dyn crate::store::Store, &Handled) -> Result<T, crate::store::StoreError>
+    + Send
+    + 'static,
+) -> Result<Option<(Handled, T)>, ApiError> {
     let engine = state.engine()?;
     let prepared = conversation::prepare(&engine, inbound, Utc::now())?;
     let Some(pending) = state.with_store(move |s| prepared.lookup(s)).await? else {
@@ -62,8 +78,12 @@ pub async fn converse(
         Some((question, ctx)) => Some(ask_patiently(state, question, ctx, patient).await?),
         None => None,
     };
-    let handled = state
-        .with_store(move |s| pending.finish(&engine, s, asked))
+    let (handled, after) = state
+        .with_store(move |s| {
+            let handled = pending.finish(&engine, s, asked)?;
+            let after = then(s, &handled)?;
+            Ok((handled, after))
+        })
         .await?;
     if handled.active.is_some() {
         state.tickets_changed();
@@ -75,7 +95,7 @@ pub async fn converse(
             Some(t.id),
         );
     }
-    Ok(Some(handled))
+    Ok(Some((handled, after)))
 }
 
 /// Asks the engine; background callers retry while it is busy or still loading.
@@ -144,14 +164,14 @@ pub struct Style {
 }
 
 /// One message to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Outgoing {
     pub text: String,
     pub choices: Vec<Choice>,
 }
 
 /// A button offering a validated question.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Choice {
     pub label: String,
     pub entry_id: String,

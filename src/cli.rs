@@ -591,8 +591,11 @@ fn serve(config: Config) -> Result<()> {
         .build()?;
     // Opened before listening: a database that cannot be opened or migrated stops the
     // start, rather than losing conversations later.
-    let store = crate::store::SqliteStore::open(&config.db)
-        .with_context(|| format!("database {}", config.db.display()))?;
+    let store = crate::store::SqliteStore::open_with_route_key(
+        &config.db,
+        config.route_key_file.as_deref(),
+    )
+    .with_context(|| format!("database {}", config.db.display()))?;
     // The knowledge base is the store's; a store without one takes the corpus folder in
     // (the first start). Checked before listening (cheap, no model): a broken knowledge
     // base refuses the start with every problem listed, so a deployment catches it.

@@ -287,6 +287,11 @@ pub struct Config {
         allow_hyphen_values = true
     )]
     pub rate_agents: u32,
+    /// The key that seals how to reach people (tickets' routes, inbox rows) in the
+    /// database: 64 hexadecimal digits, created 0600 if missing. Default: next to the
+    /// database, `<db>.route-key`. Keep it out of the database's backups.
+    #[arg(long, env = "GUICHET_ROUTE_KEY_FILE")]
+    pub route_key_file: Option<PathBuf>,
     /// Where the defaults above were taken from (set by [`Config::resolve`]).
     #[arg(skip)]
     resolved_home: Home,

@@ -10,10 +10,19 @@
 //! IBANs and card numbers, whose shape is common to many references, are redacted only
 //! when their check holds: a file number or an invoice reference that merely looks long
 //! stays readable for the agent who takes the conversation over.
+//!
+//! Matching runs on a normalised copy of the text (NFKC, every space as a space, every
+//! dash as `-`, digits of every script as ASCII, invisible characters dropped) with
+//! generous separators and obfuscated emails (`arobase`, `[at]`, ` point `); each match
+//! is mapped back to the original characters, which are replaced whole. Dates, times,
+//! form numbers (`cerfa 12100*02`) and other short numbers stay: none has the length of
+//! a phone number, and the long kinds are checked (key, Luhn, IBAN length and checksum).
 
+use std::ops::Range;
 use std::sync::LazyLock;
 
 use regex::Regex;
+use unicode_normalization::UnicodeNormalization;
 
 pub const EMAIL: &str = "[email]";
 pub const PHONE: &str = "[téléphone]";
@@ -23,41 +32,64 @@ pub const NIR_UNCHECKED: &str = "[NIR ?]";
 pub const IBAN: &str = "[IBAN]";
 pub const CARD: &str = "[carte]";
 
+/// Between the groups of a number: up to three spaces, dots, dashes, slashes or
+/// underscores (people type `06 - 12`, `06..12`, double spaces, `06/12/34/56/78`). The
+/// patterns below run on [`normalize`]d text, where every space is `' '`, every dash `-`
+/// and every digit ASCII.
+const SEP: &str = r"[ ./_-]{0,3}";
+
+/// `@` as people write it to fool robots: `@` with spaces around, `[at]`, `(arobase)`,
+/// ` at `, ` arobase `.
+const AT: &str = r"(?: ?@ ?|\s*[\[({<]\s*(?:at|arobase|@)\s*[\])}>]\s*|\s+(?:at|arobase)\s+)";
+/// `.` likewise: `.`, ` . `, `[dot]`, `(point)`, ` dot `, ` point `.
+const DOT: &str = r"(?:\.| \. |\s*[\[({<]\s*(?:dot|point)\s*[\])}>]\s*|\s+(?:dot|point)\s+)";
+
 static EMAIL_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}").expect("email regex")
+    let local = r"[a-z0-9_%+-][a-z0-9._%+-]*";
+    let label = r"[a-z0-9-]+";
+    Regex::new(&format!(
+        r"(?i){local}(?:{DOT}{local})*{AT}{label}(?:{DOT}{label})*{DOT}[a-z]{{2,}}"
+    ))
+    .expect("email regex")
 });
 
-/// Two letters, two check digits, then 11 to 30 letters or digits, optionally grouped by
-/// single spaces (as printed on a RIB).
+/// Two letters, two check digits, then 11 to 30 letters or digits, grouped as people do.
 static IBAN_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b[a-z]{2}[0-9]{2}(?: ?[a-z0-9]){11,30}\b").expect("iban regex")
+    Regex::new(&format!(
+        r"(?i)[a-z]{{2}}[0-9]{{2}}(?:{SEP}[a-z0-9]){{11,30}}"
+    ))
+    .expect("iban regex")
 });
 
 /// Sex, year, month, department (2A/2B in Corsica), commune, order, key: 15 characters,
-/// optionally separated by spaces or dots.
+/// grouped as people do.
 static NIR_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i)\b[1-478][ .]?[0-9]{2}[ .]?[0-9]{2}[ .]?(?:[0-9]{2}|2[ab])[ .]?[0-9]{3}[ .]?[0-9]{3}[ .]?[0-9]{2}\b",
-    )
+    Regex::new(&format!(
+        r"(?i)[1-478]{SEP}[0-9]{{2}}{SEP}[0-9]{{2}}{SEP}(?:[0-9]{{2}}|2[ab]){SEP}[0-9]{{3}}{SEP}[0-9]{{3}}{SEP}[0-9]{{2}}"
+    ))
     .expect("nir regex")
 });
 
-/// 13 to 19 digits, optionally grouped by spaces or hyphens.
+/// 13 to 19 digits, grouped as people do.
 static CARD_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\b[0-9](?:[ -]?[0-9]){12,18}\b").expect("card regex"));
+    LazyLock::new(|| Regex::new(&format!(r"[0-9](?:{SEP}[0-9]){{12,18}}")).expect("card regex"));
 
-/// French numbers: 0X XX XX XX XX, +33 X XX XX XX XX, 0033..., with spaces, dots or
-/// hyphens; then any international number written with + or 00 and a country code.
+/// French numbers: 0X XX XX XX XX, (0)X..., +33 X XX XX XX XX, +33 (0)X..., 0033...;
+/// then any international number written with + or 00 and a country code.
 static PHONE_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"(?:(?:\+|\b00)33[ .-]?(?:\(0\)[ .-]?)?|\b0)[1-9](?:[ .-]?[0-9]{2}){4}\b",
-        r"|(?:\+|\b00)[1-9][0-9]{0,2}[ .-]?(?:\([0-9]{1,4}\)[ .-]?)?[0-9](?:[ .-]?[0-9]){5,13}\b",
+    Regex::new(&format!(
+        concat!(
+            r"(?:(?:\+|00) ?33{SEP}(?:\(0\){SEP})?[1-9]|\(0\){SEP}[1-9]|\(0[1-9]\)|0[1-9])(?:{SEP}[0-9]{{2}}){{4}}",
+            r"|(?:\+|00)[1-9][0-9]{{0,2}}{SEP}(?:\([0-9]{{1,4}}\){SEP})?[0-9](?:{SEP}[0-9]){{5,13}}",
+        ),
+        SEP = SEP
     ))
     .expect("phone regex")
 });
 
 /// `text` with every email, phone number, NIR-shaped number, valid IBAN and valid card number
-/// replaced by its placeholder. Idempotent: placeholders contain no digit nor `@`.
+/// replaced by its placeholder, however it is spelled (full-width or Arabic-Indic digits,
+/// no-break spaces, `arobase`...). Idempotent: placeholders contain no digit nor `@`.
 pub fn redact(text: &str) -> String {
     // A number glued to an email only stands alone once the email is a placeholder, so
     // run the passes until nothing changes (twice in practice).
@@ -73,27 +105,237 @@ pub fn redact(text: &str) -> String {
 }
 
 fn redact_once(text: &str) -> String {
-    let text = EMAIL_RE.replace_all(text, EMAIL);
-    let text = replace_checked(&text, &IBAN_RE, 15, 34, IBAN, iban_is_valid);
+    let text = pass(text, |n| {
+        EMAIL_RE.find_iter(n).map(|m| (m.range(), EMAIL)).collect()
+    });
+    let text = pass(&text, |n| {
+        checked(n, &IBAN_RE, 15, 34, IBAN, |compact, glued| {
+            // Glued to a word (`ibanFR76...`) only for a country whose IBAN length is
+            // known: else a word's last letters and a number would pass 1 time in 97.
+            iban_is_valid(compact) && (!glued || iban_length(&compact[..2]).is_some())
+        })
+    });
     // Every NIR-shaped number goes, whatever its key, before the card pass could leave a
     // 15-digit one failing Luhn in clear.
-    let text = NIR_RE.replace_all(&text, |c: &regex::Captures| {
-        let compact: String = c[0]
-            .chars()
-            .filter(char::is_ascii_alphanumeric)
-            .map(|c| c.to_ascii_uppercase())
-            .collect();
-        if nir_is_valid(&compact) {
-            NIR
-        } else if luhn_is_valid(&compact) {
-            // An American Express number fits the NIR's shape; its check names it.
-            CARD
-        } else {
-            NIR_UNCHECKED
-        }
+    let text = pass(&text, |n| {
+        standalone(n, &NIR_RE)
+            .into_iter()
+            .map(|r| {
+                let compact: String = n[r.clone()]
+                    .chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .map(|c| c.to_ascii_uppercase())
+                    .collect();
+                let label = if nir_is_valid(&compact) {
+                    NIR
+                } else if luhn_is_valid(&compact) {
+                    // An American Express number fits the NIR's shape; its check names it.
+                    CARD
+                } else {
+                    NIR_UNCHECKED
+                };
+                (r, label)
+            })
+            .collect()
     });
-    let text = replace_checked(&text, &CARD_RE, 13, 19, CARD, luhn_is_valid);
-    PHONE_RE.replace_all(&text, PHONE).into_owned()
+    let text = pass(&text, |n| {
+        checked(n, &CARD_RE, 13, 19, CARD, |compact, _| {
+            luhn_is_valid(compact)
+        })
+    });
+    pass(&text, |n| {
+        standalone(n, &PHONE_RE)
+            .into_iter()
+            .map(|r| (r, PHONE))
+            .collect()
+    })
+}
+
+/// Text prepared for matching, with where each of its bytes came from in the original:
+/// the patterns see one spelling, and the placeholders replace the original's spans.
+struct Normalized {
+    text: String,
+    /// For each byte of `text`, the byte range of the original character it came from.
+    origin: Vec<Range<usize>>,
+}
+
+/// Zeros of the Unicode scripts whose ten digits follow each other (general category Nd):
+/// a number typed on an Arabic, Persian or Devanagari keyboard is still a number. The
+/// standard library gives no digit value beyond ASCII, and NFKC maps only full-width
+/// and mathematical digits.
+const DIGIT_ZEROS: &[u32] = &[
+    0x0660, 0x06F0, 0x07C0, 0x0966, 0x09E6, 0x0A66, 0x0AE6, 0x0B66, 0x0BE6, 0x0C66, 0x0CE6, 0x0D66,
+    0x0DE6, 0x0E50, 0x0ED0, 0x0F20, 0x1040, 0x1090, 0x17E0, 0x1810, 0x1946, 0x19D0, 0x1A80, 0x1A90,
+    0x1B50, 0x1BB0, 0x1C40, 0x1C50, 0xA620, 0xA8D0, 0xA900, 0xA9D0, 0xA9F0, 0xAA50, 0xABF0, 0xFF10,
+    0x104A0, 0x10D30, 0x11066, 0x110F0, 0x11136, 0x111D0, 0x112F0, 0x11450, 0x114D0, 0x11650,
+    0x116C0, 0x11730, 0x118E0, 0x11950, 0x11C50, 0x11D50, 0x11DA0, 0x16A60, 0x16AC0, 0x16B50,
+    0x1E140, 0x1E2F0, 0x1E950,
+];
+
+/// The ASCII digit of a decimal digit of any script.
+fn ascii_digit(c: char) -> Option<char> {
+    let u = u32::from(c);
+    DIGIT_ZEROS
+        .iter()
+        .find(|&&zero| (zero..zero + 10).contains(&u))
+        .and_then(|zero| char::from_digit(u - zero, 10))
+}
+
+/// One character as the patterns see it: NFKC (full-width letters, `＠`, `①`), every
+/// space as `' '`, every dash as `-`, digits of every script as ASCII; invisible
+/// characters (zero-width spaces, soft hyphens) vanish.
+fn normalize_char(c: char, out: &mut String) {
+    match c {
+        '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}' => {}
+        c if c.is_whitespace() => out.push(' '),
+        '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{FE58}' | '\u{FE63}' | '\u{FF0D}' => {
+            out.push('-')
+        }
+        '\u{00B7}' | '\u{2022}' | '\u{2027}' | '\u{3002}' | '\u{FF61}' => out.push('.'),
+        '\u{2044}' | '\u{2215}' => out.push('/'),
+        c if c.is_ascii() => out.push(c),
+        c => {
+            for d in std::iter::once(c).nfkc() {
+                match d {
+                    d if d.is_ascii() => out.push(d),
+                    d if d.is_whitespace() => out.push(' '),
+                    d => out.push(ascii_digit(d).unwrap_or(d)),
+                }
+            }
+        }
+    }
+}
+
+fn normalize(text: &str) -> Normalized {
+    let mut out = Normalized {
+        text: String::with_capacity(text.len()),
+        origin: Vec::with_capacity(text.len()),
+    };
+    for (i, c) in text.char_indices() {
+        let before = out.text.len();
+        normalize_char(c, &mut out.text);
+        let span = i..i + c.len_utf8();
+        out.origin
+            .extend(std::iter::repeat_n(span, out.text.len() - before));
+    }
+    out
+}
+
+/// Replaces in `text` the spans `find` reports on its normalized form, mapped back to
+/// the original characters (a full-width digit or a no-break space inside a number goes
+/// with it).
+fn pass(text: &str, find: impl Fn(&str) -> Vec<(Range<usize>, &'static str)>) -> String {
+    let n = normalize(text);
+    let spans = find(&n.text);
+    if spans.is_empty() {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for (r, placeholder) in spans {
+        if r.is_empty() {
+            continue;
+        }
+        let start = n.origin[r.start].start;
+        let end = n.origin[r.end - 1].end;
+        if start < last {
+            continue;
+        }
+        out.push_str(&text[last..start]);
+        out.push_str(placeholder);
+        last = end;
+    }
+    out.push_str(&text[last..]);
+    out
+}
+
+fn digit_at(s: &str, i: usize) -> bool {
+    s.as_bytes().get(i).is_some_and(u8::is_ascii_digit)
+}
+
+fn digit_before(s: &str, i: usize) -> bool {
+    i > 0 && digit_at(s, i - 1)
+}
+
+/// The next char boundary after `i`.
+fn next_boundary(s: &str, i: usize) -> usize {
+    s[i..].chars().next().map_or(s.len(), |c| i + c.len_utf8())
+}
+
+/// Matches of `re` that are a whole number: no digit right before nor right after, while
+/// letters may touch it (`tel0612345678svp`). A match inside a longer run of digits is
+/// tried again one character further.
+fn standalone(text: &str, re: &Regex) -> Vec<Range<usize>> {
+    let mut found = Vec::new();
+    let mut at = 0;
+    while at < text.len() {
+        let Some(m) = re.find_at(text, at) else {
+            break;
+        };
+        if digit_before(text, m.start()) || digit_at(text, m.end()) {
+            at = next_boundary(text, m.start());
+        } else {
+            found.push(m.range());
+            at = m.end();
+        }
+    }
+    found
+}
+
+/// Matches of `re` whose longest valid prefix (of `min..=max` significant characters,
+/// ending at a group boundary) passes `check`. Trying prefixes matters when a number is
+/// followed by another group, e.g. an IBAN followed by a word in capitals; a match with
+/// no valid prefix is tried again one character further (`AB12FR76...`). `check` also
+/// learns whether a letter or digit touches the match on the left.
+fn checked(
+    text: &str,
+    re: &Regex,
+    min: usize,
+    max: usize,
+    placeholder: &'static str,
+    check: impl Fn(&str, bool) -> bool,
+) -> Vec<(Range<usize>, &'static str)> {
+    let mut found = Vec::new();
+    let mut at = 0;
+    while at < text.len() {
+        let Some(m) = re.find_at(text, at) else {
+            break;
+        };
+        let s = m.as_str();
+        let glued = text[..m.start()]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric());
+        // Byte offsets (in `s`) just after each significant character.
+        let ends: Vec<(usize, char)> = s
+            .char_indices()
+            .filter(|(_, c)| c.is_ascii_alphanumeric())
+            .map(|(i, c)| (i + c.len_utf8(), c))
+            .collect();
+        let valid = (min..=max.min(ends.len())).rev().find_map(|k| {
+            let (end, last) = ends[k - 1];
+            // Cut only where a group ends (a separator, the end, or letters glued to the
+            // digits: `...189merci`), never inside one.
+            let at_boundary = match text[m.start() + end..].chars().next() {
+                Some(c) if c.is_ascii_digit() => false,
+                Some(c) if c.is_ascii_alphabetic() => last.is_ascii_digit(),
+                _ => true,
+            };
+            let compact: String = ends[..k]
+                .iter()
+                .map(|(_, c)| c.to_ascii_uppercase())
+                .collect();
+            (at_boundary && check(&compact, glued)).then_some(end)
+        });
+        match valid {
+            Some(end) if !digit_before(text, m.start()) => {
+                found.push((m.start()..m.start() + end, placeholder));
+                at = m.start() + end;
+            }
+            _ => at = next_boundary(text, m.start()),
+        }
+    }
+    found
 }
 
 /// Text that went through [`redact`]: the only kind the store accepts.
@@ -126,48 +368,6 @@ impl Redacted {
     }
 }
 
-/// Replaces each match of `re` whose longest valid prefix (of `min..=max` significant
-/// characters, ending at a group boundary) passes `check`. Trying prefixes matters when a
-/// number is followed by another group, e.g. an IBAN followed by a word in capitals.
-fn replace_checked(
-    text: &str,
-    re: &Regex,
-    min: usize,
-    max: usize,
-    placeholder: &str,
-    check: fn(&str) -> bool,
-) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut last = 0;
-    for m in re.find_iter(text) {
-        let s = m.as_str();
-        // Byte offsets (in `s`) just after each significant character.
-        let ends: Vec<(usize, char)> = s
-            .char_indices()
-            .filter(|(_, c)| c.is_ascii_alphanumeric())
-            .map(|(i, c)| (i + c.len_utf8(), c))
-            .collect();
-        let found = (min..=max.min(ends.len())).rev().find_map(|k| {
-            let end = ends[k - 1].0;
-            // Cut only where a group ends (a separator or the end), never inside one.
-            let at_boundary =
-                end == s.len() || !s[end..].starts_with(|c: char| c.is_ascii_alphanumeric());
-            let compact: String = ends[..k]
-                .iter()
-                .map(|(_, c)| c.to_ascii_uppercase())
-                .collect();
-            (at_boundary && check(&compact)).then_some(end)
-        });
-        if let Some(end) = found {
-            out.push_str(&text[last..m.start()]);
-            out.push_str(placeholder);
-            last = m.start() + end;
-        }
-    }
-    out.push_str(&text[last..]);
-    out
-}
-
 /// Remainder modulo 97 of a long decimal number given as digits.
 fn mod97(digits: impl Iterator<Item = u32>) -> u32 {
     digits.fold(0, |r, d| (r * 10 + d) % 97)
@@ -195,9 +395,43 @@ pub fn nir_is_valid(compact: &str) -> bool {
     key == 97 - rest
 }
 
-/// ISO 13616: move the first four characters to the end, letters as 10..35, mod 97 = 1.
+/// The length of the IBANs of a country (SWIFT's IBAN registry, and the French
+/// overseas territories that use France's format).
+fn iban_length(country: &str) -> Option<usize> {
+    let len = match country {
+        "NO" => 15,
+        "BE" => 16,
+        "DK" | "FI" | "FK" | "FO" | "GL" | "NL" | "SD" => 18,
+        "MK" | "SI" => 19,
+        "AT" | "BA" | "EE" | "KZ" | "LT" | "LU" | "MN" | "XK" => 20,
+        "CH" | "HR" | "LI" | "LV" => 21,
+        "BG" | "BH" | "CR" | "DE" | "GB" | "GE" | "IE" | "ME" | "RS" | "VA" => 22,
+        "AE" | "GI" | "IL" | "IQ" | "OM" | "SO" | "TL" => 23,
+        "AD" | "CZ" | "ES" | "MD" | "PK" | "RO" | "SA" | "SE" | "SK" | "TN" | "VG" => 24,
+        "AO" | "CV" | "GW" | "LY" | "MZ" | "PT" | "ST" => 25,
+        "DZ" | "IR" | "IS" | "TR" => 26,
+        "BI" | "CF" | "CG" | "CM" | "DJ" | "FR" | "GA" | "GQ" | "GR" | "IT" | "KM" | "MC"
+        | "MG" | "MR" | "SM" | "TD" | "BL" | "GF" | "GP" | "MF" | "MQ" | "NC" | "PF" | "PM"
+        | "RE" | "TF" | "WF" | "YT" => 27,
+        "AL" | "AZ" | "BF" | "BJ" | "BY" | "CI" | "CY" | "DO" | "GT" | "HN" | "HU" | "LB"
+        | "MA" | "ML" | "NE" | "NI" | "PL" | "SN" | "SV" | "TG" => 28,
+        "BR" | "EG" | "PS" | "QA" | "UA" => 29,
+        "JO" | "KW" | "MU" | "YE" => 30,
+        "MT" | "SC" => 31,
+        "LC" => 32,
+        "RU" => 33,
+        _ => return None,
+    };
+    Some(len)
+}
+
+/// ISO 13616: move the first four characters to the end, letters as 10..35, mod 97 = 1;
+/// and the length of the country's IBANs when it is known.
 pub fn iban_is_valid(compact: &str) -> bool {
     if !(15..=34).contains(&compact.len()) || !compact.is_ascii() {
+        return false;
+    }
+    if iban_length(&compact[..2]).is_some_and(|len| len != compact.len()) {
         return false;
     }
     let b = compact.as_bytes();
@@ -389,6 +623,129 @@ mod tests {
         );
     }
 
+    #[test]
+    fn leak_ordinary_questions_with_short_numbers_and_references_survive() {
+        for text in [
+            "horaires le 12/05",
+            "formulaire cerfa 12100*02",
+            "rendez-vous le 12/05/2024 à 14h30",
+            "le bus 12 passe à 8 h 15",
+            "3 enfants de 4, 6 et 9 ans",
+            "dossier n° 2024/118-B",
+        ] {
+            assert_eq!(redact(text), text);
+        }
+    }
+
+    #[test]
+    fn leak_unusual_spellings_seen_in_the_attack_are_redacted_whole() {
+        for (text, want) in [
+            ("jean.dupont arobase exemple point fr", "[email]"),
+            ("jean at exemple dot org merci", "[email] merci"),
+            ("jean[at]exemple[dot]fr", "[email]"),
+            ("jean (at) exemple (point) com", "[email]"),
+            ("jean @ exemple.fr", "[email]"),
+            ("jean＠exemple．fr", "[email]"),
+            ("tel0622334455svp", "tel[téléphone]svp"),
+            ("06\u{a0}22\u{a0}33\u{a0}44\u{a0}55", "[téléphone]"),
+            ("06\u{202f}22\u{202f}33\u{202f}44\u{202f}55", "[téléphone]"),
+            ("06/22/33/44/55", "[téléphone]"),
+            ("(0)6 22 33 44 55", "[téléphone]"),
+            ("０６２２３３４４５５", "[téléphone]"),
+            ("٠٦٢٢٣٣٤٤٥٥", "[téléphone]"),
+            ("NIR 1-85-05-78-006-084-91", "NIR [NIR]"),
+            (
+                "NIR\u{a0}1\u{a0}85\u{a0}05\u{a0}78\u{a0}006\u{a0}084\u{a0}91",
+                "NIR\u{a0}[NIR]",
+            ),
+            ("NIR１８５０５７８００６０８４９１", "NIR[NIR]"),
+            ("sécu185057800608443", "sécu[NIR ?]"),
+            ("FR76-3000-6000-0112-3456-7890-189", "[IBAN]"),
+            ("FR76.3000.6000.0112.3456.7890.189", "[IBAN]"),
+            ("FR76  3000  6000  0112  3456  7890  189", "[IBAN]"),
+            (
+                "FR76\u{a0}3000\u{a0}6000\u{a0}0112\u{a0}3456\u{a0}7890\u{a0}189",
+                "[IBAN]",
+            ),
+            ("4111.1111.1111.1111", "[carte]"),
+            ("4111/1111/1111/1111", "[carte]"),
+            ("4111\u{a0}1111\u{a0}1111\u{a0}1111", "[carte]"),
+            ("４１１１ １１１１ １１１１ １１１１", "[carte]"),
+        ] {
+            assert_eq!(redact(text), want, "{text:?}");
+        }
+    }
+
+    /// Digits of another script, as a phone keyboard in that script types them.
+    fn in_script(digits: &str, zero: u32) -> String {
+        digits
+            .chars()
+            .map(|c| match c.to_digit(10) {
+                Some(d) => char::from_u32(zero + d).unwrap(),
+                None => c,
+            })
+            .collect()
+    }
+
+    /// Digits spelled with `sep` between `groups` (lengths), in the script of `zero`.
+    fn spelled(digits: &str, groups: &[usize], sep: &str, zero: u32) -> String {
+        let mut parts = Vec::new();
+        let mut at = 0;
+        for g in groups {
+            parts.push(&digits[at..at + g]);
+            at += g;
+        }
+        in_script(&parts.join(sep), zero)
+    }
+
+    fn luhn_digit(body: &str) -> u32 {
+        (0..10)
+            .find(|c| luhn_is_valid(&format!("{body}{c}")))
+            .unwrap()
+    }
+
+    fn iban_check(bban: &str) -> String {
+        (2..=98)
+            .map(|k| format!("FR{k:02}{bban}"))
+            .find(|i| iban_is_valid(i))
+            .unwrap()
+    }
+
+    fn seps() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            "", " ", ".", "-", "/", "  ", " - ", "\u{a0}", "\u{202f}", "\u{2009}", "\u{3000}",
+            "\u{2011}", "\u{200b}",
+        ])
+    }
+
+    fn scripts() -> impl Strategy<Value = u32> {
+        // ASCII, full-width, Arabic-Indic, Persian, Devanagari, Bengali, Thai.
+        prop::sample::select(vec![0x30, 0xFF10, 0x0660, 0x06F0, 0x0966, 0x09E6, 0x0E50])
+    }
+
+    fn around() -> impl Strategy<Value = (&'static str, &'static str)> {
+        prop::sample::select(vec![
+            ("mon numéro ", " merci"),
+            ("tel", "svp"),
+            ("NIR:", "."),
+            ("", ""),
+            ("(", ")"),
+            ("voici\n", "\n"),
+        ])
+    }
+
+    fn placeholders() -> [&'static str; 6] {
+        [EMAIL, PHONE, NIR, NIR_UNCHECKED, IBAN, CARD]
+    }
+
+    /// `out` is `pre`, one placeholder, `post`: nothing of the value is left, not even
+    /// half of it.
+    fn whole(out: &str, pre: &str, post: &str) -> bool {
+        placeholders()
+            .iter()
+            .any(|p| out == format!("{pre}{p}{post}"))
+    }
+
     /// The key that makes a 13-digit NIR body valid, computed the slow way.
     fn nir_key(body: u64) -> u64 {
         97 - body % 97
@@ -437,6 +794,73 @@ mod tests {
                 NIR_UNCHECKED
             };
             prop_assert_eq!(out, format!("mon numéro {label} merci"));
+        }
+
+        #[test]
+        fn leak_a_phone_number_in_any_spelling_is_redacted_whole(
+            lead in 1u32..10, rest in "[0-9]{8}", sep in seps(), zero in scripts(),
+            form in 0usize..4, (pre, post) in around(),
+        ) {
+            let digits = format!("0{lead}{rest}");
+            let national = spelled(&digits, &[2, 2, 2, 2, 2], sep, zero);
+            let tail = spelled(&digits[1..], &[1, 2, 2, 2, 2], sep, zero);
+            let value = match form {
+                0 => national,
+                1 => format!("+{}{sep}{tail}", in_script("33", zero)),
+                2 => format!("+{}{sep}({}){sep}{tail}", in_script("33", zero), in_script("0", zero)),
+                _ => format!("({}){tail}", in_script("0", zero)),
+            };
+            let out = redact(&format!("{pre}{value}{post}"));
+            prop_assert!(whole(&out, pre, post), "{value:?} -> {out:?}");
+        }
+
+        #[test]
+        fn leak_a_nir_in_any_spelling_is_redacted_whole(
+            sex in 1u32..=2, body in "[0-9]{12}", key in 0u32..100, sep in seps(),
+            zero in scripts(), (pre, post) in around(),
+        ) {
+            let digits = format!("{sex}{body}{key:02}");
+            let value = spelled(&digits, &[1, 2, 2, 2, 3, 3, 2], sep, zero);
+            let out = redact(&format!("{pre}{value}{post}"));
+            prop_assert!(whole(&out, pre, post), "{value:?} -> {out:?}");
+        }
+
+        #[test]
+        fn leak_an_iban_in_any_spelling_is_redacted_whole(
+            bban in "[0-9]{23}", sep in seps(), zero in scripts(), (pre, post) in around(),
+        ) {
+            let iban = iban_check(&bban);
+            let value = format!("FR{}", spelled(&iban[2..], &[2, 4, 4, 4, 4, 4, 3], sep, zero));
+            let out = redact(&format!("{pre}{value}{post}"));
+            prop_assert!(whole(&out, pre, post), "{value:?} -> {out:?}");
+        }
+
+        #[test]
+        fn leak_a_card_number_in_any_spelling_is_redacted_whole(
+            body in "[3-6][0-9]{14}", sep in seps(), zero in scripts(), (pre, post) in around(),
+        ) {
+            let digits = format!("{body}{}", luhn_digit(&body));
+            let value = spelled(&digits, &[4, 4, 4, 4], sep, zero);
+            let out = redact(&format!("{pre}{value}{post}"));
+            prop_assert!(whole(&out, pre, post), "{value:?} -> {out:?}");
+        }
+
+        #[test]
+        fn leak_an_email_in_any_spelling_is_redacted_whole(
+            user in "[a-z]{2,8}(\\.[a-z]{2,6})?", domain in "[a-z]{3,8}",
+            tld in prop::sample::select(vec!["fr", "com", "org", "net"]),
+            at in prop::sample::select(vec![
+                "@", " @ ", "＠", " [at] ", "[at]", "(at)", " (at) ", " at ", " arobase ",
+                " (arobase) ", "[@]", "﹫",
+            ]),
+            dot in prop::sample::select(vec![".", " point ", " dot ", "[dot]", " (point) ", "．"]),
+            (pre, post) in prop::sample::select(vec![
+                ("écrivez à ", " merci"), ("mail:", "."), ("", ""), ("(", ")"),
+            ]),
+        ) {
+            let value = format!("{user}{at}{domain}{dot}{tld}");
+            let out = redact(&format!("{pre}{value}{post}"));
+            prop_assert!(whole(&out, pre, post), "{value:?} -> {out:?}");
         }
 
         #[test]

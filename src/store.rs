@@ -12,6 +12,7 @@
 mod kb;
 mod sqlite;
 mod staff;
+pub mod worker;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -32,6 +33,11 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("cannot create the database folder {path}: {source}")]
     Folder {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("route key file {path}: {source}")]
+    KeyFile {
         path: String,
         source: std::io::Error,
     },
@@ -408,13 +414,25 @@ pub struct InboxItem {
     /// Processing attempts so far, this one included.
     pub attempts: u32,
     pub claimed_until: DateTime<Utc>,
+    /// The reply, once decided by an earlier attempt (its turn recorded then): JSON of
+    /// the platform messages, sent as they are instead of asking again.
+    pub reply: Option<serde_json::Value>,
+    /// Pieces of `reply` the platform already accepted: never sent again.
+    pub sent: u32,
 }
+
+/// How long a worker may miss its heartbeat before its inbox rows are taken by another:
+/// several beats ([`HEARTBEAT_EVERY`]) under a heavy load, far less than a lease.
+pub const HEARTBEAT_GRACE: chrono::Duration = chrono::Duration::seconds(15);
+
+/// How often a worker records that it is alive.
+pub const HEARTBEAT_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// What claiming an inbox row gave.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
     /// Ours until the lease ends: process it, then [`Store::finish_inbound`].
-    Claimed(InboxItem),
+    Claimed(Box<InboxItem>),
     /// Leased by another worker, or already finished.
     Unavailable,
     /// Tried [`INBOX_MAX_ATTEMPTS`] times: deleted, and recorded as a failed delivery.
@@ -524,7 +542,8 @@ pub trait Store: StaffStore + KbStore + Send + Sync {
         lease: chrono::Duration,
     ) -> Result<Option<InboxItem>, StoreError>;
 
-    /// Ids of inbox rows whose lease has ended (their processing crashed), oldest first.
+    /// Ids of inbox rows whose lease has ended or whose holder is gone (their processing
+    /// crashed), oldest first. Ends the leases of the workers found gone.
     fn stale_inbound(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<i64>, StoreError>;
 
     /// Takes an inbox row whose lease has ended until `now + lease`, counting an attempt;
@@ -538,6 +557,17 @@ pub trait Store: StaffStore + KbStore + Send + Sync {
 
     /// Deletes a handled inbox row (its reply delivered, or the failure recorded).
     fn finish_inbound(&self, id: i64) -> Result<(), StoreError>;
+
+    /// Keeps the reply decided for an inbox row (its turn just recorded), none sent yet.
+    fn record_reply(&self, id: i64, reply: &serde_json::Value) -> Result<(), StoreError>;
+
+    /// Records that the platform accepted the first `sent` pieces of an inbox row's reply.
+    fn record_sent(&self, id: i64, sent: u32) -> Result<(), StoreError>;
+
+    /// Records that this store's worker (the process that opened it) is alive. Rows held
+    /// by a worker whose heartbeat is older than [`HEARTBEAT_GRACE`], or whose process
+    /// is known to be gone, are stale at once ([`Store::stale_inbound`]).
+    fn beat(&self, now: DateTime<Utc>) -> Result<(), StoreError>;
 
     fn record_delivery(&self, delivery: &Delivery, now: DateTime<Utc>) -> Result<(), StoreError>;
 

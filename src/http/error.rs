@@ -146,7 +146,9 @@ impl From<StoreError> for ApiError {
             StoreError::Sqlite(_) | StoreError::Folder { .. } => {
                 Self::StoreUnavailable(e.to_string())
             }
-            StoreError::Json(_) | StoreError::Corrupt(_) => Self::Internal(e.to_string()),
+            StoreError::KeyFile { .. } | StoreError::Json(_) | StoreError::Corrupt(_) => {
+                Self::Internal(e.to_string())
+            }
         }
     }
 }

@@ -5,6 +5,8 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use chacha20poly1305::aead::{Aead, AeadCore, OsRng};
+use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use hmac::{Hmac, Mac};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
@@ -14,10 +16,12 @@ use sha2::{Digest, Sha256};
 mod kb;
 mod staff;
 
+use super::worker::Worker;
 use super::{
-    Author, Channel, Claim, Claimant, ClosedBy, Conversation, Delivery, Feedback, INBOX_KEEP_DAYS,
-    INBOX_MAX_ATTEMPTS, InboxItem, NewTicket, NewTurn, OPTION_TURN_PREFIX, PROCESSED_KEEP_DAYS,
-    Purged, Queued, Route, Store, StoreError, Ticket, TicketStatus, TrafficCount, Turn,
+    Author, Channel, Claim, Claimant, ClosedBy, Conversation, Delivery, Feedback, HEARTBEAT_GRACE,
+    INBOX_KEEP_DAYS, INBOX_MAX_ATTEMPTS, InboxItem, NewTicket, NewTurn, OPTION_TURN_PREFIX,
+    PROCESSED_KEEP_DAYS, Purged, Queued, Route, Store, StoreError, Ticket, TicketStatus,
+    TrafficCount, Turn,
 };
 use crate::privacy::Redacted;
 use crate::reply::Outcome;
@@ -29,11 +33,16 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_agents.sql"),
     include_str!("migrations/0004_staff.sql"),
     include_str!("migrations/0005_kb.sql"),
+    include_str!("migrations/0006_inbox_progress.sql"),
 ];
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
     pseudonym_key: Vec<u8>,
+    /// Seals how to reach a person (routes, inbox rows) with a key kept outside the file.
+    routes: RouteKey,
+    /// The holder of the inbox rows this store takes.
+    worker: Worker,
 }
 
 fn ts(t: DateTime<Utc>) -> i64 {
@@ -134,24 +143,126 @@ fn parse_outcome(raw: &str) -> Option<Outcome> {
     }
 }
 
+/// The key of the routes: a file outside the database (a copy of the database alone
+/// does not tell how to reach anyone), created 0600 on first use.
+struct RouteKey(XChaCha20Poly1305);
+
+/// Sealed values start with this; older rows in clear are read as they are.
+const SEALED: &str = "enc1:";
+
+impl RouteKey {
+    fn load_or_create(path: &Path) -> Result<Self, StoreError> {
+        use chacha20poly1305::KeyInit;
+        let bad = |source: std::io::Error| StoreError::KeyFile {
+            path: path.display().to_string(),
+            source,
+        };
+        let hex_key = match std::fs::read_to_string(path) {
+            Ok(text) => text.trim().to_string(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let key = hex::encode(XChaCha20Poly1305::generate_key(&mut OsRng));
+                let mut options = std::fs::OpenOptions::new();
+                options.write(true).create_new(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+                match options.open(path) {
+                    Ok(mut f) => {
+                        std::io::Write::write_all(&mut f, key.as_bytes()).map_err(bad)?;
+                        key
+                    }
+                    // Another process of the same start created it first.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        std::fs::read_to_string(path)
+                            .map_err(bad)?
+                            .trim()
+                            .to_string()
+                    }
+                    Err(e) => return Err(bad(e)),
+                }
+            }
+            Err(e) => return Err(bad(e)),
+        };
+        let key = hex::decode(&hex_key)
+            .ok()
+            .filter(|k| k.len() == 32)
+            .ok_or_else(|| {
+                bad(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "not 64 hexadecimal digits",
+                ))
+            })?;
+        Ok(Self(XChaCha20Poly1305::new(Key::from_slice(&key))))
+    }
+
+    fn random() -> Self {
+        use chacha20poly1305::KeyInit;
+        Self(XChaCha20Poly1305::new(&XChaCha20Poly1305::generate_key(
+            &mut OsRng,
+        )))
+    }
+
+    fn seal(&self, plain: &str) -> String {
+        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let sealed = self
+            .0
+            .encrypt(&nonce, plain.as_bytes())
+            .expect("XChaCha20-Poly1305 seals any length we store");
+        format!("{SEALED}{}{}", hex::encode(nonce), hex::encode(sealed))
+    }
+
+    fn open(&self, stored: &str) -> Result<String, StoreError> {
+        let Some(sealed) = stored.strip_prefix(SEALED) else {
+            return Ok(stored.to_string());
+        };
+        let corrupt = || StoreError::Corrupt("a sealed route that this key does not open".into());
+        let bytes = hex::decode(sealed).map_err(|_| corrupt())?;
+        if bytes.len() < 24 {
+            return Err(corrupt());
+        }
+        let (nonce, sealed) = bytes.split_at(24);
+        let plain = self
+            .0
+            .decrypt(XNonce::from_slice(nonce), sealed)
+            .map_err(|_| corrupt())?;
+        String::from_utf8(plain).map_err(|_| corrupt())
+    }
+}
+
+/// Where the route key lives by default: next to the database, `<file>.route-key`.
+pub fn default_route_key_file(db: &Path) -> std::path::PathBuf {
+    let mut name = db.file_name().unwrap_or_default().to_os_string();
+    name.push(".route-key");
+    db.with_file_name(name)
+}
+
 impl SqliteStore {
-    /// Opens (or creates) the database file, its folder included, and migrates it.
+    /// Opens (or creates) the database file, its folder included, and migrates it; the
+    /// route key is [`default_route_key_file`].
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with_route_key(path, None)
+    }
+
+    /// [`SqliteStore::open`] with the route key in `key_file` (created if missing).
+    pub fn open_with_route_key(path: &Path, key_file: Option<&Path>) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder {
                 path: dir.display().to_string(),
                 source,
             })?;
         }
-        Self::from_connection(Connection::open(path)?)
+        let key = match key_file {
+            Some(f) => RouteKey::load_or_create(f)?,
+            None => RouteKey::load_or_create(&default_route_key_file(path))?,
+        };
+        Self::from_connection(Connection::open(path)?, key)
     }
 
     /// A private in-memory database (unit tests).
     pub fn in_memory() -> Result<Self, StoreError> {
-        Self::from_connection(Connection::open_in_memory()?)
+        Self::from_connection(Connection::open_in_memory()?, RouteKey::random())
     }
 
-    fn from_connection(mut conn: Connection) -> Result<Self, StoreError> {
+    fn from_connection(mut conn: Connection, routes: RouteKey) -> Result<Self, StoreError> {
         conn.busy_timeout(Duration::from_secs(5))?;
         // In memory the answer is "memory": WAL applies to files only.
         let _mode: String =
@@ -164,10 +275,19 @@ impl SqliteStore {
             [],
             |r| r.get(0),
         )?;
-        Ok(Self {
+        let store = Self {
             conn: Mutex::new(conn),
             pseudonym_key: key.into_bytes(),
-        })
+            routes,
+            worker: Worker::this_process(),
+        };
+        store.beat(Utc::now())?;
+        Ok(store)
+    }
+
+    /// The worker this store takes inbox rows for.
+    pub fn worker(&self) -> &Worker {
+        &self.worker
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -176,7 +296,7 @@ impl SqliteStore {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn ticket_in(conn: &Connection, id: i64) -> Result<Option<Ticket>, StoreError> {
+    fn ticket_in(&self, conn: &Connection, id: i64) -> Result<Option<Ticket>, StoreError> {
         let row = conn
             .query_row(
                 &format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = ?1"),
@@ -184,7 +304,7 @@ impl SqliteStore {
                 ticket_row,
             )
             .optional()?;
-        row.map(RawTicket::into_ticket).transpose()
+        row.map(|t| t.into_ticket(&self.routes)).transpose()
     }
 }
 
@@ -253,7 +373,7 @@ fn ticket_row(r: &Row<'_>) -> rusqlite::Result<RawTicket> {
 }
 
 impl RawTicket {
-    fn into_ticket(self) -> Result<Ticket, StoreError> {
+    fn into_ticket(self, routes: &RouteKey) -> Result<Ticket, StoreError> {
         let bad = |what: &str, v: &str| StoreError::Corrupt(format!("{what} {v:?}"));
         Ok(Ticket {
             id: self.id,
@@ -278,7 +398,7 @@ impl RawTicket {
             route: self
                 .route
                 .as_deref()
-                .map(serde_json::from_str::<Route>)
+                .map(|r| Ok::<_, StoreError>(serde_json::from_str::<Route>(&routes.open(r)?)?))
                 .transpose()?,
         })
     }
@@ -417,13 +537,13 @@ impl Store for SqliteStore {
                 serde_json::to_string(&[ticket.question.as_str()])?,
                 serde_json::to_string(&ticket.candidates)?,
                 ticket.service,
-                serde_json::to_string(&ticket.route)?,
+                self.routes.seal(&serde_json::to_string(&ticket.route)?),
                 ts(now),
             ],
         )?;
         let id = tx.last_insert_rowid();
         bump(&tx, now, ticket.channel.as_str(), "ticket")?;
-        let t = Self::ticket_in(&tx, id)?.ok_or(StoreError::NotFound)?;
+        let t = self.ticket_in(&tx, id)?.ok_or(StoreError::NotFound)?;
         tx.commit()?;
         Ok(t)
     }
@@ -441,7 +561,7 @@ impl Store for SqliteStore {
                 ticket_row,
             )
             .optional()?;
-        row.map(RawTicket::into_ticket).transpose()
+        row.map(|t| t.into_ticket(&self.routes)).transpose()
     }
 
     fn add_question(&self, ticket: i64, question: &Redacted) -> Result<(), StoreError> {
@@ -457,7 +577,7 @@ impl Store for SqliteStore {
     }
 
     fn ticket(&self, id: i64) -> Result<Option<Ticket>, StoreError> {
-        Self::ticket_in(&self.conn(), id)
+        self.ticket_in(&self.conn(), id)
     }
 
     fn tickets(&self, status: Option<TicketStatus>) -> Result<Vec<Ticket>, StoreError> {
@@ -469,7 +589,9 @@ impl Store for SqliteStore {
         let raws = stmt
             .query_map([status.map(TicketStatus::as_str)], ticket_row)?
             .collect::<Result<Vec<_>, _>>()?;
-        raws.into_iter().map(RawTicket::into_ticket).collect()
+        raws.into_iter()
+            .map(|t| t.into_ticket(&self.routes))
+            .collect()
     }
 
     fn claim_ticket(
@@ -487,7 +609,7 @@ impl Store for SqliteStore {
              WHERE id = ?1 AND status = 'open'",
             params![id, ts(now), by.name, by.staff],
         )?;
-        let t = Self::ticket_in(&conn, id)?.ok_or(StoreError::NotFound)?;
+        let t = self.ticket_in(&conn, id)?.ok_or(StoreError::NotFound)?;
         if changed == 1 {
             return Ok(t);
         }
@@ -534,7 +656,7 @@ impl Store for SqliteStore {
              WHERE id = ?1 AND status IN ('open', 'claimed')",
             params![id, ts(now), by.as_str()],
         )?;
-        let t = Self::ticket_in(&conn, id)?.ok_or(StoreError::NotFound)?;
+        let t = self.ticket_in(&conn, id)?.ok_or(StoreError::NotFound)?;
         if changed == 1 {
             Ok(t)
         } else {
@@ -591,7 +713,11 @@ impl Store for SqliteStore {
     ) -> Result<Option<InboxItem>, StoreError> {
         let hashed = message_hash(message_id);
         let channel = message.channel.as_str();
-        let inbound = serde_json::to_string(&StoredInbound::from_queued(message))?;
+        let inbound = self
+            .routes
+            .seal(&serde_json::to_string(&StoredInbound::from_queued(
+                message,
+            ))?);
         let claimed_until = now + lease;
         let mut conn = self.conn();
         // Immediate: the write lock first, so that replicas sharing the file queue up
@@ -601,9 +727,17 @@ impl Store for SqliteStore {
             return Ok(None);
         }
         tx.execute(
-            "INSERT INTO inbox (channel, message_id, inbound, received_at, attempts, claimed_until)
-             VALUES (?1, ?2, ?3, ?4, 1, ?5)",
-            params![channel, hashed, inbound, ts(now), ts(claimed_until)],
+            "INSERT INTO inbox (channel, message_id, inbound, received_at, attempts, claimed_until,
+                                holder)
+             VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6)",
+            params![
+                channel,
+                hashed,
+                inbound,
+                ts(now),
+                ts(claimed_until),
+                self.worker.id
+            ],
         )?;
         let id = tx.last_insert_rowid();
         tx.commit()?;
@@ -613,11 +747,56 @@ impl Store for SqliteStore {
             received_at: from_ts(ts(now)),
             attempts: 1,
             claimed_until: from_ts(ts(claimed_until)),
+            reply: None,
+            sent: 0,
         }))
     }
 
     fn stale_inbound(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<i64>, StoreError> {
-        let conn = self.conn();
+        let mut conn = self.conn();
+        // Workers gone (known dead here, or silent too long): their leases end now.
+        let workers: Vec<(Worker, i64)> = {
+            let mut stmt =
+                conn.prepare("SELECT id, pid, started, boot_id, heartbeat FROM workers")?;
+            stmt.query_map([], |r| {
+                Ok((
+                    Worker {
+                        id: r.get(0)?,
+                        pid: r.get(1)?,
+                        started: r.get(2)?,
+                        boot_id: r.get(3)?,
+                    },
+                    r.get(4)?,
+                ))
+            })?
+            .collect::<Result<_, _>>()?
+        };
+        let silent = ts(now - HEARTBEAT_GRACE);
+        let gone: Vec<&Worker> = workers
+            .iter()
+            .filter(|(w, beat)| {
+                w.id != self.worker.id && (*beat < silent || self.worker.knows_dead(w))
+            })
+            .map(|(w, _)| w)
+            .collect();
+        if !gone.is_empty() {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for w in &gone {
+                let released = tx.execute(
+                    "UPDATE inbox SET claimed_until = ?2 WHERE holder = ?1 AND claimed_until > ?2",
+                    params![w.id, ts(now)],
+                )?;
+                tx.execute("DELETE FROM workers WHERE id = ?1", [&w.id])?;
+                if released > 0 {
+                    tracing::info!(
+                        released,
+                        pid = w.pid,
+                        "inbox rows of a gone worker taken back"
+                    );
+                }
+            }
+            tx.commit()?;
+        }
         let mut stmt = conn.prepare(
             "SELECT id FROM inbox WHERE claimed_until <= ?1 ORDER BY claimed_until, id LIMIT ?2",
         )?;
@@ -635,20 +814,23 @@ impl Store for SqliteStore {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let row = tx
             .query_row(
-                "SELECT channel, inbound, received_at, attempts FROM inbox
+                "SELECT channel, inbound, received_at, attempts, reply, sent FROM inbox
                  WHERE id = ?1 AND claimed_until <= ?2",
                 params![id, ts(now)],
                 |r| {
                     Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, i64>(2)?,
-                        r.get::<_, u32>(3)?,
+                        (
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, i64>(2)?,
+                            r.get::<_, u32>(3)?,
+                        ),
+                        (r.get::<_, Option<String>>(4)?, r.get::<_, u32>(5)?),
                     ))
                 },
             )
             .optional()?;
-        let Some((channel, inbound, received_at, attempts)) = row else {
+        let Some(((channel, inbound, received_at, attempts), (reply, sent))) = row else {
             return Ok(Claim::Unavailable);
         };
         if attempts >= INBOX_MAX_ATTEMPTS {
@@ -665,23 +847,52 @@ impl Store for SqliteStore {
         }
         let claimed_until = now + lease;
         tx.execute(
-            "UPDATE inbox SET attempts = attempts + 1, claimed_until = ?2 WHERE id = ?1",
-            params![id, ts(claimed_until)],
+            "UPDATE inbox SET attempts = attempts + 1, claimed_until = ?2, holder = ?3
+             WHERE id = ?1",
+            params![id, ts(claimed_until), self.worker.id],
         )?;
         tx.commit()?;
-        let stored: StoredInbound = serde_json::from_str(&inbound)?;
-        Ok(Claim::Claimed(InboxItem {
+        let stored: StoredInbound = serde_json::from_str(&self.routes.open(&inbound)?)?;
+        Ok(Claim::Claimed(Box::new(InboxItem {
             id,
             message: stored.into_queued(),
             received_at: from_ts(received_at),
             attempts: attempts + 1,
             claimed_until: from_ts(ts(claimed_until)),
-        }))
+            reply: reply.map(|r| serde_json::from_str(&r)).transpose()?,
+            sent,
+        })))
     }
 
     fn finish_inbound(&self, id: i64) -> Result<(), StoreError> {
         self.conn()
             .execute("DELETE FROM inbox WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    fn record_reply(&self, id: i64, reply: &serde_json::Value) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE inbox SET reply = ?2, sent = 0 WHERE id = ?1",
+            params![id, serde_json::to_string(reply)?],
+        )?;
+        Ok(())
+    }
+
+    fn record_sent(&self, id: i64, sent: u32) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE inbox SET sent = ?2 WHERE id = ?1",
+            params![id, sent],
+        )?;
+        Ok(())
+    }
+
+    fn beat(&self, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let w = &self.worker;
+        self.conn().execute(
+            "INSERT INTO workers (id, pid, started, boot_id, heartbeat) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (id) DO UPDATE SET heartbeat = excluded.heartbeat",
+            params![w.id, w.pid, w.started, w.boot_id, ts(now)],
+        )?;
         Ok(())
     }
 
@@ -1123,6 +1334,82 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap()
+    }
+
+    #[test]
+    fn once_rows_of_a_silent_or_dead_worker_are_taken_at_once_and_a_live_ones_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("g.sqlite");
+        let now = Utc::now();
+        let lease = Days::minutes(5);
+        let crashed = SqliteStore::open(&file).unwrap();
+        let alive = SqliteStore::open(&file).unwrap();
+        let silent = crashed
+            .enqueue_inbound("m1", &queued("a"), now, lease)
+            .unwrap()
+            .unwrap();
+        let held = alive
+            .enqueue_inbound("m2", &queued("b"), now, lease)
+            .unwrap()
+            .unwrap();
+        let next = SqliteStore::open(&file).unwrap();
+        assert!(
+            next.stale_inbound(now, 10).unwrap().is_empty(),
+            "both holders beat: their leases stand"
+        );
+        // The first holder stops beating, as a process that crashed.
+        crashed
+            .conn()
+            .execute(
+                "UPDATE workers SET heartbeat = ?2 WHERE id = ?1",
+                params![crashed.worker().id, ts(now - HEARTBEAT_GRACE) - 1],
+            )
+            .unwrap();
+        assert_eq!(next.stale_inbound(now, 10).unwrap(), vec![silent.id]);
+        assert!(matches!(
+            next.claim_inbound(silent.id, now, lease).unwrap(),
+            Claim::Claimed(_)
+        ));
+        assert!(matches!(
+            next.claim_inbound(held.id, now, lease).unwrap(),
+            Claim::Unavailable
+        ));
+
+        // A holder whose process is gone on this machine: taken without waiting.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        if !alive.worker().boot_id.is_empty() {
+            alive
+                .conn()
+                .execute(
+                    "UPDATE workers SET pid = ?2, started = '1' WHERE id = ?1",
+                    params![alive.worker().id, pid],
+                )
+                .unwrap();
+            assert_eq!(next.stale_inbound(now, 10).unwrap(), vec![held.id]);
+        }
+    }
+
+    #[test]
+    fn once_an_inbox_row_keeps_its_reply_and_the_pieces_sent() {
+        let s = SqliteStore::in_memory().unwrap();
+        let now = Utc::now();
+        let item = s
+            .enqueue_inbound("m1", &queued("a"), now, Days::seconds(1))
+            .unwrap()
+            .unwrap();
+        assert_eq!((item.reply, item.sent), (None, 0));
+        let reply =
+            serde_json::json!([{ "text": "un", "choices": [] }, { "text": "deux", "choices": [] }]);
+        s.record_reply(item.id, &reply).unwrap();
+        s.record_sent(item.id, 1).unwrap();
+        let later = now + Days::seconds(2);
+        let Claim::Claimed(again) = s.claim_inbound(item.id, later, Days::seconds(1)).unwrap()
+        else {
+            panic!("the row's lease ended");
+        };
+        assert_eq!((again.reply, again.sent), (Some(reply), 1));
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod conversation_flow;
 mod conversations;
 mod corpus;
 mod coverage;
+mod faults;
 mod gaps;
 mod grounding;
 mod handoffs;

@@ -32,6 +32,9 @@ impl Received {
 struct Shared {
     received: Arc<Mutex<Vec<Received>>>,
     failures: Arc<AtomicUsize>,
+    /// Requests answered at once before the platform turns slow, and how slow (ms).
+    fast: Arc<AtomicUsize>,
+    slow_ms: Arc<AtomicUsize>,
 }
 
 pub struct Stub {
@@ -46,6 +49,15 @@ async fn record(
     raw: Bytes,
 ) -> (StatusCode, axum::Json<Value>) {
     let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+    let slow = s.slow_ms.load(Ordering::SeqCst);
+    let fast = s
+        .fast
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok();
+    if slow > 0 && !fast {
+        // Accepted only once answered: a sender that dies while waiting sent nothing.
+        tokio::time::sleep(Duration::from_millis(slow as u64)).await;
+    }
     s.received.lock().unwrap().push(Received {
         path: uri.path().to_string(),
         headers,
@@ -80,6 +92,12 @@ impl Stub {
             base: format!("http://{addr}"),
             shared,
         }
+    }
+
+    /// After the next `fast` requests, each is answered (and recorded) `ms` late.
+    pub fn slow_after(&self, fast: usize, ms: u64) {
+        self.shared.fast.store(fast, Ordering::SeqCst);
+        self.shared.slow_ms.store(ms as usize, Ordering::SeqCst);
     }
 
     /// The next `n` requests get a 503.
