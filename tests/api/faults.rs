@@ -201,7 +201,10 @@ async fn leak_personal_values_in_unusual_spellings_are_not_stored_in_clear_from_
     let values = generated();
     assert_eq!(values.len(), 80);
     let stub = Stub::start().await;
-    let app = TestApp::spawn_with(&telegram_flags(&stub)).await;
+    // One client sends all 160 messages: above the default per-client rate.
+    let mut flags = telegram_flags(&stub);
+    flags.extend(["--rate-public", "100000"]);
+    let app = TestApp::spawn_with(&flags).await;
     for (i, v) in values.iter().enumerate() {
         let text = format!("Bonjour, voici {} pour mon dossier", v.typed);
         let session = format!("leak-session-{i:04}-abcdef");

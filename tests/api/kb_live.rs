@@ -212,7 +212,8 @@ async fn served_within(app: &TestApp, expected: &str, limit: Duration) -> Option
 
 #[tokio::test]
 async fn live_a_validated_change_is_served_by_both_replicas_without_restart() {
-    let first = TestApp::spawn_with(&["--kb-watch-ms", "500"]).await;
+    // The test polls from one address: above the default per-client rate.
+    let first = TestApp::spawn_with(&["--kb-watch-ms", "500", "--rate-public", "100000"]).await;
     // A second replica: its own state and engine, the same SQLite file.
     let second = first.restart().await;
     let store = first.state.store.as_ref();
@@ -271,7 +272,18 @@ async fn live_a_validated_change_is_served_by_both_replicas_without_restart() {
 
 #[tokio::test]
 async fn live_an_engine_swap_under_load_drops_no_question() {
-    let app = TestApp::spawn_with(&["--kb-watch-ms", "100", "--max-inflight", "512"]).await;
+    // Hundreds of residents at once, here from one address: above the per-client limits.
+    let app = TestApp::spawn_with(&[
+        "--kb-watch-ms",
+        "100",
+        "--max-inflight",
+        "512",
+        "--rate-public",
+        "100000",
+        "--max-connections-per-client",
+        "1000",
+    ])
+    .await;
     let store = app.state.store.as_ref();
     let editor = app.add_staff("nadia@test.example", &[Role::Editor], &["etat-civil"]);
     let validator = app.add_staff("yann@test.example", &[Role::Validator], &["etat-civil"]);
