@@ -265,6 +265,8 @@ async fn every_console_link_and_form_is_in_the_role_matrix() {
             let path = id_segment.replace_all(&cap[3], "/{id}$1").to_string();
             let path = if path.starts_with("/console/admin/services/") {
                 "/console/admin/services/{service}".to_string()
+            } else if path.starts_with("/console/admin/self-validation/") {
+                "/console/admin/self-validation/{service}".to_string()
             } else if path.starts_with("/console/kb/service/") {
                 service
                     .replace(&path, "/console/kb/service/{service}")
