@@ -619,3 +619,66 @@ fn apply(store: &dyn guichet::store::Store, path: &str, entry: &str, content: St
         )
         .unwrap();
 }
+
+#[tokio::test]
+async fn console_proposals_a_translation_added_and_a_withdrawal_are_proposed_from_the_form() {
+    let app = TestApp::spawn().await;
+    let editor = signed_in(&app, "nadia@test.example", &[Role::Editor], &["etat-civil"]).await;
+    let validator = signed_in(
+        &app,
+        "yann@test.example",
+        &[Role::Validator],
+        &["etat-civil"],
+    )
+    .await;
+    let action = "/console/kb/recensement-citoyen/propose";
+    let mut fields = form_fields(&page(&editor, action).await, action);
+    set(&mut fields, "new_lang", "es");
+    set(
+        &mut fields,
+        "new_question",
+        "¿Cómo hacer el censo ciudadano a los 16 años?",
+    );
+    set(
+        &mut fields,
+        "new_answer",
+        "Se hace en el ayuntamiento o en línea.",
+    );
+    let r = post_fields(&editor, action, &fields).await;
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    let draft = drafts(&app).pop().unwrap();
+    let text = draft.content.unwrap();
+    assert!(text.contains("[translations.es]"), "{text}");
+    assert!(text.contains("Se hace en el ayuntamiento o en línea."));
+    let review = page(&validator, "/console/review").await;
+    assert!(
+        review.contains("Traduction (espagnol) : réponse"),
+        "{review}"
+    );
+    assert!(
+        inserted(&review)
+            .iter()
+            .any(|i| i.contains("Se hace en el ayuntamiento"))
+    );
+    let r = validator
+        .post(&format!("/console/review/{}/validate", draft.id), &[])
+        .await;
+    assert_eq!(r.status(), 303);
+
+    // The live text now has the translation: the form shows it, editable; a withdrawal.
+    let mut fields = form_fields(&page(&editor, action).await, action);
+    assert_eq!(
+        get_field(&fields, "tr_es_answer"),
+        "Se hace en el ayuntamiento o en línea."
+    );
+    set(&mut fields, "withdraw", "1");
+    let r = post_fields(&editor, action, &fields).await;
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    let draft = drafts(&app).pop().unwrap();
+    assert!(draft.content.unwrap().contains("status = \"withdrawn\""));
+    assert!(
+        page(&validator, "/console/review")
+            .await
+            .contains("retrait proposé")
+    );
+}
