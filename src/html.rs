@@ -7,6 +7,7 @@ pub mod console;
 pub mod inbox;
 pub mod kb;
 pub mod probe;
+pub mod proposals;
 pub mod report;
 pub mod try_it;
 

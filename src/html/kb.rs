@@ -220,7 +220,14 @@ fn texts(e: &Entry, all_variants: bool) -> Markup {
     }
 }
 
-pub fn entry_page(chrome: &Chrome, e: &Entry, service: &Service, now: DateTime<Utc>) -> Markup {
+/// An entry's page; `may_propose`: the person is an editor of its service.
+pub fn entry_page(
+    chrome: &Chrome,
+    e: &Entry,
+    service: &Service,
+    now: DateTime<Utc>,
+    may_propose: bool,
+) -> Markup {
     let contacts = service.contacts("fr", now);
     page(
         chrome,
@@ -231,6 +238,10 @@ pub fn entry_page(chrome: &Chrome, e: &Entry, service: &Service, now: DateTime<U
                 a.button.secondary href={ "/console/kb/service/" (service.key) "/print" } {
                     "Livret du service : " (service.name)
                 }
+                @if may_propose {
+                    a.button.secondary href={ "/console/kb/" (e.id) "/propose" } { "Proposer une modification" }
+                }
+                a href={ "/console/kb/" (e.id) "/history" } { "Historique" }
                 a href="/console/kb" { "Retour à la recherche" }
             }
             div.entry-layout {

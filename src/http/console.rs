@@ -89,13 +89,19 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Staff {
 
 /// The sections of the top navigation, those `account` may open.
 pub fn nav(account: &Account, current: &str) -> Vec<NavItem> {
-    let items: [(&'static str, &'static str, Action); 5] = [
+    let items: [(&'static str, &'static str, Action); 7] = [
         ("/console/inbox", "Demandes", Action::SeeInbox),
         (
             "/console/kb",
             "Base de connaissances",
             Action::ReadKnowledge,
         ),
+        (
+            "/console/proposals",
+            "Mes propositions",
+            Action::ProposeKnowledge,
+        ),
+        ("/console/review", "Relecture", Action::ValidateKnowledge),
         ("/console/try", "Essayer", Action::TryAssistant),
         ("/console/coverage", "Couverture", Action::SeeCoverage),
         (

@@ -62,6 +62,8 @@ async fn a_state_change_without_the_session_csrf_token_is_refused_and_changes_no
 const ANY: &[Role] = &[Role::Agent, Role::Editor, Role::Validator, Role::Admin];
 const ADMIN: &[Role] = &[Role::Admin];
 const SIGNED: &[Role] = &[];
+const EDITOR: &[Role] = &[Role::Editor];
+const VALIDATOR: &[Role] = &[Role::Validator];
 
 /// Every console route (method, path, who), `{id}` a placeholder for an id that exists
 /// nowhere (so that an allowed action fails with 404 rather than changing anything).
@@ -78,6 +80,19 @@ const MATRIX: &[(&str, &str, &[Role])] = &[
     ("GET", "/console/kb/{entry}", ANY),
     ("GET", "/console/kb/{entry}/print", ANY),
     ("GET", "/console/kb/service/{service}/print", ANY),
+    ("GET", "/console/kb/{entry}/history", ANY),
+    ("GET", "/console/kb/{entry}/propose", EDITOR),
+    ("POST", "/console/kb/{entry}/propose", EDITOR),
+    ("GET", "/console/proposals", EDITOR),
+    ("GET", "/console/proposals/new", EDITOR),
+    ("POST", "/console/proposals/new", EDITOR),
+    ("POST", "/console/proposals/{id}/cancel", EDITOR),
+    ("POST", "/console/kb/revisions/{id}/restore", EDITOR),
+    ("GET", "/console/review", VALIDATOR),
+    ("POST", "/console/review/{id}/validate", VALIDATOR),
+    ("POST", "/console/review/{id}/send-back", VALIDATOR),
+    ("GET", "/console/admin/self-validation", ADMIN),
+    ("POST", "/console/admin/self-validation/{service}", ADMIN),
     ("GET", "/console/try", ANY),
     ("GET", "/console/coverage", ANY),
     ("GET", "/console/coverage/report", ANY),
@@ -250,6 +265,8 @@ async fn every_console_link_and_form_is_in_the_role_matrix() {
             let path = id_segment.replace_all(&cap[3], "/{id}$1").to_string();
             let path = if path.starts_with("/console/admin/services/") {
                 "/console/admin/services/{service}".to_string()
+            } else if path.starts_with("/console/admin/self-validation/") {
+                "/console/admin/self-validation/{service}".to_string()
             } else if path.starts_with("/console/kb/service/") {
                 service
                     .replace(&path, "/console/kb/service/{service}")

@@ -10,6 +10,7 @@ mod config;
 mod console_auth;
 mod console_inbox;
 mod console_kb;
+mod console_proposals;
 mod conversation_flow;
 mod conversations;
 mod corpus;

@@ -45,13 +45,14 @@ fn services_of(state: &AppState) -> Result<Vec<(String, String)>, ConsoleError> 
         .collect())
 }
 
-fn sub_nav(current: &str) -> Markup {
+pub(super) fn sub_nav(current: &str) -> Markup {
     html! {
         nav aria-label="Administration" {
             ul.plain {
                 @for (href, label) in [
                     ("/console/admin/staff", "Comptes"),
                     ("/console/admin/services", "Services : coordonnées et horaires"),
+                    ("/console/admin/self-validation", "Validation de ses propres propositions"),
                     ("/console/admin/audit", "Journal des actions"),
                 ] {
                     li {

@@ -52,7 +52,58 @@ async fn home(State(state): State<AppState>, me: Staff) -> Result<Response, Cons
     } else {
         None
     };
+    let todo = if account.may(Action::ValidateKnowledge) {
+        Some(super::proposals::validator_todo(&state, &account).await?)
+    } else {
+        None
+    };
+    // A version of the knowledge base that failed its checks: the previous one serves.
+    let refused = (account.may(Action::ValidateKnowledge) || account.may(Action::ManageStaff))
+        .then(|| state.kb.problem())
+        .flatten();
     let body = html! {
+        @if let Some(p) = &refused {
+            div.notice.error role="alert" {
+                p { b { "Une version de la base de connaissances a été refusée" }
+                    @if p.version > 0 { " (version " (p.version) ")" }
+                    " : la version précédente reste servie. À corriger :" }
+                ul.plain { @for line in &p.problems { li { (line) } } }
+            }
+        }
+        @if let Some((waiting_kb, due)) = &todo {
+            section aria-labelledby="a-valider" {
+                h2 id="a-valider" { "Base de connaissances de vos services" }
+                div.cards {
+                    div.card { b { (waiting_kb) } a href="/console/review" { "proposition(s) en attente de validation" } }
+                }
+                @if due.is_empty() {
+                    p.muted { "Aucune fiche de vos services n'est à revoir dans les 30 jours." }
+                } @else {
+                    table.stack.review-dates {
+                        caption { "Fiches à revoir (date de relecture dans les 30 jours ou passée)" }
+                        thead { tr {
+                            th scope="col" { "Fiche" }
+                            th scope="col" { "Service" }
+                            th scope="col" { "À revoir le" }
+                        } }
+                        tbody {
+                            @for d in due {
+                                tr {
+                                    td { a href={ "/console/kb/" (d.entry_id) "/history" } { (d.question) } }
+                                    td { (d.service) }
+                                    td {
+                                        (d.review_by.format("%d/%m/%Y"))
+                                        @if d.past {
+                                            " " span.badge.closed-now { "date passée : la fiche n'est plus servie" }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
         @if let Some((open, mine)) = waiting {
             div.cards {
                 div.card { b { (open) } "demande(s) en attente d'un agent" }
@@ -83,6 +134,10 @@ fn section_help(href: &str) -> &'static str {
         "/console/kb" => {
             "Les réponses validées, pour le guichet et le téléphone : chercher, lire, imprimer."
         }
+        "/console/proposals" => {
+            "Proposer une nouvelle fiche ou une modification, suivre vos propositions."
+        }
+        "/console/review" => "Les propositions pour vos services : relire, valider ou renvoyer.",
         "/console/try" => "Ce que l'assistant répondrait à une question, et pourquoi.",
         "/console/coverage" => "Le rapport de couverture et le test d'une liste de questions.",
         "/console/admin/staff" => "Comptes, rôles et journal des actions.",

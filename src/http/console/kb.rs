@@ -175,11 +175,13 @@ async fn entry(
 ) -> Result<Page, ConsoleError> {
     let engine = state.engine()?;
     let (e, service) = find(&engine, &id)?;
+    let may_propose = crate::kb::may_for(me.account(), Action::ProposeKnowledge, &e.service);
     Ok(Page(kb::entry_page(
         &me.chrome("/console/kb"),
         e,
         service,
         chrono::Utc::now(),
+        may_propose,
     )))
 }
 
