@@ -8,6 +8,7 @@ pub mod inbox;
 pub mod kb;
 pub mod probe;
 pub mod report;
+pub mod training;
 pub mod try_it;
 
 pub use maud::{DOCTYPE, Markup, PreEscaped, html};
