@@ -62,6 +62,9 @@ async fn a_state_change_without_the_session_csrf_token_is_refused_and_changes_no
 const ANY: &[Role] = &[Role::Agent, Role::Editor, Role::Validator, Role::Admin];
 const ADMIN: &[Role] = &[Role::Admin];
 const SIGNED: &[Role] = &[];
+/// The training loop: editors act, validators read.
+const EDITOR: &[Role] = &[Role::Editor];
+const EDITOR_VALIDATOR: &[Role] = &[Role::Editor, Role::Validator];
 
 /// Every console route (method, path, who), `{id}` a placeholder for an id that exists
 /// nowhere (so that an allowed action fails with 404 rather than changing anything).
@@ -92,6 +95,12 @@ const MATRIX: &[(&str, &str, &[Role])] = &[
     ("GET", "/console/admin/audit", ADMIN),
     ("GET", "/console/admin/services", ADMIN),
     ("POST", "/console/admin/services/{service}", ADMIN),
+    ("GET", "/console/training", EDITOR_VALIDATOR),
+    ("POST", "/console/training/attach/choose", EDITOR),
+    ("POST", "/console/training/attach", EDITOR),
+    ("POST", "/console/training/create/form", EDITOR),
+    ("POST", "/console/training/create", EDITOR),
+    ("POST", "/console/training/dismiss", EDITOR),
     // Last: they end the session.
     ("POST", "/console/logout-everywhere", SIGNED),
     ("POST", "/console/logout", SIGNED),

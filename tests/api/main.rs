@@ -9,6 +9,7 @@ mod config;
 mod console_auth;
 mod console_inbox;
 mod console_kb;
+mod console_training;
 mod conversation_flow;
 mod conversations;
 mod corpus;
