@@ -471,3 +471,104 @@ async fn training_calibrate_from_store_builds_its_set_from_the_labels() {
     assert!(policy.contains("--from-store"), "{policy}");
     guichet::policy::Policy::from_file(&out).expect("the written policy reads back");
 }
+
+#[tokio::test]
+async fn training_create_drafts_an_entry_and_attach_shows_the_checks_warnings() {
+    let app = TestApp::spawn().await;
+    let store = app.state.store.clone();
+    let grandfather = "papier de naissance de mon grand père";
+    assert_ne!(asked(&app, grandfather).await["outcome"], "answer");
+    assert_eq!(asked(&app, QUESTION).await["outcome"], "handoff");
+    let editor = editor_of_all(&app).await;
+
+    // acte-naissance-copie has 6 alternates, the most corpus/README.md asks for: a 7th
+    // is proposed, and the check's warning is shown.
+    let done = editor
+        .post(
+            "/console/training/attach",
+            &[
+                ("days", "30"),
+                ("q", grandfather),
+                ("entry", "acte-naissance-copie"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status(), 200);
+    let done = done.text().await.unwrap();
+    assert!(
+        done.contains("7 formulation(s) dans alternates"),
+        "the warning is shown: {done}"
+    );
+
+    let form = editor
+        .post(
+            "/console/training/create/form",
+            &[("days", "30"), ("q", QUESTION)],
+        )
+        .await;
+    assert_eq!(form.status(), 200);
+    let form = form.text().await.unwrap();
+    assert!(
+        form.contains(&format!("name=\"question\" value=\"{QUESTION}\"")),
+        "{form}"
+    );
+    let answer = "Votre enfant se fait recenser à la mairie dans les trois mois qui suivent ses 16 ans, avec sa carte d'identité et le livret de famille.";
+    let fields = |service: &'static str| {
+        [
+            ("days", "30"),
+            ("q", QUESTION),
+            ("service", service),
+            ("question", "Où faire recenser mon enfant à 16 ans ?"),
+            ("answer", answer),
+        ]
+    };
+    // An editor of état civil only may not draft an entry for another service.
+    let own = signed_in(&app, "nadia@belleval.fr", &[Role::Editor], &["etat-civil"]).await;
+    let refused = own
+        .post("/console/training/create", &fields("dechets"))
+        .await;
+    assert_eq!(refused.status(), 403);
+    assert_eq!(store.kb_drafts(None).unwrap().len(), 1, "the attach only");
+    let created = editor
+        .post("/console/training/create", &fields("etat-civil"))
+        .await;
+    assert_eq!(created.status(), 200);
+    let created = created.text().await.unwrap();
+    assert!(created.contains("Proposition n°"), "{created}");
+    let drafts = store.kb_drafts(Some(&["etat-civil".to_string()])).unwrap();
+    let draft = drafts
+        .iter()
+        .find(|d| d.path == "entries/etat-civil/ou-faire-recenser-mon-enfant-a-16-ans.md")
+        .expect("the new entry is a draft of its service");
+    let text = draft.content.as_deref().unwrap();
+    assert!(text.contains("status = \"draft\""));
+    assert!(
+        text.contains(&format!("alternates = [\"{QUESTION}\"]")),
+        "{text}"
+    );
+    assert!(text.trim_end().ends_with(answer));
+    let label = store
+        .kb_labels()
+        .unwrap()
+        .into_iter()
+        .find(|l| l.question == QUESTION)
+        .unwrap();
+    assert_eq!(label.decision, LabelDecision::Create);
+    assert_eq!(
+        label.entry_id.as_deref(),
+        Some("ou-faire-recenser-mon-enfant-a-16-ans")
+    );
+    assert_eq!(label.revision, Some(draft.id));
+    // Once labelled, the question is no longer one to act on.
+    let refused = own
+        .post(
+            "/console/training/create/form",
+            &[("days", "30"), ("q", QUESTION)],
+        )
+        .await;
+    assert_eq!(
+        refused.status(),
+        422,
+        "already labelled: no longer on the page"
+    );
+}
