@@ -471,6 +471,14 @@ async fn training_calibrate_from_store_builds_its_set_from_the_labels() {
         "{}",
         String::from_utf8_lossy(&fitted.stderr)
     );
+    eprintln!(
+        "calibrate --from-store: {}",
+        String::from_utf8_lossy(&fitted.stderr)
+            .lines()
+            .filter(|l| l.starts_with("store"))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
     let policy = std::fs::read_to_string(&out).unwrap();
     assert!(policy.contains("--from-store"), "{policy}");
     guichet::policy::Policy::from_file(&out).expect("the written policy reads back");
