@@ -3,13 +3,24 @@
 //! right entry is among the options" per clarify window), then the answer and clarify
 //! thresholds that keep wrong answers and missed hand-offs within targets.
 //! Every set counts equally, however many queries it has.
+//!
+//! A deployment's own labels (the training loop's decisions in the store: this question ->
+//! this entry, or -> hand-off) become one more labelled set over the store's live
+//! knowledge base ([`store_set`]), so `guichet calibrate --from-store` fits the policy on
+//! the city's own residents' phrasing and its own out-of-scope traffic.
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::eval::{Probe, decide_all, score};
+use crate::eval::{EvalEntry, EvalQuery, EvalSet, Probe, decide_all, score};
+use crate::kb::{self, KbError};
 use crate::policy::{
     Calibration, FEATURES, Features, Policy, PolicyError, Weights, features, options, rank,
 };
+use crate::store::{LabelDecision, RevisionStatus, Store, StoreError};
+use crate::text::fold;
 
 /// What the thresholds must hold on every set.
 #[derive(Debug, Clone, Copy)]
@@ -293,6 +304,141 @@ pub fn fit(sets: &[LabelledSet]) -> Result<(Policy, FitSummary), PolicyError> {
             log_loss,
         },
     ))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CalibrateError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Kb(#[from] KbError),
+    /// Too few labels to fit anything but noise; nothing was written.
+    #[error(
+        "trop peu de questions étiquetées dans la base : {usable} utilisable(s) ({answerable} rattachée(s) à une fiche, {handoffs} écartée(s)), il en faut au moins {min}, dont au moins une de chaque sorte ({skipped} étiquette(s) laissée(s) de côté : fiche hors ligne ou proposition non validée). Traitez d'autres questions dans la console (Questions sans réponse) ou ajoutez des jeux --set."
+    )]
+    TooFew {
+        usable: usize,
+        answerable: usize,
+        handoffs: usize,
+        skipped: usize,
+        min: usize,
+    },
+}
+
+/// Fewest usable labels `--from-store` fits on by default: under that, thresholds would
+/// follow a handful of questions.
+pub const MIN_STORE_LABELS: usize = 20;
+
+/// The labelled set of a deployment: its live entries and its labelled questions.
+pub struct StoreSet {
+    pub set: EvalSet,
+    /// Questions labelled with a live entry (attach, create).
+    pub answerable: usize,
+    /// Questions labelled as for a person (dismiss).
+    pub handoffs: usize,
+    /// Labels left out, with why (the question, redacted, and the reason in French).
+    pub skipped: Vec<(String, String)>,
+}
+
+impl StoreSet {
+    pub fn usable(&self) -> usize {
+        self.answerable + self.handoffs
+    }
+
+    /// Refuses a set too small to fit on: fewer than `min` labels, or none of one kind
+    /// (without hand-offs the clarify threshold would have nothing to hold; without
+    /// answers, the answer threshold).
+    pub fn enough(&self, min: usize) -> Result<(), CalibrateError> {
+        if self.usable() < min || self.answerable == 0 || self.handoffs == 0 {
+            return Err(CalibrateError::TooFew {
+                usable: self.usable(),
+                answerable: self.answerable,
+                handoffs: self.handoffs,
+                skipped: self.skipped.len(),
+                min,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The store's labels as a labelled set over its live knowledge base (as of `today`):
+/// a question attached to or drafted into an entry expects that entry, kept only while
+/// the entry is served and, when the label names the proposal it made, once that
+/// proposal was validated; a dismissed question expects a hand-off. A question labelled
+/// twice keeps its latest label. The labelled questions are taken out of the entries'
+/// alternates (an attached question is one of them once validated): calibration then
+/// measures how the policy treats residents' phrasings it has not seen, not how it finds
+/// a text it indexed word for word.
+pub fn store_set(store: &dyn Store, today: NaiveDate) -> Result<StoreSet, CalibrateError> {
+    let loaded = kb::load(store, today)?;
+    let corpus = &loaded.corpus;
+    let mut latest = BTreeMap::new();
+    for label in store.kb_labels()? {
+        latest.insert(fold(&label.question), label);
+    }
+    let mut skipped = Vec::new();
+    let mut queries = Vec::new();
+    let (mut answerable, mut handoffs) = (0, 0);
+    for label in latest.into_values() {
+        if let Some(id) = &label.entry_id {
+            if corpus.index_of(id).is_none() {
+                skipped.push((label.question, format!("la fiche {id} n'est pas servie")));
+                continue;
+            }
+            if let Some(rev) = label.revision {
+                let validated = store
+                    .kb_revision(rev)?
+                    .is_some_and(|r| r.status == RevisionStatus::Validated);
+                if !validated {
+                    skipped.push((
+                        label.question,
+                        format!("la proposition n° {rev} n'est pas validée"),
+                    ));
+                    continue;
+                }
+            }
+            answerable += 1;
+        } else if label.decision == LabelDecision::Dismiss {
+            handoffs += 1;
+        } else {
+            skipped.push((label.question, "étiquette sans fiche".into()));
+            continue;
+        }
+        queries.push(EvalQuery {
+            query: label.question,
+            entry_id: label.entry_id,
+            lang: label
+                .lang
+                .unwrap_or_else(|| crate::corpus::PRIMARY_LANG.to_string()),
+            kb: None,
+            kind: Some(label.decision.as_str().to_string()),
+        });
+    }
+    let held_out: BTreeSet<String> = queries.iter().map(|q| fold(&q.query)).collect();
+    let entries = corpus
+        .entries()
+        .iter()
+        .map(|e| EvalEntry {
+            id: e.id.to_string(),
+            question: e.question.clone(),
+            answer: Some(e.answer.clone()),
+            lang: e.lang.clone(),
+            variants: e
+                .alternates
+                .iter()
+                .filter(|a| !held_out.contains(&fold(a)))
+                .cloned()
+                .collect(),
+            kb: None,
+        })
+        .collect();
+    Ok(StoreSet {
+        set: EvalSet { entries, queries },
+        answerable,
+        handoffs,
+        skipped,
+    })
 }
 
 #[cfg(test)]

@@ -208,8 +208,15 @@ pub enum Command {
         /// A labelled set: NAME=DIR[:LANG][#KB][@MAX_WRONG[,MIN_RECALL]], DIR holding
         /// entries.jsonl and queries.dev.jsonl; #KB keeps one knowledge base (one hint3 bot);
         /// the targets after @ override the defaults for that set.
-        #[arg(long = "set", required = true)]
+        #[arg(long = "set", required_unless_present = "from_store")]
         sets: Vec<String>,
+        /// Also fit on the deployment's own labels (the console's training loop) over the
+        /// live knowledge base of the store (GUICHET_DB).
+        #[arg(long)]
+        from_store: bool,
+        /// Fewest usable labels `--from-store` fits on.
+        #[arg(long, default_value_t = crate::calibrate::MIN_STORE_LABELS)]
+        min_labels: usize,
         /// Highest wrong-answer rate allowed on any set.
         #[arg(long, default_value_t = 0.05)]
         max_wrong_rate: f64,
@@ -384,6 +391,8 @@ pub fn run(cli: Cli) -> Result<i32> {
         } => quality(&config, &data, &out, &svg, steps),
         Command::Calibrate {
             sets,
+            from_store,
+            min_labels,
             max_wrong_rate,
             min_handoff_recall,
             out,
@@ -391,6 +400,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         } => calibrate(
             &config,
             &sets,
+            from_store.then_some(min_labels),
             Targets {
                 max_wrong_rate,
                 min_handoff_recall,
@@ -1143,9 +1153,49 @@ fn parse_set(spec: &str, defaults: Targets) -> Result<SetArg> {
     })
 }
 
-fn calibrate(config: &Config, specs: &[String], targets: Targets, out: &Path) -> Result<i32> {
+/// The store's labels as one more set (`--from-store`), refused when too few.
+fn store_labelled_set(
+    config: &Config,
+    embedder: &Arc<dyn Embedder>,
+    min_labels: usize,
+    targets: Targets,
+) -> Result<LabelledSet> {
+    let store = kb::open(config)?;
+    let found = crate::calibrate::store_set(&store, Local::now().date_naive())?;
+    for (question, why) in &found.skipped {
+        eprintln!("label left out: {question:?}: {why}");
+    }
+    found.enough(min_labels)?;
+    let engines = found
+        .set
+        .engines(embedder.clone(), &eval_options(config, Policy::default()))?;
+    eprintln!(
+        "store {}: {} labelled questions probed ({} answered by an entry, {} for a person), {} entries",
+        config.db.display(),
+        found.usable(),
+        found.answerable,
+        found.handoffs,
+        found.set.entries.len()
+    );
+    Ok(LabelledSet {
+        name: "store".into(),
+        probes: eval::probe(&found.set, &engines)?,
+        targets,
+    })
+}
+
+fn calibrate(
+    config: &Config,
+    specs: &[String],
+    from_store: Option<usize>,
+    targets: Targets,
+    out: &Path,
+) -> Result<i32> {
     let embedder = load_embedder(config)?;
     let mut sets = Vec::new();
+    if let Some(min_labels) = from_store {
+        sets.push(store_labelled_set(config, &embedder, min_labels, targets)?);
+    }
     for spec in specs {
         let SetArg {
             name,
@@ -1177,9 +1227,10 @@ fn calibrate(config: &Config, specs: &[String], targets: Targets, out: &Path) ->
     policy.provenance = format!(
         "fitted {} by `guichet calibrate {}` (default targets: max wrong-answer rate {}, min hand-off recall {}); top-1 with these weights: {}; log loss {:.3}",
         Local::now().format("%Y-%m-%d"),
-        specs
-            .iter()
-            .map(|s| format!("--set {s}"))
+        from_store
+            .map(|_| "--from-store".to_string())
+            .into_iter()
+            .chain(specs.iter().map(|s| format!("--set {s}")))
             .collect::<Vec<_>>()
             .join(" "),
         targets.max_wrong_rate,

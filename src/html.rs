@@ -9,6 +9,7 @@ pub mod kb;
 pub mod probe;
 pub mod proposals;
 pub mod report;
+pub mod training;
 pub mod try_it;
 
 pub use maud::{DOCTYPE, Markup, PreEscaped, html};

@@ -55,3 +55,4 @@ pub mod retrieval;
 pub mod staff;
 pub mod store;
 pub mod text;
+pub mod training;

@@ -148,6 +148,28 @@ pub fn attribute(placed: &[Option<String>]) -> (Option<String>, Evidence) {
 
 /// Groups `asked` by meaning; largest gaps first.
 pub fn mine(engine: &Engine, asked: &[Asked], threshold: f32) -> Result<Vec<Gap>, EngineError> {
+    Ok(mine_members(engine, asked, threshold)?
+        .into_iter()
+        .map(|(gap, _)| gap)
+        .collect())
+}
+
+/// One distinct question of a group (texts equal once folded count as one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Member {
+    /// As stored (redacted), the first spelling seen.
+    pub text: String,
+    pub handed_off: usize,
+    pub clarified: usize,
+}
+
+/// [`mine`], with every distinct question of each group, most central first (the
+/// console's training page lists them all for an editor to attach or dismiss).
+pub fn mine_members(
+    engine: &Engine,
+    asked: &[Asked],
+    threshold: f32,
+) -> Result<Vec<(Gap, Vec<Member>)>, EngineError> {
     // Distinct texts (by folded form), with how often and how each was left unanswered.
     let mut distinct: BTreeMap<String, (String, usize, usize)> = BTreeMap::new();
     for a in asked {
@@ -198,17 +220,28 @@ pub fn mine(engine: &Engine, asked: &[Asked], threshold: f32) -> Result<Vec<Gap>
             .map(|&i| placed_in(engine, &items[i].0))
             .collect::<Result<_, _>>()?;
         let (service, evidence) = attribute(&placed);
-        gaps.push(Gap {
-            size: members.iter().map(|&i| items[i].1 + items[i].2).sum(),
-            handed_off: members.iter().map(|&i| items[i].1).sum(),
-            clarified: members.iter().map(|&i| items[i].2).sum(),
-            representatives,
-            closest,
-            service,
-            evidence,
-        });
+        let listed = central
+            .iter()
+            .map(|&i| Member {
+                text: items[i].0.clone(),
+                handed_off: items[i].1,
+                clarified: items[i].2,
+            })
+            .collect();
+        gaps.push((
+            Gap {
+                size: members.iter().map(|&i| items[i].1 + items[i].2).sum(),
+                handed_off: members.iter().map(|&i| items[i].1).sum(),
+                clarified: members.iter().map(|&i| items[i].2).sum(),
+                representatives,
+                closest,
+                service,
+                evidence,
+            },
+            listed,
+        ));
     }
-    gaps.sort_by(|a, b| {
+    gaps.sort_by(|(a, _), (b, _)| {
         b.size
             .cmp(&a.size)
             .then(a.representatives.cmp(&b.representatives))

@@ -89,7 +89,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Staff {
 
 /// The sections of the top navigation, those `account` may open.
 pub fn nav(account: &Account, current: &str) -> Vec<NavItem> {
-    let items: [(&'static str, &'static str, Action); 7] = [
+    let items = [
         ("/console/inbox", "Demandes", Action::SeeInbox),
         (
             "/console/kb",
@@ -103,6 +103,11 @@ pub fn nav(account: &Account, current: &str) -> Vec<NavItem> {
         ),
         ("/console/review", "Relecture", Action::ValidateKnowledge),
         ("/console/try", "Essayer", Action::TryAssistant),
+        (
+            "/console/training",
+            "Questions sans réponse",
+            Action::ProposeKnowledge,
+        ),
         ("/console/coverage", "Couverture", Action::SeeCoverage),
         (
             "/console/admin/staff",

@@ -64,6 +64,8 @@ const ADMIN: &[Role] = &[Role::Admin];
 const SIGNED: &[Role] = &[];
 const EDITOR: &[Role] = &[Role::Editor];
 const VALIDATOR: &[Role] = &[Role::Validator];
+/// The training loop: editors act, validators read.
+const EDITOR_VALIDATOR: &[Role] = &[Role::Editor, Role::Validator];
 
 /// Every console route (method, path, who), `{id}` a placeholder for an id that exists
 /// nowhere (so that an allowed action fails with 404 rather than changing anything).
@@ -107,6 +109,12 @@ const MATRIX: &[(&str, &str, &[Role])] = &[
     ("GET", "/console/admin/audit", ADMIN),
     ("GET", "/console/admin/services", ADMIN),
     ("POST", "/console/admin/services/{service}", ADMIN),
+    ("GET", "/console/training", EDITOR_VALIDATOR),
+    ("POST", "/console/training/attach/choose", EDITOR),
+    ("POST", "/console/training/attach", EDITOR),
+    ("POST", "/console/training/create/form", EDITOR),
+    ("POST", "/console/training/create", EDITOR),
+    ("POST", "/console/training/dismiss", EDITOR),
     // Last: they end the session.
     ("POST", "/console/logout-everywhere", SIGNED),
     ("POST", "/console/logout", SIGNED),

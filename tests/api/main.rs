@@ -11,6 +11,7 @@ mod console_auth;
 mod console_inbox;
 mod console_kb;
 mod console_proposals;
+mod console_training;
 mod conversation_flow;
 mod conversations;
 mod corpus;
