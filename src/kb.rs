@@ -354,11 +354,13 @@ fn stamp_for(
     if !path.starts_with("entries/") {
         return Ok((text.to_string(), None));
     }
-    let services = match corpus::load_files(files, today) {
-        Ok((c, _)) => c.services().clone(),
-        Err(CorpusError::Invalid(p)) => return Err(KbError::Invalid(p)),
-        Err(e) => return Err(e.into()),
-    };
+    // Only the services are needed to stamp; the whole base is checked after, once.
+    let services = files
+        .get("services.toml")
+        .ok_or_else(|| KbError::Refused("la base n'a pas de services.toml".into()))
+        .and_then(|text| {
+            corpus::Services::parse(&files.path_of("services.toml"), text).map_err(KbError::Invalid)
+        })?;
     let by = services
         .get(service)
         .map(|s| s.name.clone())
