@@ -10,6 +10,7 @@
 //! ticket is resolved, the inbox row handled, or either purged.
 
 mod kb;
+pub mod keys;
 mod sqlite;
 mod staff;
 pub mod worker;
@@ -24,13 +25,24 @@ pub use kb::{
     Decider, KbStore, Label, LabelDecision, LiveFile, NewLabel, NewRevision, Origin, Revision,
     RevisionStatus,
 };
+pub use keys::{Pseudonym, default_route_key_file};
 pub use sqlite::SqliteStore;
 pub use staff::StaffStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The backend failed (a constraint, a bad statement, a full disk): nothing of the
+    /// call was kept.
     #[error("database: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Backend(Box<dyn std::error::Error + Send + Sync>),
+    /// The backend is locked or the transaction lost a race (serialisation, deadlock):
+    /// nothing was kept, and the same call may succeed in a moment.
+    #[error("database busy: {0}")]
+    Busy(String),
+    /// The backend cannot be reached (connection refused or lost, pool exhausted):
+    /// nothing was kept; service resumes by itself once it is back.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     #[error("cannot create the database folder {path}: {source}")]
     Folder {
         path: String,
@@ -52,6 +64,14 @@ pub enum StoreError {
     AlreadyClaimed(Option<String>),
     #[error("stored data: {0}")]
     Corrupt(String),
+}
+
+impl StoreError {
+    /// True when the same call may succeed in a moment: the web layer answers 503 with
+    /// `Retry-After` (a webhook's platform retries), never a silent loss.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Busy(_) | Self::Unavailable(_))
+    }
 }
 
 /// Where a conversation happens.
@@ -444,13 +464,13 @@ pub enum Claim {
 pub trait Store: StaffStore + KbStore + Send + Sync {
     /// A keyed hash of a platform's user or session id: the same person maps to the same
     /// conversation across restarts, and the raw id is never stored.
-    fn pseudonym(&self, channel: Channel, raw_id: &str) -> String;
+    fn pseudonym(&self, channel: Channel, raw_id: &str) -> Pseudonym;
 
     /// The conversation for `channel` and pseudonymised `external` id, created if new.
     fn conversation(
         &self,
         channel: Channel,
-        external: &str,
+        external: &Pseudonym,
         now: DateTime<Utc>,
     ) -> Result<Conversation, StoreError>;
 
@@ -458,7 +478,7 @@ pub trait Store: StaffStore + KbStore + Send + Sync {
     fn find_conversation(
         &self,
         channel: Channel,
-        external: &str,
+        external: &Pseudonym,
     ) -> Result<Option<Conversation>, StoreError>;
 
     fn record_turn(

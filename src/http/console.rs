@@ -256,6 +256,8 @@ pub fn address_key(state: &AppState, request: &Request) -> String {
     state
         .store
         .pseudonym(crate::store::Channel::Web, &format!("staff-signin:{ip}"))
+        .as_str()
+        .to_string()
 }
 
 fn cookie_names(state: &AppState) -> (&'static str, &'static str) {

@@ -143,9 +143,10 @@ impl From<StoreError> for ApiError {
             // Locked, full, read-only, failing, or a row gone between two statements
             // (`Query returned no rows` when a conversation was purged mid-message):
             // nothing was kept, and the same request may succeed in a moment.
-            StoreError::Sqlite(_) | StoreError::Folder { .. } => {
-                Self::StoreUnavailable(e.to_string())
-            }
+            StoreError::Backend(_)
+            | StoreError::Busy(_)
+            | StoreError::Unavailable(_)
+            | StoreError::Folder { .. } => Self::StoreUnavailable(e.to_string()),
             StoreError::KeyFile { .. } | StoreError::Json(_) | StoreError::Corrupt(_) => {
                 Self::Internal(e.to_string())
             }

@@ -5,10 +5,7 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use chacha20poly1305::aead::{Aead, AeadCore, OsRng};
-use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use hmac::{Hmac, Mac};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -16,6 +13,7 @@ use sha2::{Digest, Sha256};
 mod kb;
 mod staff;
 
+use super::keys::{Pseudonym, PseudonymKey, RouteKey, default_route_key_file};
 use super::worker::Worker;
 use super::{
     Author, Channel, Claim, Claimant, ClosedBy, Conversation, Delivery, Feedback, HEARTBEAT_GRACE,
@@ -38,7 +36,7 @@ const MIGRATIONS: &[&str] = &[
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
-    pseudonym_key: Vec<u8>,
+    pseudonym_key: PseudonymKey,
     /// Seals how to reach a person (routes, inbox rows) with a key kept outside the file.
     routes: RouteKey,
     /// The holder of the inbox rows this store takes.
@@ -143,98 +141,6 @@ fn parse_outcome(raw: &str) -> Option<Outcome> {
     }
 }
 
-/// The key of the routes: a file outside the database (a copy of the database alone
-/// does not tell how to reach anyone), created 0600 on first use.
-struct RouteKey(XChaCha20Poly1305);
-
-/// Sealed values start with this; older rows in clear are read as they are.
-const SEALED: &str = "enc1:";
-
-impl RouteKey {
-    fn load_or_create(path: &Path) -> Result<Self, StoreError> {
-        use chacha20poly1305::KeyInit;
-        let bad = |source: std::io::Error| StoreError::KeyFile {
-            path: path.display().to_string(),
-            source,
-        };
-        let hex_key = match std::fs::read_to_string(path) {
-            Ok(text) => text.trim().to_string(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let key = hex::encode(XChaCha20Poly1305::generate_key(&mut OsRng));
-                let mut options = std::fs::OpenOptions::new();
-                options.write(true).create_new(true);
-                #[cfg(unix)]
-                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-                match options.open(path) {
-                    Ok(mut f) => {
-                        std::io::Write::write_all(&mut f, key.as_bytes()).map_err(bad)?;
-                        key
-                    }
-                    // Another process of the same start created it first.
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                        std::fs::read_to_string(path)
-                            .map_err(bad)?
-                            .trim()
-                            .to_string()
-                    }
-                    Err(e) => return Err(bad(e)),
-                }
-            }
-            Err(e) => return Err(bad(e)),
-        };
-        let key = hex::decode(&hex_key)
-            .ok()
-            .filter(|k| k.len() == 32)
-            .ok_or_else(|| {
-                bad(std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    "not 64 hexadecimal digits",
-                ))
-            })?;
-        Ok(Self(XChaCha20Poly1305::new(Key::from_slice(&key))))
-    }
-
-    fn random() -> Self {
-        use chacha20poly1305::KeyInit;
-        Self(XChaCha20Poly1305::new(&XChaCha20Poly1305::generate_key(
-            &mut OsRng,
-        )))
-    }
-
-    fn seal(&self, plain: &str) -> String {
-        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
-        let sealed = self
-            .0
-            .encrypt(&nonce, plain.as_bytes())
-            .expect("XChaCha20-Poly1305 seals any length we store");
-        format!("{SEALED}{}{}", hex::encode(nonce), hex::encode(sealed))
-    }
-
-    fn open(&self, stored: &str) -> Result<String, StoreError> {
-        let Some(sealed) = stored.strip_prefix(SEALED) else {
-            return Ok(stored.to_string());
-        };
-        let corrupt = || StoreError::Corrupt("a sealed route that this key does not open".into());
-        let bytes = hex::decode(sealed).map_err(|_| corrupt())?;
-        if bytes.len() < 24 {
-            return Err(corrupt());
-        }
-        let (nonce, sealed) = bytes.split_at(24);
-        let plain = self
-            .0
-            .decrypt(XNonce::from_slice(nonce), sealed)
-            .map_err(|_| corrupt())?;
-        String::from_utf8(plain).map_err(|_| corrupt())
-    }
-}
-
-/// Where the route key lives by default: next to the database, `<file>.route-key`.
-pub fn default_route_key_file(db: &Path) -> std::path::PathBuf {
-    let mut name = db.file_name().unwrap_or_default().to_os_string();
-    name.push(".route-key");
-    db.with_file_name(name)
-}
-
 impl SqliteStore {
     /// Opens (or creates) the database file, its folder included, and migrates it; the
     /// route key is [`default_route_key_file`].
@@ -270,6 +176,10 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn)?;
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('pseudonym_key', ?1) ON CONFLICT (key) DO NOTHING",
+            [PseudonymKey::generate()],
+        )?;
         let key: String = conn.query_row(
             "SELECT value FROM meta WHERE key = 'pseudonym_key'",
             [],
@@ -277,7 +187,7 @@ impl SqliteStore {
         )?;
         let store = Self {
             conn: Mutex::new(conn),
-            pseudonym_key: key.into_bytes(),
+            pseudonym_key: PseudonymKey::from_stored(&key),
             routes,
             worker: Worker::this_process(),
         };
@@ -405,19 +315,14 @@ impl RawTicket {
 }
 
 impl Store for SqliteStore {
-    fn pseudonym(&self, channel: Channel, raw_id: &str) -> String {
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(&self.pseudonym_key).expect("HMAC takes any key");
-        mac.update(channel.as_str().as_bytes());
-        mac.update(b":");
-        mac.update(raw_id.as_bytes());
-        hex::encode(mac.finalize().into_bytes())
+    fn pseudonym(&self, channel: Channel, raw_id: &str) -> Pseudonym {
+        self.pseudonym_key.pseudonym(channel, raw_id)
     }
 
     fn conversation(
         &self,
         channel: Channel,
-        external: &str,
+        external: &Pseudonym,
         now: DateTime<Utc>,
     ) -> Result<Conversation, StoreError> {
         let conn = self.conn();
@@ -426,7 +331,7 @@ impl Store for SqliteStore {
              VALUES (?1, ?2, ?3, ?3)
              ON CONFLICT (channel, external) DO UPDATE SET last_seen = excluded.last_seen
              RETURNING id",
-            params![channel.as_str(), external, ts(now)],
+            params![channel.as_str(), external.as_str(), ts(now)],
             |r| r.get(0),
         )?;
         let turns: i64 = conn.query_row(
@@ -444,14 +349,14 @@ impl Store for SqliteStore {
     fn find_conversation(
         &self,
         channel: Channel,
-        external: &str,
+        external: &Pseudonym,
     ) -> Result<Option<Conversation>, StoreError> {
         let conn = self.conn();
         let found = conn
             .query_row(
                 "SELECT c.id, (SELECT count(*) FROM turns t WHERE t.conversation = c.id)
                  FROM conversations c WHERE c.channel = ?1 AND c.external = ?2",
-                params![channel.as_str(), external],
+                params![channel.as_str(), external.as_str()],
                 |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
             )
             .optional()?;
@@ -1019,6 +924,20 @@ impl Store for SqliteStore {
     }
 }
 
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked};
+        match &e {
+            rusqlite::Error::SqliteFailure(f, _)
+                if matches!(f.code, DatabaseBusy | DatabaseLocked) =>
+            {
+                Self::Busy(e.to_string())
+            }
+            _ => Self::Backend(Box::new(e)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::Duration as Days;
@@ -1062,20 +981,30 @@ mod tests {
             b.pseudonym(Channel::Telegram, "123456"),
             "each database has its key"
         );
-        assert!(!p.contains("123456"));
+        assert!(!p.as_str().contains("123456"));
     }
 
     #[test]
     fn a_conversation_counts_its_turns() {
         let s = SqliteStore::in_memory().unwrap();
         let now = Utc::now();
-        let c = s.conversation(Channel::Web, "abc", now).unwrap();
+        let c = s
+            .conversation(Channel::Web, &s.pseudonym(Channel::Web, "abc"), now)
+            .unwrap();
         assert_eq!(c.turns, 0);
         s.record_turn(c.id, &person("bonjour"), now).unwrap();
-        let again = s.conversation(Channel::Web, "abc", now).unwrap();
+        let again = s
+            .conversation(Channel::Web, &s.pseudonym(Channel::Web, "abc"), now)
+            .unwrap();
         assert_eq!((again.id, again.turns), (c.id, 1));
         assert_eq!(
-            s.conversation(Channel::Telegram, "abc", now).unwrap().turns,
+            s.conversation(
+                Channel::Telegram,
+                &s.pseudonym(Channel::Telegram, "abc"),
+                now
+            )
+            .unwrap()
+            .turns,
             0
         );
     }
@@ -1084,7 +1013,9 @@ mod tests {
     fn turns_are_stored_redacted() {
         let s = SqliteStore::in_memory().unwrap();
         let now = Utc::now();
-        let c = s.conversation(Channel::Web, "abc", now).unwrap();
+        let c = s
+            .conversation(Channel::Web, &s.pseudonym(Channel::Web, "abc"), now)
+            .unwrap();
         s.record_turn(c.id, &person("mon mail est a@b.fr"), now)
             .unwrap();
         let turns = s.turns_after(c.id, None, 0).unwrap();
@@ -1095,7 +1026,9 @@ mod tests {
     fn a_ticket_goes_open_claimed_resolved_and_forgets_its_route() {
         let s = SqliteStore::in_memory().unwrap();
         let now = Utc::now();
-        let c = s.conversation(Channel::Telegram, "p", now).unwrap();
+        let c = s
+            .conversation(Channel::Telegram, &s.pseudonym(Channel::Telegram, "p"), now)
+            .unwrap();
         let t = s
             .open_ticket(&ticket_for(c.id, Route::Telegram { chat_id: 42 }), now)
             .unwrap();
@@ -1128,7 +1061,9 @@ mod tests {
     fn a_taken_ticket_cannot_be_taken_again_and_the_refusal_names_who_has_it() {
         let s = SqliteStore::in_memory().unwrap();
         let now = Utc::now();
-        let c = s.conversation(Channel::Web, "p", now).unwrap();
+        let c = s
+            .conversation(Channel::Web, &s.pseudonym(Channel::Web, "p"), now)
+            .unwrap();
         let t = s.open_ticket(&ticket_for(c.id, Route::Web), now).unwrap();
         s.claim_ticket(t.id, Some("Camille").into(), now).unwrap();
         for second in [Some("Karim"), Some("Camille"), None] {
@@ -1150,7 +1085,9 @@ mod tests {
             Err(StoreError::AlreadyClaimed(Some(by))) if by == "Camille"
         ));
         // A reply on an open ticket takes it.
-        let c2 = s.conversation(Channel::Web, "q", now).unwrap();
+        let c2 = s
+            .conversation(Channel::Web, &s.pseudonym(Channel::Web, "q"), now)
+            .unwrap();
         let t2 = s.open_ticket(&ticket_for(c2.id, Route::Web), now).unwrap();
         let taken = s.take_for_reply(t2.id, Some("Karim").into(), now).unwrap();
         assert_eq!(
@@ -1166,7 +1103,9 @@ mod tests {
         let now = Utc::now();
         let id = {
             let s = SqliteStore::open(&path).unwrap();
-            let c = s.conversation(Channel::Web, "p", now).unwrap();
+            let c = s
+                .conversation(Channel::Web, &s.pseudonym(Channel::Web, "p"), now)
+                .unwrap();
             s.open_ticket(&ticket_for(c.id, Route::Web), now)
                 .unwrap()
                 .id
@@ -1199,8 +1138,16 @@ mod tests {
         let s = SqliteStore::in_memory().unwrap();
         let day1 = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
         let day2 = day1 + Days::days(1);
-        let web = s.conversation(Channel::Web, "w", day1).unwrap();
-        let tg = s.conversation(Channel::Telegram, "t", day1).unwrap();
+        let web = s
+            .conversation(Channel::Web, &s.pseudonym(Channel::Web, "w"), day1)
+            .unwrap();
+        let tg = s
+            .conversation(
+                Channel::Telegram,
+                &s.pseudonym(Channel::Telegram, "t"),
+                day1,
+            )
+            .unwrap();
         s.record_turn(web.id, &person("horaires ?"), day1).unwrap();
         s.record_turn(web.id, &person("horaires ??"), day1).unwrap();
         let handoff = NewTurn {
@@ -1267,8 +1214,12 @@ mod tests {
             outcome: Some(outcome),
             ..person(text)
         };
-        let a = s.conversation(Channel::Web, "a", t0).unwrap();
-        let b = s.conversation(Channel::Web, "b", t0).unwrap();
+        let a = s
+            .conversation(Channel::Web, &s.pseudonym(Channel::Web, "a"), t0)
+            .unwrap();
+        let b = s
+            .conversation(Channel::Web, &s.pseudonym(Channel::Web, "b"), t0)
+            .unwrap();
         // a: clarified, then an option picked (resolved); later a hand-off (a gap).
         s.record_turn(a.id, &with("cantine ?", Outcome::Clarify), at(0))
             .unwrap();
@@ -1558,12 +1509,16 @@ mod tests {
         let s = SqliteStore::in_memory().unwrap();
         let now = Utc::now();
         let old = now - Days::days(40);
-        let c_old = s.conversation(Channel::Web, "old", old).unwrap();
+        let c_old = s
+            .conversation(Channel::Web, &s.pseudonym(Channel::Web, "old"), old)
+            .unwrap();
         s.record_turn(c_old.id, &person("ancienne"), old).unwrap();
         s.open_ticket(&ticket_for(c_old.id, Route::Web), old)
             .unwrap();
         s.first_delivery(Channel::Telegram, "1", old).unwrap();
-        let c_new = s.conversation(Channel::Web, "new", now).unwrap();
+        let c_new = s
+            .conversation(Channel::Web, &s.pseudonym(Channel::Web, "new"), now)
+            .unwrap();
         s.record_turn(c_new.id, &person("récente"), now).unwrap();
         s.first_delivery(Channel::Telegram, "2", now).unwrap();
 
@@ -1606,7 +1561,9 @@ mod tests {
         let now = Utc::now();
         let (pseudonym, ticket) = {
             let s = SqliteStore::open(&path).unwrap();
-            let c = s.conversation(Channel::Telegram, "p", now).unwrap();
+            let c = s
+                .conversation(Channel::Telegram, &s.pseudonym(Channel::Telegram, "p"), now)
+                .unwrap();
             let t = s
                 .open_ticket(&ticket_for(c.id, Route::Telegram { chat_id: 7 }), now)
                 .unwrap();

@@ -199,7 +199,13 @@ fn the_demo_corpus_self_test_names_no_duplicate_of_the_planted_kind() {
 /// Records a person's turn in a web conversation, as the chat would.
 pub fn person_turn(store: &dyn Store, conversation: &str, text: &str, outcome: Outcome) {
     let now = Utc::now();
-    let c = store.conversation(Channel::Web, conversation, now).unwrap();
+    let c = store
+        .conversation(
+            Channel::Web,
+            &store.pseudonym(Channel::Web, conversation),
+            now,
+        )
+        .unwrap();
     store
         .record_turn(
             c.id,
@@ -435,7 +441,11 @@ const PLANTED: [Planted; 10] = [
 
 fn plant(store: &dyn Store, p: &Planted, at: chrono::DateTime<Utc>, n: usize) {
     let c = store
-        .conversation(p.channel, &format!("{}-{n}", p.channel.as_str()), at)
+        .conversation(
+            p.channel,
+            &store.pseudonym(p.channel, &format!("{}-{n}", p.channel.as_str())),
+            at,
+        )
         .unwrap();
     let answered = p.outcome == Outcome::Answer;
     let turn = NewTurn {
@@ -518,7 +528,13 @@ fn the_report_shows_the_figures_of_planted_traffic_by_day_channel_and_service() 
         plant(&store, p, noon(p.days_ago), n);
     }
     // Neither an agent's message nor a question older than the period counts.
-    let c = store.conversation(Channel::Web, "agent", noon(1)).unwrap();
+    let c = store
+        .conversation(
+            Channel::Web,
+            &store.pseudonym(Channel::Web, "agent"),
+            noon(1),
+        )
+        .unwrap();
     let agent = NewTurn {
         author: Author::Agent,
         text: Redacted::new("je regarde votre dossier"),
@@ -712,7 +728,9 @@ fn check_report_lists_the_entries_never_served_when_there_is_a_store() {
     let db = dir.path().join("guichet.sqlite");
     let store = guichet::store::SqliteStore::open(&db).unwrap();
     let now = Utc::now();
-    let c = store.conversation(Channel::Web, "served", now).unwrap();
+    let c = store
+        .conversation(Channel::Web, &store.pseudonym(Channel::Web, "served"), now)
+        .unwrap();
     for id in ["horaires-mairie", "cantine-tarifs"] {
         let turn = NewTurn {
             author: Author::Person,

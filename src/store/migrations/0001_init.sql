@@ -6,8 +6,8 @@ CREATE TABLE meta (
     value TEXT NOT NULL
 );
 
--- The key of pseudonyms: random, made once by SQLite itself, kept with the data it keys.
-INSERT INTO meta (key, value) VALUES ('pseudonym_key', lower(hex(randomblob(32))));
+-- The key of pseudonyms ('pseudonym_key') is made by the store at its first open
+-- (store::keys::PseudonymKey), the same way for every backend.
 
 CREATE TABLE conversations (
     id         INTEGER PRIMARY KEY,
