@@ -11,6 +11,7 @@
 
 mod kb;
 pub mod keys;
+pub mod postgres;
 mod sqlite;
 mod staff;
 pub mod worker;
@@ -26,6 +27,7 @@ pub use kb::{
     RevisionStatus,
 };
 pub use keys::{Pseudonym, default_route_key_file};
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use staff::StaffStore;
 

@@ -1,0 +1,1 @@
+//! The PostgreSQL part of the seam for the knowledge base.

@@ -1,0 +1,1 @@
+-- Staff accounts, sessions, sign-in failures, audit, OIDC sign-ins (SQLite's 0004).

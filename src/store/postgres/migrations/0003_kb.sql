@@ -1,0 +1,1 @@
+-- The knowledge base: revisions, live files, version, labels (SQLite's 0005).
