@@ -53,7 +53,7 @@ pub async fn converse(
     inbound: Inbound,
     patient: bool,
 ) -> Result<Option<Handled>, ApiError> {
-    Ok(converse_then(state, inbound, patient, |_, _| Ok(()))
+    Ok(converse_then(state, inbound, patient, |_| Ok(((), None)))
         .await?
         .map(|(h, ())| h))
 }
@@ -65,7 +65,9 @@ pub async fn converse_then<T: Send + 'static>(
     state: &AppState,
     inbound: Inbound,
     patient: bool,
-    then: impl FnOnce(&dyn crate::store::Store, &Handled) -> Result<T, crate::store::StoreError>
+    then: impl FnOnce(
+        &conversation::Decided,
+    ) -> Result<(T, Option<(i64, serde_json::Value)>), crate::store::StoreError>
     + Send
     + 'static,
 ) -> Result<Option<(Handled, T)>, ApiError> {
@@ -80,9 +82,9 @@ pub async fn converse_then<T: Send + 'static>(
     };
     let (handled, after) = state
         .with_store(move |s| {
-            let handled = pending.finish(&engine, s, asked)?;
-            let after = then(s, &handled)?;
-            Ok((handled, after))
+            let decided = pending.decide(&engine, asked);
+            let (after, kept) = then(&decided)?;
+            Ok((decided.commit(s, kept)?, after))
         })
         .await?;
     if handled.active.is_some() {

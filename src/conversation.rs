@@ -18,8 +18,8 @@ use crate::engine::{AskContext, Asked, Engine, EngineError, Question, QuestionEr
 use crate::privacy::Redacted;
 use crate::reply::{HandoffReason, Outcome, Reply};
 use crate::store::{
-    Author, Channel, Claimant, ClosedBy, Conversation, NewTicket, NewTurn, Route, Store,
-    StoreError, Ticket, TicketStatus,
+    Author, Channel, Claimant, ClosedBy, Conversation, Exchange, NewTicket, NewTurn, Route, Store,
+    StoreError, Ticket, TicketStatus, TicketStep, TurnKind,
 };
 use crate::text::detect_lang;
 
@@ -112,13 +112,10 @@ pub fn prepare(
         Some(_) => None,
         None => Some(Question::parse(&text)?),
     };
+    // A picked option is kept as its entry id (redacted like anything the person sent).
     let redacted = match (&question, &choice) {
         (Some(q), _) => Redacted::new(q.as_str()),
-        (None, id) => Redacted::new(&format!(
-            "{}{}",
-            crate::store::OPTION_TURN_PREFIX,
-            id.as_deref().unwrap_or_default()
-        )),
+        (None, id) => Redacted::new(id.as_deref().unwrap_or_default()),
     };
     Ok(Prepared {
         channel,
@@ -175,27 +172,26 @@ impl Pending {
     }
 
     /// Decides the reply given the engine's answer to [`Pending::to_ask`] (`None` when it
-    /// asked nothing), records the person's turn, and opens a ticket on a hand-off the
-    /// person asked for or the assistant was not sure about. The caller announces an
-    /// opened ticket ([`Handled::ticket`]).
+    /// asked nothing), and what to record: the person's turn, and a ticket on a hand-off
+    /// the person asked for or the assistant was not sure about. Nothing is recorded
+    /// until [`Decided::commit`].
     ///
     /// # Panics
     /// When [`Pending::to_ask`] named a question and `asked` is none, with no ticket open:
     /// there is nothing to reply from.
-    pub fn finish(
-        self,
-        engine: &Engine,
-        store: &dyn Store,
-        asked: Option<Asked>,
-    ) -> Result<Handled, StoreError> {
+    pub fn decide(self, engine: &Engine, asked: Option<Asked>) -> Decided {
         let Pending {
             message: m,
             conversation,
             active,
         } = self;
-        let now = m.ctx.now;
         let first = conversation.turns == 0;
         let asked_lang = m.ctx.lang.as_deref().unwrap_or(PRIMARY_LANG);
+        let kind = if m.chosen.is_some() {
+            TurnKind::Option
+        } else {
+            TurnKind::Message
+        };
 
         if let Some(ticket) = active {
             let answered = match (m.chosen, asked) {
@@ -211,23 +207,19 @@ impl Pending {
                     None,
                 )
             });
-            let turn = person_turn(m.redacted.clone(), &reply, trace.as_ref());
-            store.add_question(ticket.id, &m.redacted)?;
-            store.record_turn(conversation.id, &turn, now)?;
-            let active = store.ticket(ticket.id)?;
-            tracing::info!(
-                channel = m.channel.as_str(),
-                ticket = ticket.id,
-                outcome = ?reply.outcome,
-                "ticket open: question added to it"
-            );
-            return Ok(Handled {
+            let turn = person_turn(kind, m.redacted, &reply, trace.as_ref());
+            return Decided {
                 greeting: first.then(|| greeting(engine, &reply.lang)),
                 reply,
-                conversation: conversation.id,
-                ticket: None,
-                active,
-            });
+                channel: m.channel,
+                now: m.ctx.now,
+                exchange: Exchange {
+                    conversation: conversation.id,
+                    turn,
+                    ticket: TicketStep::AddQuestion(ticket.id),
+                    kept_reply: None,
+                },
+            };
         }
 
         let (reply, trace) = match (m.chosen, asked) {
@@ -235,21 +227,18 @@ impl Pending {
             (None, Some(asked)) => (asked.reply, Some(asked.trace)),
             (None, None) => unreachable!("the engine is asked for every typed question"),
         };
-        let turn = person_turn(m.redacted.clone(), &reply, trace.as_ref());
-        let new_ticket = match reply.handoff.as_ref() {
+        let turn = person_turn(kind, m.redacted.clone(), &reply, trace.as_ref());
+        let step = match reply.handoff.as_ref() {
             Some(h)
                 if matches!(
                     h.reason,
                     HandoffReason::LowConfidence | HandoffReason::Requested
                 ) =>
             {
-                Some(NewTicket {
+                TicketStep::Open(NewTicket {
                     channel: m.channel,
                     conversation: conversation.id,
-                    reason: serde_json::to_value(h.reason)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default(),
+                    reason: h.reason,
                     question: m.redacted,
                     candidates: trace
                         .as_ref()
@@ -259,19 +248,77 @@ impl Pending {
                     route: m.route,
                 })
             }
-            _ => None,
+            _ => TicketStep::None,
         };
-        store.record_turn(conversation.id, &turn, now)?;
-        let ticket = new_ticket.map(|t| store.open_ticket(&t, now)).transpose()?;
-        if let Some(t) = &ticket {
-            tracing::info!(channel = m.channel.as_str(), ticket = t.id, reason = %t.reason, "hand-off ticket opened");
-        }
-        Ok(Handled {
+        Decided {
             greeting: first.then(|| greeting(engine, &reply.lang)),
             reply,
-            conversation: conversation.id,
-            active: ticket.clone(),
-            ticket,
+            channel: m.channel,
+            now: m.ctx.now,
+            exchange: Exchange {
+                conversation: conversation.id,
+                turn,
+                ticket: step,
+                kept_reply: None,
+            },
+        }
+    }
+
+    /// [`Pending::decide`], then [`Decided::commit`] with no reply to keep.
+    pub fn finish(
+        self,
+        engine: &Engine,
+        store: &dyn Store,
+        asked: Option<Asked>,
+    ) -> Result<Handled, StoreError> {
+        self.decide(engine, asked).commit(store, None)
+    }
+}
+
+/// The reply decided for a message, and what recording it will change.
+#[derive(Debug, Clone)]
+pub struct Decided {
+    pub reply: Reply,
+    /// The assistant's introduction, on the first reply of a conversation.
+    pub greeting: Option<String>,
+    channel: Channel,
+    now: DateTime<Utc>,
+    exchange: Exchange,
+}
+
+impl Decided {
+    /// Records the exchange in one transaction, with `kept_reply` (an inbox row and the
+    /// platform messages that answer it) when the reply is delivered later: a crash
+    /// leaves the turn, the ticket and the kept reply all recorded or none. The caller
+    /// announces an opened ticket ([`Handled::ticket`]).
+    pub fn commit(
+        mut self,
+        store: &dyn Store,
+        kept_reply: Option<(i64, serde_json::Value)>,
+    ) -> Result<Handled, StoreError> {
+        self.exchange.kept_reply = kept_reply;
+        let done = store.record_exchange(&self.exchange, self.now)?;
+        match (&self.exchange.ticket, &done.opened) {
+            (TicketStep::AddQuestion(id), _) => tracing::info!(
+                channel = self.channel.as_str(),
+                ticket = id,
+                outcome = ?self.reply.outcome,
+                "ticket open: question added to it"
+            ),
+            (_, Some(t)) => tracing::info!(
+                channel = self.channel.as_str(),
+                ticket = t.id,
+                reason = t.reason.as_str(),
+                "hand-off ticket opened"
+            ),
+            _ => {}
+        }
+        Ok(Handled {
+            reply: self.reply,
+            greeting: self.greeting,
+            conversation: self.exchange.conversation,
+            ticket: done.opened,
+            active: done.active,
         })
     }
 }
@@ -339,9 +386,10 @@ pub fn chosen(engine: &Engine, id: &str, lang: Option<&str>) -> Option<Reply> {
     Some(chosen_reply(engine, index, lang.unwrap_or(PRIMARY_LANG)))
 }
 
-fn person_turn(text: Redacted, reply: &Reply, trace: Option<&Trace>) -> NewTurn {
+fn person_turn(kind: TurnKind, text: Redacted, reply: &Reply, trace: Option<&Trace>) -> NewTurn {
     NewTurn {
         author: Author::Person,
+        kind,
         text,
         outcome: Some(reply.outcome),
         entry_id: reply.entry.as_ref().map(|e| e.id.clone()),
@@ -442,6 +490,7 @@ fn agent_turn(
     let (entry_id, answer_sha256) = entry.unzip();
     let turn = NewTurn {
         author: Author::Agent,
+        kind: TurnKind::Message,
         text: text.clone(),
         outcome: None,
         entry_id,

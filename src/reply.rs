@@ -13,6 +13,26 @@ pub enum Outcome {
     Handoff,
 }
 
+impl Outcome {
+    /// The name stored and shown (`answer`, `clarify`, `handoff`), as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Answer => "answer",
+            Self::Clarify => "clarify",
+            Self::Handoff => "handoff",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Some(match raw {
+            "answer" => Self::Answer,
+            "clarify" => Self::Clarify,
+            "handoff" => Self::Handoff,
+            _ => return None,
+        })
+    }
+}
+
 /// A validated entry, served verbatim.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EntryReply {
@@ -63,6 +83,28 @@ pub enum HandoffReason {
     Empty,
     /// A person already has this conversation; the assistant stays quiet.
     TicketOpen,
+}
+
+impl HandoffReason {
+    /// The name stored and shown (`low_confidence`…), as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::LowConfidence => "low_confidence",
+            Self::Requested => "requested",
+            Self::Empty => "empty",
+            Self::TicketOpen => "ticket_open",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Some(match raw {
+            "low_confidence" => Self::LowConfidence,
+            "requested" => Self::Requested,
+            "empty" => Self::Empty,
+            "ticket_open" => Self::TicketOpen,
+            _ => return None,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

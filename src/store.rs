@@ -20,7 +20,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::privacy::Redacted;
-use crate::reply::Outcome;
+use crate::reply::{HandoffReason, Outcome};
 
 pub use kb::{
     Decider, KbStore, Label, LabelDecision, LiveFile, NewLabel, NewRevision, Origin, Revision,
@@ -165,14 +165,39 @@ impl Author {
     }
 }
 
-/// How a picked option is stored as the person's turn: this prefix, then the entry id.
-pub const OPTION_TURN_PREFIX: &str = "[option] ";
+/// What the person did in a turn: wrote a message, or picked an option the assistant
+/// offered (the turn's text is then the entry id).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TurnKind {
+    #[default]
+    Message,
+    Option,
+}
+
+impl TurnKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Message => "message",
+            Self::Option => "option",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Some(match raw {
+            "message" => Self::Message,
+            "option" => Self::Option,
+            _ => return None,
+        })
+    }
+}
 
 /// One exchange: what the person wrote (redacted) and what the assistant decided, or an
 /// agent's message.
 #[derive(Debug, Clone)]
 pub struct NewTurn {
     pub author: Author,
+    pub kind: TurnKind,
     pub text: Redacted,
     pub outcome: Option<Outcome>,
     pub entry_id: Option<String>,
@@ -188,8 +213,9 @@ pub struct NewTurn {
 pub struct Turn {
     pub id: i64,
     pub author: Author,
+    pub kind: TurnKind,
     pub text: String,
-    pub outcome: Option<String>,
+    pub outcome: Option<Outcome>,
     pub entry_id: Option<String>,
     pub at: DateTime<Utc>,
     /// An agent's turn: the name or role they show the person.
@@ -229,8 +255,8 @@ impl TicketStatus {
 pub struct NewTicket {
     pub channel: Channel,
     pub conversation: i64,
-    /// Why the engine handed off (`low_confidence`, `requested`, `empty`).
-    pub reason: String,
+    /// Why the engine handed off.
+    pub reason: HandoffReason,
     pub question: Redacted,
     /// Entry ids the engine considered, best first.
     pub candidates: Vec<String>,
@@ -245,7 +271,7 @@ pub struct Ticket {
     pub status: TicketStatus,
     pub channel: Channel,
     pub conversation: i64,
-    pub reason: String,
+    pub reason: HandoffReason,
     /// The person's redacted messages, oldest first.
     pub questions: Vec<String>,
     pub candidates: Vec<String>,
@@ -297,6 +323,97 @@ impl<'a> From<&'a crate::staff::Account> for Claimant<'a> {
             staff: Some(account.id),
         }
     }
+}
+
+/// What an agent or the person does to a ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TicketEvent<'a> {
+    /// An agent takes it.
+    Claim(Claimant<'a>),
+    /// An agent replies on it: taken first if open; its holder may reply again.
+    Reply(Claimant<'a>),
+    /// An agent resolves it, or the person withdraws the request.
+    Close(ClosedBy),
+}
+
+/// What a backend writes after a [`TicketEvent`] is allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TicketChange<'a> {
+    /// open -> claimed by this claimant.
+    Claimed(Claimant<'a>),
+    /// Nothing: the holder replies again.
+    Unchanged,
+    /// -> resolved, closed by an agent or the person; the route is erased.
+    Resolved(ClosedBy),
+}
+
+impl Ticket {
+    /// The rules of a ticket's life, the same for every backend: open -> claimed ->
+    /// resolved. A taken ticket is not taken again (the refusal names who has it), a
+    /// resolved one is not reopened. A backend reads the row under a lock (so that of
+    /// concurrent events on any replica one wins), asks this, and writes what it says.
+    pub fn on<'a>(&self, event: TicketEvent<'a>) -> Result<TicketChange<'a>, StoreError> {
+        use TicketEvent::{Claim, Close, Reply};
+        use TicketStatus::{Claimed, Open, Resolved};
+        match (self.status, event) {
+            (Open, Claim(by) | Reply(by)) => Ok(TicketChange::Claimed(by)),
+            (Claimed, Reply(by))
+                if self.claimed_staff == by.staff && self.claimed_by.as_deref() == by.name =>
+            {
+                Ok(TicketChange::Unchanged)
+            }
+            (Claimed, Claim(_) | Reply(_)) => {
+                Err(StoreError::AlreadyClaimed(self.claimed_by.clone()))
+            }
+            (Open | Claimed, Close(by)) => Ok(TicketChange::Resolved(by)),
+            (Resolved, _) => Err(StoreError::Conflict(
+                "the ticket is already resolved".into(),
+            )),
+        }
+    }
+}
+
+/// The daily count a turn adds to (kept after purges): `agent`, the outcome of the
+/// person's turn, or `message`.
+pub fn count_kind(turn: &NewTurn) -> &'static str {
+    match (turn.author, turn.outcome) {
+        (Author::Agent, _) => "agent",
+        (Author::Person, Some(o)) => o.as_str(),
+        (Author::Person, None) => "message",
+    }
+}
+
+/// What one message from the person changes, kept in one transaction so that a crash
+/// leaves all of it or none: the person's turn, the question added to the ticket already
+/// open or the ticket the hand-off opens, and (for a platform message from the inbox)
+/// the reply decided, kept in its row so a replay sends it rather than deciding again.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    pub conversation: i64,
+    pub turn: NewTurn,
+    pub ticket: TicketStep,
+    /// The inbox row answered and its reply (JSON of the platform messages).
+    pub kept_reply: Option<(i64, serde_json::Value)>,
+}
+
+/// What an [`Exchange`] does to the conversation's tickets.
+#[derive(Debug, Clone)]
+pub enum TicketStep {
+    None,
+    /// A person has the conversation: the message is added to their ticket.
+    AddQuestion(i64),
+    /// The hand-off opens a ticket.
+    Open(NewTicket),
+}
+
+/// What recording an [`Exchange`] gave.
+#[derive(Debug, Clone)]
+pub struct Exchanged {
+    pub turn: i64,
+    /// The ticket the exchange opened.
+    pub opened: Option<Ticket>,
+    /// The conversation's ticket still open after it (the one opened, or one before).
+    pub active: Option<Ticket>,
 }
 
 /// The name an agent shows the person: a first name or a role ("Camille", "Agent de
@@ -490,6 +607,13 @@ pub trait Store: StaffStore + KbStore + Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<i64, StoreError>;
 
+    /// Records everything one message from the person changes, in one transaction.
+    fn record_exchange(
+        &self,
+        exchange: &Exchange,
+        now: DateTime<Utc>,
+    ) -> Result<Exchanged, StoreError>;
+
     /// Turns of a conversation after the turn id `after`, by `author` when given.
     fn turns_after(
         &self,
@@ -512,7 +636,17 @@ pub trait Store: StaffStore + KbStore + Send + Sync {
     /// Tickets, oldest first, with `status` when given.
     fn tickets(&self, status: Option<TicketStatus>) -> Result<Vec<Ticket>, StoreError>;
 
-    /// open -> claimed by `agent` (a name or role; none: an integration that gave none).
+    /// Applies `event` to a ticket under a row lock, by [`Ticket::on`]'s rules: of
+    /// concurrent events, on any replica, one is applied first and the others see its
+    /// result.
+    fn ticket_event(
+        &self,
+        id: i64,
+        event: TicketEvent<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Ticket, StoreError>;
+
+    /// open -> claimed by `by` (a name or role; none: an integration that gave none).
     /// A claimed ticket cannot be taken again: [`StoreError::AlreadyClaimed`] names who
     /// has it. Of concurrent claims, exactly one wins.
     fn claim_ticket(
@@ -520,7 +654,9 @@ pub trait Store: StaffStore + KbStore + Send + Sync {
         id: i64,
         by: Claimant<'_>,
         now: DateTime<Utc>,
-    ) -> Result<Ticket, StoreError>;
+    ) -> Result<Ticket, StoreError> {
+        self.ticket_event(id, TicketEvent::Claim(by), now)
+    }
 
     /// The ticket an agent replies on: claimed by `by` first if it is open; refused
     /// with [`StoreError::AlreadyClaimed`] when another agent (another account, or
@@ -530,7 +666,9 @@ pub trait Store: StaffStore + KbStore + Send + Sync {
         id: i64,
         by: Claimant<'_>,
         now: DateTime<Utc>,
-    ) -> Result<Ticket, StoreError>;
+    ) -> Result<Ticket, StoreError> {
+        self.ticket_event(id, TicketEvent::Reply(by), now)
+    }
 
     /// open | claimed -> resolved, closed `by` an agent or the person; erases the route.
     fn resolve_ticket(
@@ -538,7 +676,9 @@ pub trait Store: StaffStore + KbStore + Send + Sync {
         id: i64,
         by: ClosedBy,
         now: DateTime<Utc>,
-    ) -> Result<Ticket, StoreError>;
+    ) -> Result<Ticket, StoreError> {
+        self.ticket_event(id, TicketEvent::Close(by), now)
+    }
 
     /// Keeps the agent's note on a ticket (written when it is closed).
     fn note_ticket(&self, id: i64, note: &Redacted) -> Result<(), StoreError>;

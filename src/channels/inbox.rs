@@ -213,10 +213,11 @@ async fn decide(
             route,
         };
         let composing = engine.clone();
-        let handled = converse_then(state, inbound, true, move |s, h| {
-            let msgs = compose(&composing, &h.reply, h.greeting.as_deref(), style);
-            keep(s, &msgs)?;
-            Ok(msgs)
+        // The reply is kept in the inbox row in the transaction that records the turn.
+        let handled = converse_then(state, inbound, true, move |d| {
+            let msgs = compose(&composing, &d.reply, d.greeting.as_deref(), style);
+            let value = serde_json::to_value(&msgs)?;
+            Ok((msgs, Some((id, value))))
         })
         .await;
         match handled {

@@ -58,14 +58,14 @@ const REPRESENTATIVES: usize = 3;
 pub struct Asked {
     pub text: String,
     /// `handoff` or `clarify`.
-    pub outcome: String,
+    pub outcome: Option<crate::reply::Outcome>,
 }
 
 impl From<crate::store::Turn> for Asked {
     fn from(t: crate::store::Turn) -> Self {
         Self {
             text: t.text,
-            outcome: t.outcome.unwrap_or_default(),
+            outcome: t.outcome,
         }
     }
 }
@@ -180,7 +180,7 @@ pub fn mine_members(
         let slot = distinct
             .entry(fold(text))
             .or_insert_with(|| (text.to_string(), 0, 0));
-        if a.outcome == "clarify" {
+        if a.outcome == Some(crate::reply::Outcome::Clarify) {
             slot.2 += 1;
         } else {
             slot.1 += 1;

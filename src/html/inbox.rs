@@ -2,6 +2,7 @@
 //! the live inbox's event stream), and one ticket with its conversation, the entries the
 //! engine considered, the service's contacts and the agent's actions. French throughout.
 
+use crate::reply::HandoffReason;
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 
@@ -23,12 +24,12 @@ pub fn channel_fr(channel: Channel) -> &'static str {
 }
 
 /// Why the assistant handed the conversation over, in words.
-pub fn reason_fr(reason: &str) -> &str {
+pub fn reason_fr(reason: HandoffReason) -> &'static str {
     match reason {
-        "requested" => "la personne a demandé à parler à quelqu'un",
-        "low_confidence" => "l'assistant n'a pas trouvé de réponse sûre",
-        "empty" => "message vide ou illisible",
-        other => other,
+        HandoffReason::Requested => "la personne a demandé à parler à quelqu'un",
+        HandoffReason::LowConfidence => "l'assistant n'a pas trouvé de réponse sûre",
+        HandoffReason::Empty => "message vide ou illisible",
+        HandoffReason::TicketOpen => "une personne a déjà la conversation",
     }
 }
 
@@ -97,7 +98,7 @@ pub fn inbox_list(engine: &Engine, tickets: &[Ticket], now: DateTime<Utc>) -> Ma
                                 " · "
                                 span { (channel_fr(t.channel)) }
                             }
-                            p.meta { "Raison : " (reason_fr(&t.reason)) }
+                            p.meta { "Raison : " (reason_fr(t.reason)) }
                             @if let Some(first) = t.questions.first() {
                                 blockquote.question { (first) }
                             }
@@ -173,7 +174,7 @@ pub fn ticket_body(v: &TicketView<'_>) -> Markup {
         dl.facts {
             dt { "État" } dd { (status_badge(t)) }
             dt { "Service" } dd { (service.name) }
-            dt { "Raison" } dd { (reason_fr(&t.reason)) }
+            dt { "Raison" } dd { (reason_fr(t.reason)) }
             dt { "Canal" } dd { (channel_fr(t.channel)) }
             dt { "Attente" } dd {
                 @match t.resolved_at {
@@ -224,7 +225,7 @@ fn turns(v: &TicketView<'_>) -> Markup {
                         Author::Person => {
                             li.person {
                                 p.who { "La personne" span.muted { " · " (at(turn)) } }
-                                p.said { (person_text(&turn.text)) }
+                                p.said { (person_text(turn)) }
                             }
                             @if let Some(outcome) = &turn.outcome {
                                 li.assistant {
@@ -260,11 +261,11 @@ fn turns(v: &TicketView<'_>) -> Markup {
     }
 }
 
-/// A picked option is stored as a marker and an entry id: shown as what it is.
-fn person_text(text: &str) -> String {
-    match text.strip_prefix(crate::store::OPTION_TURN_PREFIX) {
-        Some(id) => format!("(a choisi la proposition {id})"),
-        None => text.to_string(),
+/// A picked option is stored as its entry id: shown as what it is.
+fn person_text(turn: &crate::store::Turn) -> String {
+    match turn.kind {
+        crate::store::TurnKind::Option => format!("(a choisi la proposition {})", turn.text),
+        crate::store::TurnKind::Message => turn.text.clone(),
     }
 }
 

@@ -16,13 +16,13 @@ mod staff;
 use super::keys::{Pseudonym, PseudonymKey, RouteKey, default_route_key_file};
 use super::worker::Worker;
 use super::{
-    Author, Channel, Claim, Claimant, ClosedBy, Conversation, Delivery, Feedback, HEARTBEAT_GRACE,
-    INBOX_KEEP_DAYS, INBOX_MAX_ATTEMPTS, InboxItem, NewTicket, NewTurn, OPTION_TURN_PREFIX,
-    PROCESSED_KEEP_DAYS, Purged, Queued, Route, Store, StoreError, Ticket, TicketStatus,
-    TrafficCount, Turn,
+    Author, Channel, Claim, ClosedBy, Conversation, Delivery, Feedback, HEARTBEAT_GRACE,
+    INBOX_KEEP_DAYS, INBOX_MAX_ATTEMPTS, InboxItem, NewTicket, NewTurn, PROCESSED_KEEP_DAYS,
+    Purged, Queued, Route, Store, StoreError, Ticket, TicketStatus, TrafficCount, Turn,
 };
+use super::{Exchange, Exchanged, TicketChange, TicketEvent, TicketStep, TurnKind, count_kind};
 use crate::privacy::Redacted;
-use crate::reply::Outcome;
+use crate::reply::{HandoffReason, Outcome};
 
 /// Migrations in order; `PRAGMA user_version` records how many were applied.
 const MIGRATIONS: &[&str] = &[
@@ -32,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_staff.sql"),
     include_str!("migrations/0005_kb.sql"),
     include_str!("migrations/0006_inbox_progress.sql"),
+    include_str!("migrations/0007_turn_kind.sql"),
 ];
 
 pub struct SqliteStore {
@@ -52,11 +53,7 @@ fn from_ts(s: i64) -> DateTime<Utc> {
 }
 
 fn outcome_str(o: Outcome) -> &'static str {
-    match o {
-        Outcome::Answer => "answer",
-        Outcome::Clarify => "clarify",
-        Outcome::Handoff => "handoff",
-    }
+    o.as_str()
 }
 
 /// Hashed: a WhatsApp message id encodes the sender's phone number.
@@ -80,11 +77,15 @@ fn turn_from_row(r: &Row<'_>) -> rusqlite::Result<Turn> {
         id: r.get(0)?,
         author: Author::parse(&r.get::<_, String>(1)?),
         text: r.get(2)?,
-        outcome: r.get(3)?,
+        outcome: r
+            .get::<_, Option<String>>(3)?
+            .as_deref()
+            .and_then(Outcome::parse),
         entry_id: r.get(4)?,
         at: from_ts(r.get(5)?),
         agent: r.get(6)?,
         answer_sha256: r.get(7)?,
+        kind: TurnKind::parse(&r.get::<_, String>(8)?).unwrap_or_default(),
     })
 }
 
@@ -290,7 +291,8 @@ impl RawTicket {
             status: TicketStatus::parse(&self.status).ok_or_else(|| bad("status", &self.status))?,
             channel: Channel::parse(&self.channel).ok_or_else(|| bad("channel", &self.channel))?,
             conversation: self.conversation,
-            reason: self.reason,
+            reason: HandoffReason::parse(&self.reason)
+                .ok_or_else(|| bad("reason", &self.reason))?,
             questions: serde_json::from_str(&self.questions)?,
             candidates: serde_json::from_str(&self.candidates)?,
             service: self.service,
@@ -311,6 +313,89 @@ impl RawTicket {
                 .map(|r| Ok::<_, StoreError>(serde_json::from_str::<Route>(&routes.open(r)?)?))
                 .transpose()?,
         })
+    }
+}
+
+fn insert_turn(
+    conn: &Connection,
+    conversation: i64,
+    turn: &NewTurn,
+    now: DateTime<Utc>,
+) -> Result<i64, StoreError> {
+    let channel: String = conn.query_row(
+        "SELECT channel FROM conversations WHERE id = ?1",
+        [conversation],
+        |r| r.get(0),
+    )?;
+    conn.execute(
+        "INSERT INTO turns (conversation, channel, author, text, outcome, entry_id,
+                            answer_sha256, confidence, scores, at, agent, kind)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        params![
+            conversation,
+            channel,
+            turn.author.as_str(),
+            turn.text.as_str(),
+            turn.outcome.map(outcome_str),
+            turn.entry_id,
+            turn.answer_sha256,
+            turn.confidence.map(f64::from),
+            turn.scores.as_ref().map(serde_json::Value::to_string),
+            ts(now),
+            turn.agent,
+            turn.kind.as_str(),
+        ],
+    )?;
+    let id = conn.last_insert_rowid();
+    bump(conn, now, &channel, count_kind(turn))?;
+    Ok(id)
+}
+
+fn add_question_in(conn: &Connection, ticket: i64, question: &Redacted) -> Result<(), StoreError> {
+    let changed = conn.execute(
+        "UPDATE tickets SET questions = json_insert(questions, '$[#]', ?2)
+         WHERE id = ?1 AND status IN ('open', 'claimed')",
+        params![ticket, question.as_str()],
+    )?;
+    if changed == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+fn keep_reply(conn: &Connection, id: i64, reply: &serde_json::Value) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE inbox SET reply = ?2, sent = 0 WHERE id = ?1",
+        params![id, serde_json::to_string(reply)?],
+    )?;
+    Ok(())
+}
+
+impl SqliteStore {
+    fn open_ticket_in(
+        &self,
+        conn: &Connection,
+        ticket: &NewTicket,
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        conn.execute(
+            "INSERT INTO tickets (status, channel, conversation, reason, questions, candidates,
+                                  service, route, created_at)
+             VALUES ('open', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                ticket.channel.as_str(),
+                ticket.conversation,
+                ticket.reason.as_str(),
+                serde_json::to_string(&[ticket.question.as_str()])?,
+                serde_json::to_string(&ticket.candidates)?,
+                ticket.service,
+                self.routes.seal(&serde_json::to_string(&ticket.route)?),
+                ts(now),
+            ],
+        )?;
+        let id = conn.last_insert_rowid();
+        bump(conn, now, ticket.channel.as_str(), "ticket")?;
+        Ok(id)
     }
 }
 
@@ -375,38 +460,44 @@ impl Store for SqliteStore {
     ) -> Result<i64, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let channel: String = tx.query_row(
-            "SELECT channel FROM conversations WHERE id = ?1",
-            [conversation],
-            |r| r.get(0),
-        )?;
-        tx.execute(
-            "INSERT INTO turns (conversation, channel, author, text, outcome, entry_id,
-                                answer_sha256, confidence, scores, at, agent)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            params![
-                conversation,
-                channel,
-                turn.author.as_str(),
-                turn.text.as_str(),
-                turn.outcome.map(outcome_str),
-                turn.entry_id,
-                turn.answer_sha256,
-                turn.confidence.map(f64::from),
-                turn.scores.as_ref().map(serde_json::Value::to_string),
-                ts(now),
-                turn.agent,
-            ],
-        )?;
-        let id = tx.last_insert_rowid();
-        let kind = match (turn.author, turn.outcome) {
-            (Author::Agent, _) => "agent",
-            (Author::Person, Some(o)) => outcome_str(o),
-            (Author::Person, None) => "message",
-        };
-        bump(&tx, now, &channel, kind)?;
+        let id = insert_turn(&tx, conversation, turn, now)?;
         tx.commit()?;
         Ok(id)
+    }
+
+    fn record_exchange(
+        &self,
+        exchange: &Exchange,
+        now: DateTime<Utc>,
+    ) -> Result<Exchanged, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let active = match &exchange.ticket {
+            TicketStep::None => None,
+            TicketStep::AddQuestion(id) => {
+                add_question_in(&tx, *id, &exchange.turn.text)?;
+                Some(*id)
+            }
+            TicketStep::Open(ticket) => Some(self.open_ticket_in(&tx, ticket, now)?),
+        };
+        let turn = insert_turn(&tx, exchange.conversation, &exchange.turn, now)?;
+        if let Some((row, reply)) = &exchange.kept_reply {
+            keep_reply(&tx, *row, reply)?;
+        }
+        let active = active
+            .map(|id| self.ticket_in(&tx, id))
+            .transpose()?
+            .flatten();
+        tx.commit()?;
+        let opened = match exchange.ticket {
+            TicketStep::Open(_) => active.clone(),
+            _ => None,
+        };
+        Ok(Exchanged {
+            turn,
+            opened,
+            active,
+        })
     }
 
     fn turns_after(
@@ -417,7 +508,7 @@ impl Store for SqliteStore {
     ) -> Result<Vec<Turn>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
-            "SELECT id, author, text, outcome, entry_id, at, agent, answer_sha256 FROM turns
+            "SELECT id, author, text, outcome, entry_id, at, agent, answer_sha256, kind FROM turns
              WHERE conversation = ?1 AND id > ?2 AND (?3 IS NULL OR author = ?3)
              ORDER BY id LIMIT 200",
         )?;
@@ -431,23 +522,7 @@ impl Store for SqliteStore {
     fn open_ticket(&self, ticket: &NewTicket, now: DateTime<Utc>) -> Result<Ticket, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        tx.execute(
-            "INSERT INTO tickets (status, channel, conversation, reason, questions, candidates,
-                                  service, route, created_at)
-             VALUES ('open', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                ticket.channel.as_str(),
-                ticket.conversation,
-                ticket.reason,
-                serde_json::to_string(&[ticket.question.as_str()])?,
-                serde_json::to_string(&ticket.candidates)?,
-                ticket.service,
-                self.routes.seal(&serde_json::to_string(&ticket.route)?),
-                ts(now),
-            ],
-        )?;
-        let id = tx.last_insert_rowid();
-        bump(&tx, now, ticket.channel.as_str(), "ticket")?;
+        let id = self.open_ticket_in(&tx, ticket, now)?;
         let t = self.ticket_in(&tx, id)?.ok_or(StoreError::NotFound)?;
         tx.commit()?;
         Ok(t)
@@ -470,15 +545,7 @@ impl Store for SqliteStore {
     }
 
     fn add_question(&self, ticket: i64, question: &Redacted) -> Result<(), StoreError> {
-        let changed = self.conn().execute(
-            "UPDATE tickets SET questions = json_insert(questions, '$[#]', ?2)
-             WHERE id = ?1 AND status IN ('open', 'claimed')",
-            params![ticket, question.as_str()],
-        )?;
-        if changed == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        add_question_in(&self.conn(), ticket, question)
     }
 
     fn ticket(&self, id: i64) -> Result<Option<Ticket>, StoreError> {
@@ -499,76 +566,35 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    fn claim_ticket(
+    fn ticket_event(
         &self,
         id: i64,
-        by: Claimant<'_>,
+        event: TicketEvent<'_>,
         now: DateTime<Utc>,
     ) -> Result<Ticket, StoreError> {
-        let conn = self.conn();
-        // One conditional statement: of two agents taking the ticket at once, whatever
-        // the process or replica, exactly one changes the row.
-        let changed = conn.execute(
-            "UPDATE tickets SET status = 'claimed', claimed_at = ?2, claimed_by = ?3,
-                    claimed_staff = ?4
-             WHERE id = ?1 AND status = 'open'",
-            params![id, ts(now), by.name, by.staff],
-        )?;
-        let t = self.ticket_in(&conn, id)?.ok_or(StoreError::NotFound)?;
-        if changed == 1 {
-            return Ok(t);
-        }
-        match t.status {
-            TicketStatus::Claimed => Err(StoreError::AlreadyClaimed(t.claimed_by)),
-            TicketStatus::Resolved => Err(StoreError::Conflict(
-                "the ticket is already resolved".into(),
-            )),
-            TicketStatus::Open => Err(StoreError::Corrupt(format!(
-                "ticket {id} stayed open when claimed"
-            ))),
-        }
-    }
-
-    fn take_for_reply(
-        &self,
-        id: i64,
-        by: Claimant<'_>,
-        now: DateTime<Utc>,
-    ) -> Result<Ticket, StoreError> {
-        match self.claim_ticket(id, by, now) {
-            Err(StoreError::AlreadyClaimed(name)) => {
-                let t = self.ticket(id)?.ok_or(StoreError::NotFound)?;
-                if t.claimed_staff == by.staff && name.as_deref() == by.name {
-                    Ok(t)
-                } else {
-                    Err(StoreError::AlreadyClaimed(name))
-                }
-            }
-            other => other,
-        }
-    }
-
-    fn resolve_ticket(
-        &self,
-        id: i64,
-        by: ClosedBy,
-        now: DateTime<Utc>,
-    ) -> Result<Ticket, StoreError> {
-        let conn = self.conn();
-        let changed = conn.execute(
-            "UPDATE tickets SET status = 'resolved', resolved_at = ?2, closed_by = ?3,
-                                route = NULL
-             WHERE id = ?1 AND status IN ('open', 'claimed')",
-            params![id, ts(now), by.as_str()],
-        )?;
-        let t = self.ticket_in(&conn, id)?.ok_or(StoreError::NotFound)?;
-        if changed == 1 {
-            Ok(t)
-        } else {
-            Err(StoreError::Conflict(
-                "the ticket is already resolved".into(),
-            ))
-        }
+        let mut conn = self.conn();
+        // Immediate: the write lock is taken before the read, so of two events at once,
+        // whatever the process, the second reads what the first wrote.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let ticket = self.ticket_in(&tx, id)?.ok_or(StoreError::NotFound)?;
+        match ticket.on(event)? {
+            TicketChange::Unchanged => return Ok(ticket),
+            TicketChange::Claimed(by) => tx.execute(
+                "UPDATE tickets SET status = 'claimed', claimed_at = ?2, claimed_by = ?3,
+                        claimed_staff = ?4
+                 WHERE id = ?1",
+                params![id, ts(now), by.name, by.staff],
+            )?,
+            TicketChange::Resolved(by) => tx.execute(
+                "UPDATE tickets SET status = 'resolved', resolved_at = ?2, closed_by = ?3,
+                                    route = NULL
+                 WHERE id = ?1",
+                params![id, ts(now), by.as_str()],
+            )?,
+        };
+        let t = self.ticket_in(&tx, id)?.ok_or(StoreError::NotFound)?;
+        tx.commit()?;
+        Ok(t)
     }
 
     fn note_ticket(&self, id: i64, note: &Redacted) -> Result<(), StoreError> {
@@ -776,11 +802,7 @@ impl Store for SqliteStore {
     }
 
     fn record_reply(&self, id: i64, reply: &serde_json::Value) -> Result<(), StoreError> {
-        self.conn().execute(
-            "UPDATE inbox SET reply = ?2, sent = 0 WHERE id = ?1",
-            params![id, serde_json::to_string(reply)?],
-        )?;
-        Ok(())
+        keep_reply(&self.conn(), id, reply)
     }
 
     fn record_sent(&self, id: i64, sent: u32) -> Result<(), StoreError> {
@@ -869,7 +891,7 @@ impl Store for SqliteStore {
     ) -> Result<Vec<Turn>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
-            "SELECT t.id, t.author, t.text, t.outcome, t.entry_id, t.at, t.agent, t.answer_sha256
+            "SELECT t.id, t.author, t.text, t.outcome, t.entry_id, t.at, t.agent, t.answer_sha256, t.kind
              FROM turns t
              WHERE t.author = 'person' AND t.at >= ?1
                AND (t.outcome = 'handoff'
@@ -878,13 +900,10 @@ impl Store for SqliteStore {
                         WHERE n.id = (SELECT MIN(m.id) FROM turns m
                                       WHERE m.conversation = t.conversation
                                         AND m.author = 'person' AND m.id > t.id)
-                          AND substr(n.text, 1, length(?3)) = ?3)))
+                          AND n.kind = 'option')))
              ORDER BY t.at DESC, t.id DESC LIMIT ?2",
         )?;
-        let rows = stmt.query_map(
-            params![ts(since), limit as i64, OPTION_TURN_PREFIX],
-            turn_from_row,
-        )?;
+        let rows = stmt.query_map(params![ts(since), limit as i64], turn_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
