@@ -9,6 +9,8 @@
 //! inbox row's route and platform id), which the reply needs; it is erased when the
 //! ticket is resolved, the inbox row handled, or either purged.
 
+#[cfg(test)]
+mod contract_staffkb;
 mod kb;
 pub mod keys;
 pub mod postgres;
