@@ -870,6 +870,53 @@ mod replicas {
     }
 
     #[test]
+    fn a_draft_validated_on_one_replica_and_sent_back_on_another_is_decided_once() {
+        let (_dir, _db, one, two) = two_replicas();
+        let editor = add(&one, "editeur@belleval.fr");
+        let by = Decider {
+            name: "Valideur",
+            staff: None,
+        };
+        let mut validated = 0;
+        for i in 0..20 {
+            let path = format!("entries/etat-civil/f{i}.md");
+            let id = one
+                .kb_propose(
+                    &NewRevision {
+                        entry_id: Some(format!("f{i}")),
+                        ..proposal(&path, "texte", None, &editor)
+                    },
+                    now(),
+                )
+                .unwrap();
+            let (v, back) = at_once(&one, &two, |s| {
+                if std::ptr::eq(s, &one) {
+                    s.kb_validate(id, Some("texte"), None, &by, now())
+                        .map(|_| ())
+                } else {
+                    s.kb_close_draft(id, RevisionStatus::SentBack, Some("non"), &by, now())
+                }
+            });
+            assert!(v.is_ok() ^ back.is_ok(), "{path}: {v:?} {back:?}");
+            let lost = v.as_ref().err().or(back.as_ref().err()).unwrap();
+            assert!(matches!(lost, StoreError::Conflict(_)), "{lost:?}");
+            let status = two.kb_revision(id).unwrap().unwrap().status;
+            let live = one.kb_live_revision(&path).unwrap();
+            if v.is_ok() {
+                validated += 1;
+                assert_eq!((status, live), (RevisionStatus::Validated, Some(id)));
+            } else {
+                assert_eq!((status, live), (RevisionStatus::SentBack, None));
+            }
+        }
+        assert_eq!(one.kb_version().unwrap(), validated);
+        println!(
+            "20 drafts validated and sent back at once: {validated} validated, {} sent back",
+            20 - validated
+        );
+    }
+
+    #[test]
     fn two_replicas_using_one_setup_token_let_exactly_one_succeed() {
         let (_dir, _db, one, two) = two_replicas();
         let a = add(&one, "a@belleval.fr");
