@@ -11,6 +11,8 @@
 
 #[cfg(test)]
 mod contract;
+#[cfg(test)]
+mod contract_staffkb;
 mod kb;
 pub mod keys;
 pub mod postgres;
