@@ -9,6 +9,7 @@
 //! inbox row's route and platform id), which the reply needs; it is erased when the
 //! ticket is resolved, the inbox row handled, or either purged.
 
+mod inbound;
 mod kb;
 pub mod keys;
 pub mod postgres;
