@@ -9,6 +9,8 @@
 //! inbox row's route and platform id), which the reply needs; it is erased when the
 //! ticket is resolved, the inbox row handled, or either purged.
 
+#[cfg(test)]
+mod contract;
 mod inbound;
 mod kb;
 pub mod keys;
@@ -582,6 +584,9 @@ pub enum Claim {
 /// The persistence the web layer and channels need. Synchronous: async callers go
 /// through `spawn_blocking`.
 pub trait Store: StaffStore + KbStore + Send + Sync {
+    /// The worker (this process's identity) the store takes inbox rows for.
+    fn worker(&self) -> &worker::Worker;
+
     /// A keyed hash of a platform's user or session id: the same person maps to the same
     /// conversation across restarts, and the raw id is never stored.
     fn pseudonym(&self, channel: Channel, raw_id: &str) -> Pseudonym;

@@ -116,7 +116,7 @@ async fn web_turns_are_stored_with_outcome_and_entry_and_personal_data_redacted(
         .unwrap()
         .unwrap();
     let turn = &s.turns_after(c2.id, None, 0).unwrap()[0];
-    assert_eq!(turn.outcome.as_deref(), Some("answer"));
+    assert_eq!(turn.outcome, Some(guichet::reply::Outcome::Answer));
     assert_eq!(turn.entry_id.as_deref(), Some("horaires-mairie"));
     assert_ne!(c.id, c2.id);
 }

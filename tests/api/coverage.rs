@@ -210,6 +210,7 @@ pub fn person_turn(store: &dyn Store, conversation: &str, text: &str, outcome: O
         .record_turn(
             c.id,
             &NewTurn {
+                kind: guichet::store::TurnKind::Message,
                 author: Author::Person,
                 text: Redacted::new(text),
                 outcome: Some(outcome),
@@ -449,6 +450,7 @@ fn plant(store: &dyn Store, p: &Planted, at: chrono::DateTime<Utc>, n: usize) {
         .unwrap();
     let answered = p.outcome == Outcome::Answer;
     let turn = NewTurn {
+        kind: guichet::store::TurnKind::Message,
         author: Author::Person,
         text: Redacted::new(p.text),
         outcome: Some(p.outcome),
@@ -536,6 +538,7 @@ fn the_report_shows_the_figures_of_planted_traffic_by_day_channel_and_service() 
         )
         .unwrap();
     let agent = NewTurn {
+        kind: guichet::store::TurnKind::Message,
         author: Author::Agent,
         text: Redacted::new("je regarde votre dossier"),
         outcome: None,
@@ -733,6 +736,7 @@ fn check_report_lists_the_entries_never_served_when_there_is_a_store() {
         .unwrap();
     for id in ["horaires-mairie", "cantine-tarifs"] {
         let turn = NewTurn {
+            kind: guichet::store::TurnKind::Message,
             author: Author::Person,
             text: Redacted::new("question"),
             outcome: Some(Outcome::Answer),

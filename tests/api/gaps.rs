@@ -32,10 +32,10 @@ const PERSON: [&str; 3] = [
 fn asked(text: &str, outcome: Outcome) -> Asked {
     Asked {
         text: text.to_string(),
-        outcome: match outcome {
-            Outcome::Clarify => "clarify".into(),
-            _ => "handoff".into(),
-        },
+        outcome: Some(match outcome {
+            Outcome::Clarify => Outcome::Clarify,
+            _ => Outcome::Handoff,
+        }),
     }
 }
 
