@@ -96,11 +96,6 @@ impl PgStore {
         Ok(store)
     }
 
-    /// The worker this store takes inbox rows for.
-    pub fn worker(&self) -> &Worker {
-        &self.worker
-    }
-
     /// A pooled connection; none within [`CHECKOUT_TIMEOUT`]: unavailable.
     pub(crate) fn conn(&self) -> Result<Conn, StoreError> {
         self.pool
@@ -335,6 +330,10 @@ impl PgStore {
 }
 
 impl Store for PgStore {
+    fn worker(&self) -> &Worker {
+        &self.worker
+    }
+
     fn pseudonym(&self, channel: Channel, raw_id: &str) -> Pseudonym {
         self.pseudonym_key().pseudonym(channel, raw_id)
     }
@@ -886,12 +885,14 @@ impl Store for PgStore {
         // `scores` is JSON written by us: `candidates` best first. Sorted as SQLite sorts
         // (bytes, no entry first).
         let rows = self.conn()?.query(
-            "SELECT (at AT TIME ZONE 'UTC')::date AS day, channel, outcome,
-                    coalesce(entry_id, scores -> 'candidates' -> 0 ->> 'id') AS entry,
-                    count(*)
-             FROM turns
-             WHERE author = 'person' AND outcome IS NOT NULL AND at >= $1
-             GROUP BY day, channel, outcome, entry
+            "SELECT day, channel, outcome, entry, n FROM (
+                 SELECT (at AT TIME ZONE 'UTC')::date AS day, channel, outcome,
+                        coalesce(entry_id, scores -> 'candidates' -> 0 ->> 'id') AS entry,
+                        count(*) AS n
+                 FROM turns
+                 WHERE author = 'person' AND outcome IS NOT NULL AND at >= $1
+                 GROUP BY 1, 2, 3, 4
+             ) counted
              ORDER BY day, channel COLLATE \"C\", outcome COLLATE \"C\",
                       entry COLLATE \"C\" NULLS FIRST",
             &[&secs(since)],
@@ -1048,126 +1049,6 @@ pub mod scratch {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    use crate::store::{Claimant, TicketStatus};
-
-    fn queued(text: &str) -> Queued {
-        Queued {
-            channel: Channel::Whatsapp,
-            user: "33612345678".into(),
-            text: Redacted::new(text),
-            choice: None,
-            lang: None,
-            greet: false,
-            route: Route::Whatsapp {
-                phone_number_id: "PNID".into(),
-                to: "33612345678".into(),
-            },
-        }
-    }
-
-    fn person(text: &str, outcome: Outcome) -> NewTurn {
-        NewTurn {
-            author: Author::Person,
-            kind: TurnKind::Message,
-            text: Redacted::new(text),
-            outcome: Some(outcome),
-            entry_id: None,
-            answer_sha256: None,
-            confidence: Some(0.5),
-            scores: Some(serde_json::json!({ "candidates": [{ "id": "etat-civil" }] })),
-            agent: None,
-        }
-    }
-
-    #[test]
-    fn quick_an_exchange_opens_a_ticket_and_traffic_reads_the_first_candidate() {
-        let dir = tempfile::tempdir().unwrap();
-        let (s, _db) = scratch::store(dir.path());
-        let now = Utc::now();
-        let c = s
-            .conversation(Channel::Telegram, &s.pseudonym(Channel::Telegram, "1"), now)
-            .unwrap();
-        let done = s
-            .record_exchange(
-                &Exchange {
-                    conversation: c.id,
-                    turn: person("un nid de frelons, 06 12 34 56 78", Outcome::Handoff),
-                    ticket: TicketStep::Open(NewTicket {
-                        channel: Channel::Telegram,
-                        conversation: c.id,
-                        reason: HandoffReason::parse("requested").unwrap(),
-                        question: Redacted::new("un nid de frelons, 06 12 34 56 78"),
-                        candidates: vec!["etat-civil".into()],
-                        service: "accueil".into(),
-                        route: Route::Telegram { chat_id: 42 },
-                    }),
-                    kept_reply: None,
-                },
-                now,
-            )
-            .unwrap();
-        let t = done.opened.unwrap();
-        assert_eq!(t.route, Some(Route::Telegram { chat_id: 42 }));
-        s.add_question(t.id, &Redacted::new("allo ?")).unwrap();
-        let claimed = s.claim_ticket(t.id, Some("Camille").into(), now).unwrap();
-        assert_eq!(claimed.questions.len(), 2);
-        assert!(matches!(
-            s.claim_ticket(t.id, Some("Karim").into(), now),
-            Err(StoreError::AlreadyClaimed(Some(by))) if by == "Camille"
-        ));
-        let resolved = s.resolve_ticket(t.id, ClosedBy::Agent, now).unwrap();
-        assert_eq!(
-            (resolved.status, resolved.route),
-            (TicketStatus::Resolved, None)
-        );
-        assert!(matches!(
-            s.claim_ticket(t.id + 99, Claimant::default(), now),
-            Err(StoreError::NotFound)
-        ));
-        let traffic = s.traffic_since(now - chrono::Duration::days(1)).unwrap();
-        assert_eq!(traffic.len(), 1);
-        assert_eq!(traffic[0].entry.as_deref(), Some("etat-civil"));
-        assert_eq!(
-            s.unanswered_since(now - chrono::Duration::days(1), 5)
-                .unwrap()
-                .len(),
-            1
-        );
-        assert_eq!(s.daily_counts().unwrap().len(), 2);
-    }
-
-    #[test]
-    fn quick_an_inbound_message_is_queued_once_and_claimed_once_by_two_replicas() {
-        let dir = tempfile::tempdir().unwrap();
-        let (a, db) = scratch::store(dir.path());
-        let b = PgStore::open(&db.url, &dir.path().join("route-key"), 4).unwrap();
-        let now = Utc::now();
-        let lease = chrono::Duration::seconds(30);
-        let item = a
-            .enqueue_inbound("wamid.1", &queued("a@b.fr"), now, lease)
-            .unwrap()
-            .unwrap();
-        assert!(
-            b.enqueue_inbound("wamid.1", &queued("x"), now, lease)
-                .unwrap()
-                .is_none()
-        );
-        assert!(b.stale_inbound(now, 10).unwrap().is_empty());
-        let later = now + lease;
-        assert_eq!(b.stale_inbound(later, 10).unwrap(), vec![item.id]);
-        let Claim::Claimed(got) = b.claim_inbound(item.id, later, lease).unwrap() else {
-            panic!("the lease ended");
-        };
-        assert_eq!((got.attempts, got.message.text.as_str()), (2, "[email]"));
-        assert_eq!(
-            a.claim_inbound(item.id, later, lease).unwrap(),
-            Claim::Unavailable
-        );
-        b.finish_inbound(item.id).unwrap();
-        let purged = a.purge(now - chrono::Duration::days(1), now).unwrap();
-        assert_eq!(purged.inbox, 0);
-    }
 
     #[test]
     fn a_second_open_migrates_nothing_and_keeps_the_pseudonym_key() {
