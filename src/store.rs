@@ -13,6 +13,7 @@
 mod contract;
 #[cfg(test)]
 mod contract_staffkb;
+mod inbound;
 mod kb;
 pub mod keys;
 pub mod postgres;

@@ -692,7 +692,7 @@ pub mod cases {
             .record_exchange(
                 &Exchange {
                     conversation: c.id,
-                    turn: handoff.clone(),
+                    turn: handoff,
                     ticket: TicketStep::Open(ticket_for(c.id, Route::Web)),
                     kept_reply: Some((item.id, reply.clone())),
                 },
@@ -758,6 +758,146 @@ pub mod cases {
         assert_eq!(not_kept.reply, None);
     }
 
+    /// Runs `each(i, store)` on every store at once (after a barrier), collecting results.
+    fn at_once<T: Send>(
+        stores: &[Box<dyn Store>],
+        each: impl Fn(usize, &dyn Store) -> T + Sync,
+    ) -> Vec<T> {
+        let barrier = std::sync::Barrier::new(stores.len());
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = stores
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    let (barrier, each) = (&barrier, &each);
+                    scope.spawn(move || {
+                        barrier.wait();
+                        each(i, s.as_ref())
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        })
+    }
+
+    pub fn of_one_message_delivered_to_several_replicas_at_once_exactly_one_queues_it(
+        f: &dyn Fixture,
+    ) {
+        let now = Utc::now();
+        let stores: Vec<Box<dyn Store>> = (0..8).map(|_| f.open()).collect();
+        // The platform resends the same message to every replica at the same instant,
+        // twenty times over.
+        for round in 0..20 {
+            let id = format!("wamid.{round}");
+            let queued_by = at_once(&stores, |_, s| {
+                s.enqueue_inbound(&id, &queued("horaires ?"), now, Days::minutes(5))
+                    .unwrap()
+                    .is_some()
+            });
+            assert_eq!(
+                queued_by.iter().filter(|q| **q).count(),
+                1,
+                "message {id}: {queued_by:?}"
+            );
+        }
+        assert_eq!(f.inbox_rows().len(), 20);
+        assert!(
+            !stores[0]
+                .first_delivery(Channel::Whatsapp, "wamid.3", now)
+                .unwrap()
+        );
+    }
+
+    pub fn of_replicas_taking_back_a_gone_workers_rows_at_once_each_row_is_claimed_once(
+        f: &dyn Fixture,
+    ) {
+        let t0 = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+        let lease = Days::minutes(5);
+        let crashed = f.open();
+        let ids: Vec<i64> = (0..12)
+            .map(|i| {
+                crashed
+                    .enqueue_inbound(&format!("m{i}"), &queued("a"), t0, lease)
+                    .unwrap()
+                    .unwrap()
+                    .id
+            })
+            .collect();
+        let replicas: Vec<Box<dyn Store>> = (0..4).map(|_| f.open()).collect();
+        // A minute later, well within the leases: only the silence of their holder makes
+        // the rows stale.
+        let now = t0 + Days::minutes(1);
+        for r in &replicas {
+            r.beat(now).unwrap();
+        }
+        f.set_heartbeat(
+            &crashed.worker().id,
+            now - HEARTBEAT_GRACE - Days::seconds(1),
+        );
+        let taken = at_once(&replicas, |_, r| {
+            let mut mine = Vec::new();
+            for id in r.stale_inbound(now, 100).unwrap() {
+                if let Claim::Claimed(item) = r.claim_inbound(id, now, lease).unwrap() {
+                    assert_eq!(item.attempts, 2);
+                    mine.push(item.id);
+                }
+            }
+            mine
+        });
+        let mut all: Vec<i64> = taken.into_iter().flatten().collect();
+        all.sort_unstable();
+        assert_eq!(all, ids, "every row taken back, each by one replica");
+        assert!(replicas[0].stale_inbound(now, 100).unwrap().is_empty());
+    }
+
+    pub fn concurrent_exchanges_on_one_conversation_lose_no_turn_and_no_count(f: &dyn Fixture) {
+        let now = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+        let stores: Vec<Box<dyn Store>> = (0..6).map(|_| f.open()).collect();
+        // The same person on every replica: one conversation, whoever creates it first.
+        let convs = at_once(&stores, |_, s| {
+            s.conversation(Channel::Telegram, &s.pseudonym(Channel::Telegram, "7"), now)
+                .unwrap()
+                .id
+        });
+        assert!(convs.iter().all(|c| *c == convs[0]), "{convs:?}");
+        let conversation = convs[0];
+        let per_store = 10;
+        let turns = at_once(&stores, |i, s| {
+            (0..per_store)
+                .map(|k| {
+                    s.record_exchange(
+                        &Exchange {
+                            conversation,
+                            turn: person(&format!("question {i}-{k}")),
+                            ticket: TicketStep::None,
+                            kept_reply: None,
+                        },
+                        now,
+                    )
+                    .unwrap()
+                    .turn
+                })
+                .collect::<Vec<_>>()
+        });
+        let stored = stores[0].turns_after(conversation, None, 0).unwrap();
+        let total = stores.len() * per_store;
+        assert_eq!(stored.len(), total);
+        let mut ids: Vec<i64> = turns.into_iter().flatten().collect();
+        ids.sort_unstable();
+        assert_eq!(ids, stored.iter().map(|t| t.id).collect::<Vec<_>>());
+        let answers: u64 = stores[0]
+            .daily_counts()
+            .unwrap()
+            .into_iter()
+            .filter(|(_, channel, kind, _)| channel == "telegram" && kind == "answer")
+            .map(|(.., n)| n)
+            .sum();
+        assert_eq!(
+            answers, total as u64,
+            "no count lost to a concurrent update"
+        );
+    }
+
     pub fn a_closed_ticket_refuses_every_event_and_an_unknown_one_is_not_found(f: &dyn Fixture) {
         let s = f.open();
         let now = Utc::now();
@@ -790,7 +930,7 @@ pub mod cases {
 /// A `#[test]` per contract case for one backend: `contract_tests!(fixture_expr)`.
 macro_rules! contract_tests {
     ($fixture:expr) => {
-        contract_tests!(@cases $fixture; pseudonyms_are_stable_keyed_and_not_the_raw_id, a_conversation_counts_its_turns, turns_are_stored_redacted, a_ticket_goes_open_claimed_resolved_and_forgets_its_route, a_taken_ticket_cannot_be_taken_again_and_the_refusal_names_who_has_it, of_concurrent_claims_from_several_replicas_exactly_one_wins, of_concurrent_claims_of_one_stale_inbox_row_exactly_one_wins, traffic_counts_person_turns_by_day_channel_outcome_and_entry, a_clarification_the_person_resolved_by_picking_an_option_is_not_a_gap, an_inbound_message_is_processed_once, once_rows_of_a_silent_or_dead_worker_are_taken_at_once_and_a_live_ones_are_not, once_an_inbox_row_keeps_its_reply_and_the_pieces_sent, an_inbound_message_is_queued_once_redacted_and_claimed_by_its_receiver, a_claimed_row_is_not_claimed_again_before_its_lease_ends_and_finish_removes_it, attempts_are_counted_and_a_poison_row_is_given_up_after_the_limit, purge_gives_up_on_inbox_rows_older_than_a_day, purge_deletes_expired_rows_and_keeps_counts, a_reopened_store_keeps_tickets_dedupe_and_pseudonyms, an_exchange_records_the_turn_the_ticket_and_the_kept_reply_together, a_closed_ticket_refuses_every_event_and_an_unknown_one_is_not_found);
+        contract_tests!(@cases $fixture; pseudonyms_are_stable_keyed_and_not_the_raw_id, a_conversation_counts_its_turns, turns_are_stored_redacted, a_ticket_goes_open_claimed_resolved_and_forgets_its_route, a_taken_ticket_cannot_be_taken_again_and_the_refusal_names_who_has_it, of_concurrent_claims_from_several_replicas_exactly_one_wins, of_concurrent_claims_of_one_stale_inbox_row_exactly_one_wins, traffic_counts_person_turns_by_day_channel_outcome_and_entry, a_clarification_the_person_resolved_by_picking_an_option_is_not_a_gap, an_inbound_message_is_processed_once, once_rows_of_a_silent_or_dead_worker_are_taken_at_once_and_a_live_ones_are_not, once_an_inbox_row_keeps_its_reply_and_the_pieces_sent, an_inbound_message_is_queued_once_redacted_and_claimed_by_its_receiver, a_claimed_row_is_not_claimed_again_before_its_lease_ends_and_finish_removes_it, attempts_are_counted_and_a_poison_row_is_given_up_after_the_limit, purge_gives_up_on_inbox_rows_older_than_a_day, purge_deletes_expired_rows_and_keeps_counts, a_reopened_store_keeps_tickets_dedupe_and_pseudonyms, an_exchange_records_the_turn_the_ticket_and_the_kept_reply_together, a_closed_ticket_refuses_every_event_and_an_unknown_one_is_not_found, of_one_message_delivered_to_several_replicas_at_once_exactly_one_queues_it, of_replicas_taking_back_a_gone_workers_rows_at_once_each_row_is_claimed_once, concurrent_exchanges_on_one_conversation_lose_no_turn_and_no_count);
     };
     (@cases $fixture:expr; $($name:ident),* $(,)?) => {
         $(
@@ -802,6 +942,7 @@ macro_rules! contract_tests {
         )*
     };
 }
+#[allow(unused_imports)] // For backends' own suites outside this file.
 pub(crate) use contract_tests;
 
 mod on_sqlite {
@@ -885,12 +1026,10 @@ mod on_sqlite {
     contract_tests!(Sqlite::new());
 }
 
-// Enabled once PgStore implements Store (branch pg/core).
-#[cfg(any())]
 mod on_postgres {
     //! The contract on PostgreSQL: a scratch database on the server of `GUICHET_TEST_PG`.
 
-    use postgres::{Client, NoTls};
+    use ::postgres::{Client, NoTls};
 
     use super::*;
     use crate::store::postgres::scratch::{self, ScratchDb};
@@ -962,7 +1101,7 @@ mod on_postgres {
             self.raw()
                 .execute(
                     "UPDATE workers SET pid = $2, started = $3 WHERE id = $1",
-                    &[&worker, &(pid as i32), &started],
+                    &[&worker, &i64::from(pid), &started],
                 )
                 .unwrap();
         }

@@ -7,12 +7,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 mod kb;
 mod staff;
 
+use super::inbound::{StoredInbound, message_hash};
 use super::keys::{Pseudonym, PseudonymKey, RouteKey, default_route_key_file};
 use super::worker::Worker;
 use super::{
@@ -56,7 +55,6 @@ fn outcome_str(o: Outcome) -> &'static str {
     o.as_str()
 }
 
-/// Hashed: a WhatsApp message id encodes the sender's phone number.
 /// Remembers an inbound message id (hashed); false when it was seen before.
 fn mark_processed(
     conn: &Connection,
@@ -87,50 +85,6 @@ fn turn_from_row(r: &Row<'_>) -> rusqlite::Result<Turn> {
         answer_sha256: r.get(7)?,
         kind: TurnKind::parse(&r.get::<_, String>(8)?).unwrap_or_default(),
     })
-}
-
-fn message_hash(message_id: &str) -> String {
-    hex::encode(Sha256::digest(message_id.as_bytes()))
-}
-
-/// An inbox row's `inbound` column. The text is read back as [`Redacted`]: only
-/// redacted text is ever written there.
-#[derive(Serialize, Deserialize)]
-struct StoredInbound {
-    channel: Channel,
-    user: String,
-    text: String,
-    choice: Option<String>,
-    lang: Option<String>,
-    #[serde(default)]
-    greet: bool,
-    route: Route,
-}
-
-impl StoredInbound {
-    fn from_queued(q: &Queued) -> Self {
-        Self {
-            channel: q.channel,
-            user: q.user.clone(),
-            text: q.text.as_str().to_string(),
-            choice: q.choice.clone(),
-            lang: q.lang.clone(),
-            greet: q.greet,
-            route: q.route.clone(),
-        }
-    }
-
-    fn into_queued(self) -> Queued {
-        Queued {
-            channel: self.channel,
-            user: self.user,
-            text: Redacted::from_store(self.text),
-            choice: self.choice,
-            lang: self.lang,
-            greet: self.greet,
-            route: self.route,
-        }
-    }
 }
 
 fn parse_outcome(raw: &str) -> Option<Outcome> {
