@@ -499,7 +499,7 @@ fn preflight(config: &Config) -> Result<()> {
         corpus = %shown(&config.corpus),
         policy = %shown(&config.policy),
         models = %shown(&config.models),
-        db = %shown(&config.db),
+        db = %crate::store::shown(&config.db),
         cache = %shown(&config.cache),
         "paths in use"
     );
@@ -577,9 +577,11 @@ pub fn knowledge_base(
         }
         Err(KbError::Invalid(p)) => Err(invalid(
             p,
-            format!("knowledge base in {}", config.db.display()),
+            format!("knowledge base in {}", crate::store::shown(&config.db)),
         )),
-        Err(e) => Err(e).with_context(|| format!("knowledge base in {}", config.db.display())),
+        Err(e) => {
+            Err(e).with_context(|| format!("knowledge base in {}", crate::store::shown(&config.db)))
+        }
     }
 }
 
@@ -601,17 +603,13 @@ fn serve(config: Config) -> Result<()> {
         .build()?;
     // Opened before listening: a database that cannot be opened or migrated stops the
     // start, rather than losing conversations later.
-    let store = crate::store::SqliteStore::open_with_route_key(
-        &config.db,
-        config.route_key_file.as_deref(),
-    )
-    .with_context(|| format!("database {}", config.db.display()))?;
+    let store = kb::open(&config)?;
     // The knowledge base is the store's; a store without one takes the corpus folder in
     // (the first start). Checked before listening (cheap, no model): a broken knowledge
     // base refuses the start with every problem listed, so a deployment catches it.
-    let loaded = knowledge_base(&config, &store)?;
+    let loaded = knowledge_base(&config, store.as_ref())?;
     runtime.block_on(async move {
-        let state = crate::http::AppState::new(config.clone(), Arc::new(store));
+        let state = crate::http::AppState::new(config.clone(), store);
         let options = crate::http::ServeOptions::from_config(&config);
         let grace = options.grace;
         crate::http::spawn_retention(&state);
@@ -784,16 +782,16 @@ fn check(dir: &Path, lang: ProblemLang) -> Result<i32> {
 /// `guichet check --store`: the live knowledge base of GUICHET_DB, with the same checks.
 fn check_store(config: &Config, lang: ProblemLang) -> Result<i32> {
     let store = kb::open(config)?;
-    let (files, version) = crate::kb::live_files(&store)?;
+    let (files, version) = crate::kb::live_files(store.as_ref())?;
     if files.is_empty() {
         bail!(
             "la base de connaissances de {} est vide : guichet corpus import DOSSIER",
-            config.db.display()
+            crate::store::shown(&config.db)
         );
     }
     println!(
         "base de connaissances de {}, version {version}",
-        config.db.display()
+        crate::store::shown(&config.db)
     );
     check_files(&files, lang)
 }
@@ -1161,7 +1159,7 @@ fn store_labelled_set(
     targets: Targets,
 ) -> Result<LabelledSet> {
     let store = kb::open(config)?;
-    let found = crate::calibrate::store_set(&store, Local::now().date_naive())?;
+    let found = crate::calibrate::store_set(&*store, Local::now().date_naive())?;
     for (question, why) in &found.skipped {
         eprintln!("label left out: {question:?}: {why}");
     }
@@ -1171,7 +1169,7 @@ fn store_labelled_set(
         .engines(embedder.clone(), &eval_options(config, Policy::default()))?;
     eprintln!(
         "store {}: {} labelled questions probed ({} answered by an entry, {} for a person), {} entries",
-        config.db.display(),
+        crate::store::shown(&config.db),
         found.usable(),
         found.answerable,
         found.handoffs,

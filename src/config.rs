@@ -80,9 +80,14 @@ pub struct Config {
     /// `make models` (scripts/fetch_models.sh).
     #[arg(long, env = "GUICHET_MODELS", default_value = "models")]
     pub models: PathBuf,
-    /// SQLite file of conversations, hand-offs and feedback.
+    /// The store of conversations, hand-offs, staff and the knowledge base: an SQLite
+    /// file (one machine), or a `postgres://user@host/db` URL (several replicas sharing
+    /// one PostgreSQL database; GUICHET_ROUTE_KEY_FILE is then required).
     #[arg(long, env = "GUICHET_DB", default_value = "data/guichet.sqlite")]
     pub db: PathBuf,
+    /// Connections each process keeps to PostgreSQL at most.
+    #[arg(long, env = "GUICHET_PG_POOL", default_value_t = 16)]
+    pub pg_pool: u32,
     /// Folder of the passage-embedding cache.
     #[arg(long, env = "GUICHET_CACHE", default_value = "data/cache")]
     pub cache: PathBuf,
@@ -289,7 +294,8 @@ pub struct Config {
     pub rate_agents: u32,
     /// The key that seals how to reach people (tickets' routes, inbox rows) in the
     /// database: 64 hexadecimal digits, created 0600 if missing. Default: next to the
-    /// database, `<db>.route-key`. Keep it out of the database's backups.
+    /// SQLite file, `<db>.route-key`; required with PostgreSQL, the same file on every
+    /// replica. Keep it out of the database's backups.
     #[arg(long, env = "GUICHET_ROUTE_KEY_FILE")]
     pub route_key_file: Option<PathBuf>,
     /// Where the defaults above were taken from (set by [`Config::resolve`]).
@@ -656,13 +662,15 @@ impl Config {
         for (id, path) in [
             ("corpus", &mut self.corpus),
             ("models", &mut self.models),
-            ("db", &mut self.db),
             ("cache", &mut self.cache),
             ("policy", &mut self.policy),
         ] {
             if defaulted(id) {
                 *path = home.dir.join(&*path);
             }
+        }
+        if defaulted("db") && !crate::store::is_postgres(&self.db) {
+            self.db = home.dir.join(&self.db);
         }
         self.resolved_home = home;
         Ok(())

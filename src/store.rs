@@ -71,6 +71,58 @@ pub enum StoreError {
     AlreadyClaimed(Option<String>),
     #[error("stored data: {0}")]
     Corrupt(String),
+    /// The store's settings are incomplete (checked at open).
+    #[error("{0}")]
+    Config(String),
+}
+
+/// True when GUICHET_DB names PostgreSQL (`postgres://` or `postgresql://`); anything
+/// else is an SQLite file.
+pub fn is_postgres(db: &std::path::Path) -> bool {
+    let db = db.to_string_lossy();
+    db.starts_with("postgres://") || db.starts_with("postgresql://")
+}
+
+/// GUICHET_DB as logs and messages show it: a URL's password hidden.
+pub fn shown(db: &std::path::Path) -> String {
+    let text = db.to_string_lossy();
+    if !is_postgres(db) {
+        return db.display().to_string();
+    }
+    match url::Url::parse(&text) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            u.to_string()
+        }
+        Err(_) => "postgres://(unreadable URL)".to_string(),
+    }
+}
+
+/// Opens the store GUICHET_DB names: PostgreSQL for a URL (its route key file is then
+/// required: every replica must read the same key), else the SQLite file (its route key
+/// next to it by default).
+pub fn open(
+    db: &std::path::Path,
+    route_key_file: Option<&std::path::Path>,
+    pg_pool: u32,
+) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    if is_postgres(db) {
+        let key = route_key_file.ok_or_else(|| {
+            StoreError::Config(
+                "GUICHET_ROUTE_KEY_FILE is required with PostgreSQL: give every replica the same key file"
+                    .into(),
+            )
+        })?;
+        let url = db.to_string_lossy();
+        Ok(std::sync::Arc::new(PgStore::open(&url, key, pg_pool)?))
+    } else {
+        Ok(std::sync::Arc::new(SqliteStore::open_with_route_key(
+            db,
+            route_key_file,
+        )?))
+    }
 }
 
 impl StoreError {

@@ -10,7 +10,6 @@ use super::build_engine;
 use crate::config::Config;
 use crate::coverage::{self, gaps, lint, render, report};
 use crate::html::{self, Styles};
-use crate::store::{SqliteStore, Store};
 
 /// `guichet coverage FILE [--csv OUT] [--html OUT]`: exit 1 when a judged item fails.
 pub fn probe_file(
@@ -89,8 +88,7 @@ pub fn gaps(config: &Config, days: i64, threshold: f32, json: bool) -> Result<i3
     if days < 1 {
         bail!("--days must be at least 1");
     }
-    let store = SqliteStore::open(&config.db)
-        .with_context(|| format!("database {}", config.db.display()))?;
+    let store = super::kb::open(config)?;
     let turns = store.unanswered_since(Utc::now() - Duration::days(days), gaps::MAX_STORED)?;
     let asked: Vec<gaps::Asked> = turns.into_iter().map(gaps::Asked::from).collect();
     let engine = build_engine(config)?;
@@ -137,18 +135,17 @@ pub fn gaps(config: &Config, days: i64, threshold: f32, json: bool) -> Result<i3
 pub fn check_report(config: &Config, threshold: f32, from_store: bool) -> Result<i32> {
     let today = Local::now().date_naive();
     let files = if from_store {
-        let store = SqliteStore::open(&config.db)
-            .with_context(|| format!("database {}", config.db.display()))?;
-        let (files, version) = crate::kb::live_files(&store)?;
+        let store = super::kb::open(config)?;
+        let (files, version) = crate::kb::live_files(store.as_ref())?;
         if files.is_empty() {
             anyhow::bail!(
                 "la base de connaissances de {} est vide : guichet corpus import DOSSIER",
-                config.db.display()
+                crate::store::shown(&config.db)
             );
         }
         println!(
             "base de connaissances de {}, version {version}",
-            config.db.display()
+            crate::store::shown(&config.db)
         );
         files
     } else {
@@ -160,9 +157,8 @@ pub fn check_report(config: &Config, threshold: f32, from_store: bool) -> Result
         let engine = crate::cli::build_engine_on(config, corpus)?;
         report.confusable = lint::confusable_entries(&engine, threshold)?;
         // With a store, what people were answered with over the retention period.
-        if config.db.exists() {
-            let store = SqliteStore::open(&config.db)
-                .with_context(|| format!("database {}", config.db.display()))?;
+        if crate::store::is_postgres(&config.db) || config.db.exists() {
+            let store = super::kb::open(config)?;
             let days = config.retention_days;
             let traffic = store.traffic_since(Utc::now() - Duration::days(i64::from(days)))?;
             let answered = traffic
@@ -190,8 +186,7 @@ pub fn report(config: &Config, out: &Path, days: i64, threshold: f32) -> Result<
         .ok()
         .filter(|d| (1..=report::MAX_DAYS).contains(d))
         .with_context(|| format!("--days must be between 1 and {}", report::MAX_DAYS))?;
-    let store = SqliteStore::open(&config.db)
-        .with_context(|| format!("database {}", config.db.display()))?;
+    let store = super::kb::open(config)?;
     let now = Utc::now();
     let period = report::Period::last_days(days, now);
     let traffic = store.traffic_since(period.since())?;

@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::corpus::{ProblemLang, Severity};
 use crate::kb::{self, KbError};
 use crate::staff::{self, Actor};
-use crate::store::{Decider, SqliteStore, Store};
+use crate::store::{Decider, Store};
 
 #[derive(Debug, Subcommand)]
 pub enum CorpusCommand {
@@ -29,8 +29,9 @@ pub enum CorpusCommand {
     Export { dir: PathBuf },
 }
 
-pub fn open(config: &Config) -> Result<SqliteStore> {
-    SqliteStore::open(&config.db).with_context(|| format!("database {}", config.db.display()))
+pub fn open(config: &Config) -> Result<std::sync::Arc<dyn crate::store::Store>> {
+    crate::store::open(&config.db, config.route_key_file.as_deref(), config.pg_pool)
+        .with_context(|| format!("database {}", crate::store::shown(&config.db)))
 }
 
 /// Who an import from the command line is recorded as.
@@ -43,13 +44,13 @@ pub fn run(config: &Config, action: CorpusCommand) -> Result<i32> {
     let store = open(config)?;
     match action {
         CorpusCommand::Import { dir, lang } => import(
-            &store,
+            &*store,
             &dir,
             &CLI_IMPORT,
             ProblemLang::choose(lang.as_deref()),
         ),
         CorpusCommand::Export { dir } => {
-            let report = kb::export(&store, &dir)?;
+            let report = kb::export(&*store, &dir)?;
             println!(
                 "{} fichier(s) écrit(s) dans {} (version {} de la base)",
                 report.written,
@@ -60,7 +61,7 @@ pub fn run(config: &Config, action: CorpusCommand) -> Result<i32> {
                 println!("  retiré : {path}");
             }
             staff::audit(
-                &store,
+                &*store,
                 &Actor::cli(),
                 "corpus.export",
                 Some(&dir.display().to_string()),

@@ -8,7 +8,7 @@ use clap::Subcommand;
 
 use crate::config::Config;
 use crate::staff::{self, Actor, NewAccount, Role};
-use crate::store::{SqliteStore, StaffStore, Store};
+use crate::store::Store;
 
 #[derive(Debug, Subcommand)]
 pub enum StaffCommand {
@@ -46,8 +46,8 @@ pub enum StaffCommand {
     },
 }
 
-fn open(config: &Config) -> Result<SqliteStore> {
-    SqliteStore::open(&config.db).with_context(|| format!("database {}", config.db.display()))
+fn open(config: &Config) -> Result<std::sync::Arc<dyn Store>> {
+    super::kb::open(config)
 }
 
 /// The services of the store's knowledge base, else of the corpus folder (before the
@@ -90,10 +90,10 @@ pub fn run(config: &Config, command: StaffCommand) -> Result<i32> {
             password,
         } => {
             let roles = Role::parse_list(&roles.join(" "))?;
-            let known = known_services(config, &store)?;
+            let known = known_services(config, &*store)?;
             let known: Vec<&str> = known.iter().map(String::as_str).collect();
             let new = NewAccount::new(&email, name.as_deref(), roles, services, &known)?;
-            let (account, token) = staff::add_account(&store, &new, &cli, now)?;
+            let (account, token) = staff::add_account(&*store, &new, &cli, now)?;
             println!(
                 "compte créé : {} ({}), affiché « {} »",
                 account.email,
@@ -102,7 +102,7 @@ pub fn run(config: &Config, command: StaffCommand) -> Result<i32> {
             );
             match password {
                 Some(password) => {
-                    staff::complete_setup(&store, &token, &password, now)?;
+                    staff::complete_setup(&*store, &token, &password, now)?;
                     println!("mot de passe défini");
                 }
                 None => println!(
@@ -135,24 +135,24 @@ pub fn run(config: &Config, command: StaffCommand) -> Result<i32> {
             }
         }
         StaffCommand::Disable { email } => {
-            let a = account(&store, &email)?;
+            let a = account(&*store, &email)?;
             store.set_disabled(a.id, true, now)?;
-            staff::audit(&store, &cli, "staff.disable", Some(&a.email), None, now)?;
+            staff::audit(&*store, &cli, "staff.disable", Some(&a.email), None, now)?;
             println!("compte désactivé : {} (ses sessions sont fermées)", a.email);
         }
         StaffCommand::Enable { email } => {
-            let a = account(&store, &email)?;
+            let a = account(&*store, &email)?;
             store.set_disabled(a.id, false, now)?;
-            staff::audit(&store, &cli, "staff.enable", Some(&a.email), None, now)?;
+            staff::audit(&*store, &cli, "staff.enable", Some(&a.email), None, now)?;
             println!("compte réactivé : {}", a.email);
         }
         StaffCommand::Link { email } => {
-            let a = account(&store, &email)?;
+            let a = account(&*store, &email)?;
             if a.disabled {
                 bail!("le compte {} est désactivé (guichet staff enable)", a.email);
             }
-            let token = staff::setup_token(&store, &a, now)?;
-            staff::audit(&store, &cli, "staff.link", Some(&a.email), None, now)?;
+            let token = staff::setup_token(&*store, &a, now)?;
+            staff::audit(&*store, &cli, "staff.link", Some(&a.email), None, now)?;
             println!(
                 "lien de création du mot de passe (valable {} h, une seule fois) :\n  {}",
                 staff::SETUP_VALID.num_hours(),
@@ -164,9 +164,9 @@ pub fn run(config: &Config, command: StaffCommand) -> Result<i32> {
             roles,
             services,
         } => {
-            let a = account(&store, &email)?;
+            let a = account(&*store, &email)?;
             let roles = Role::parse_list(&roles.join(" "))?;
-            let known = known_services(config, &store)?;
+            let known = known_services(config, &*store)?;
             let known: Vec<&str> = known.iter().map(String::as_str).collect();
             // The same checks as a new account's.
             NewAccount::new(
@@ -184,7 +184,7 @@ pub fn run(config: &Config, command: StaffCommand) -> Result<i32> {
             }
             .roles_label();
             staff::audit(
-                &store,
+                &*store,
                 &cli,
                 "staff.roles",
                 Some(&a.email),

@@ -147,9 +147,10 @@ impl From<StoreError> for ApiError {
             | StoreError::Busy(_)
             | StoreError::Unavailable(_)
             | StoreError::Folder { .. } => Self::StoreUnavailable(e.to_string()),
-            StoreError::KeyFile { .. } | StoreError::Json(_) | StoreError::Corrupt(_) => {
-                Self::Internal(e.to_string())
-            }
+            StoreError::KeyFile { .. }
+            | StoreError::Json(_)
+            | StoreError::Corrupt(_)
+            | StoreError::Config(_) => Self::Internal(e.to_string()),
         }
     }
 }

@@ -225,7 +225,20 @@ async fn a_picked_option_serves_that_entry_and_resolves_the_clarification_for_ga
         "the picked entry, not a new search"
     );
     assert_eq!(picked["entry"]["answer"], validated(id));
-    assert_eq!(stored(&app, session)[1], format!("[option] {id}"));
+    assert_eq!(
+        stored(&app, session)[1],
+        id,
+        "the entry picked, as an option turn"
+    );
+    let picked = {
+        let s = &app.state.store;
+        let c = s
+            .find_conversation(Channel::Web, &s.pseudonym(Channel::Web, session))
+            .unwrap()
+            .unwrap();
+        s.turns_after(c.id, Some(Author::Person), 0).unwrap()[1].kind
+    };
+    assert_eq!(picked, guichet::store::TurnKind::Option);
     // The clarification was resolved: it is not a gap. A clarification left alone is.
     chat(&app, "piscine", "fedcba9876543210fedcba9876543210").await;
     let gaps: Vec<String> = app
