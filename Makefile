@@ -51,9 +51,10 @@ lint:
 bench: models
 	$(CARGO) bench --locked --bench ask
 
-## Load test on loopback with wrk (Debian package): latency percentiles and memory.
+## Load test on loopback with wrk (Debian package): one machine on SQLite beside two replicas
+## on a throwaway PostgreSQL; LOAD_ARGS="SECONDS CONNECTIONS..." (default "20 1 2 8 32").
 load: models build
-	scripts/load.sh
+	scripts/load.sh $(LOAD_ARGS)
 
 DATA ?= ../shared/data
 
