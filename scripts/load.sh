@@ -225,9 +225,12 @@ echo "errors: non-2xx responses plus socket errors (connect, read, write, and no
 for d in "${details[@]}"; do echo "  $d"; done
 if [ ${#details[@]} -gt 0 ]; then
   # What the servers said about them (time stamps cut, so that equal lines count together).
-  echo "servers' errors and warnings, most frequent first:"
-  for log in "$tmp"/one.log "$tmp"/a.log "$tmp"/b.log; do
+  said=$(for log in "$tmp"/one.log "$tmp"/a.log "$tmp"/b.log; do
     grep -hE ' (ERROR|WARN) ' "$log" | cut -d' ' -f2- | sed -E 's/[0-9]+ ms|[0-9]+(\.[0-9]+)?(ms|µs|s)\b/…/g' \
-      | sort | uniq -c | sort -rn | head -n 5 | sed "s|^|  $(basename "$log" .log): |"
-  done
+      | sort | uniq -c | sort -rn | head -n 5 | sed "s|^|  $(basename "$log" .log): |" || true
+  done)
+  if [ -n "$said" ]; then
+    echo "servers' errors and warnings, most frequent first:"
+    echo "$said"
+  fi
 fi
