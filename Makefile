@@ -1,5 +1,5 @@
 # guichet: two commands on a fresh machine, `make run` and `make test`.
-.PHONY: run test models build lint e2e quality calibrate bench check load
+.PHONY: run test test-steps models build lint e2e quality calibrate bench check load pg
 
 CARGO ?= cargo
 export GUICHET_MODELS ?= $(CURDIR)/models
@@ -22,13 +22,27 @@ run: models build
 check: build
 	./target/release/guichet check
 
-## All tests: Rust unit and integration tests (real model), then the browser tests.
+## All tests: Rust unit and integration tests (real model), then the browser tests, beside
+## a throwaway PostgreSQL (Debian's package, installed if missing) whose URL is exported as
+## GUICHET_TEST_PG and which is stopped afterwards, pass or fail (scripts/with-postgres.sh).
 test: models
+	bash scripts/with-postgres.sh $(MAKE) --no-print-directory test-steps
+
+test-steps:
 	$(CARGO) test --locked --all-targets
 	$(MAKE) e2e
 
 e2e:
 	@if [ -f e2e/run.sh ]; then bash e2e/run.sh; else echo "no browser tests yet"; fi
+
+## How to run a PostgreSQL of your own for the tests (GUICHET_TEST_PG) or for `guichet serve`.
+pg:
+	@echo "A throwaway PostgreSQL for development (loopback only, trust auth, fsync off):"
+	@echo "  bash scripts/postgres.sh install                  # Debian's postgresql, if missing"
+	@echo "  bash scripts/postgres.sh start /tmp/guichet-pg 55433"
+	@echo "  export GUICHET_TEST_PG=postgres://postgres@127.0.0.1:55433/postgres"
+	@echo "  bash scripts/postgres.sh stop /tmp/guichet-pg     # restart and url too"
+	@echo "As root the cluster belongs to the postgres user: keep its folder under /tmp."
 
 lint:
 	$(CARGO) fmt --check
@@ -37,9 +51,10 @@ lint:
 bench: models
 	$(CARGO) bench --locked --bench ask
 
-## Load test on loopback with wrk (Debian package): latency percentiles and memory.
+## Load test on loopback with wrk (Debian package): one machine on SQLite beside two replicas
+## on a throwaway PostgreSQL; LOAD_ARGS="SECONDS CONNECTIONS..." (default "20 1 2 8 32").
 load: models build
-	scripts/load.sh
+	scripts/load.sh $(LOAD_ARGS)
 
 DATA ?= ../shared/data
 
