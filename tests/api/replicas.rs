@@ -95,6 +95,20 @@ impl SharedStore {
             "one SQLite file"
         }
     }
+
+    /// Runs one query returning a count on the shared store.
+    pub fn count(&self, sql: &str) -> i64 {
+        match &self.pg {
+            Some(_) => off_runtime(|| {
+                let mut c = postgres::Client::connect(&self.db, postgres::NoTls).unwrap();
+                c.query_one(sql, &[]).unwrap().get::<_, i64>(0)
+            }),
+            None => rusqlite::Connection::open(&self.db)
+                .unwrap()
+                .query_row(sql, [], |r| r.get(0))
+                .unwrap(),
+        }
+    }
 }
 
 impl Drop for SharedStore {
@@ -961,5 +975,357 @@ async fn replicas_a_ticket_opened_on_one_is_listed_taken_once_and_answered_from_
         "replicas tickets on {}: web ticket taken by {name} (B and C at once), answered from C, \
          polled on A; Telegram ticket claimed by {agent} through the API, answered from C",
         cluster.store.backend()
+    );
+}
+
+/// A PostgreSQL cluster of this test's own in a temporary folder, so that it can be
+/// stopped and started (the shared server is never restarted). Run as the `postgres`
+/// user when the test runs as root: PostgreSQL refuses to run as root.
+struct PrivatePostgres {
+    _dir: tempfile::TempDir,
+    data: PathBuf,
+    bin: PathBuf,
+    port: u16,
+}
+
+impl PrivatePostgres {
+    fn start_new() -> Self {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .expect("PostgreSQL installed under /usr/lib/postgresql")
+            .filter_map(|d| d.ok().map(|d| d.path().join("bin")))
+            .filter(|b| b.join("pg_ctl").exists())
+            .max()
+            .expect("pg_ctl");
+        let dir = tempfile::tempdir().unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
+        if is_root() {
+            let owned = Command::new("chown")
+                .args(["postgres:postgres", &data.display().to_string()])
+                .status()
+                .unwrap();
+            assert!(owned.success());
+        }
+        let port = free_addr().rsplit_once(':').unwrap().1.parse().unwrap();
+        let pg = Self {
+            _dir: dir,
+            data,
+            bin,
+            port,
+        };
+        pg.run(&format!(
+            "{}/initdb -D {} -U postgres --auth=trust -E UTF8 --no-sync",
+            pg.bin.display(),
+            pg.data.display()
+        ));
+        pg.start();
+        pg
+    }
+
+    fn run(&self, command: &str) {
+        let out = if is_root() {
+            Command::new("su")
+                .args(["postgres", "-s", "/bin/sh", "-c", command])
+                .output()
+        } else {
+            Command::new("/bin/sh").args(["-c", command]).output()
+        }
+        .unwrap();
+        assert!(
+            out.status.success(),
+            "{command}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn pg_ctl(&self, action: &str) {
+        let data = self.data.display();
+        self.run(&format!(
+            "{}/pg_ctl -D {data} -l {data}/server.log -w -o \"-p {} -k {data} -c listen_addresses=127.0.0.1\" {action}",
+            self.bin.display(),
+            self.port
+        ));
+    }
+
+    fn start(&self) {
+        self.pg_ctl("start");
+    }
+
+    /// Stops at once: open connections are cut, as when the server fails.
+    fn stop(&self) {
+        self.pg_ctl("-m fast stop");
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let data = self.data.display();
+        let command = format!(
+            "{}/pg_ctl -D {data} -m immediate -w stop",
+            self.bin.display()
+        );
+        let _ = if is_root() {
+            Command::new("su")
+                .args(["postgres", "-s", "/bin/sh", "-c", &command])
+                .output()
+        } else {
+            Command::new("/bin/sh").args(["-c", &command]).output()
+        };
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
+/// What one request of the load got.
+#[derive(Debug, Clone)]
+struct Outcome {
+    replica: usize,
+    at: Instant,
+    status: u16,
+    retry_after: bool,
+}
+
+async fn post_json(client: &reqwest::Client, url: String, body: &Value) -> (u16, bool, Value) {
+    match client
+        .post(url)
+        .timeout(Duration::from_secs(30))
+        .json(body)
+        .send()
+        .await
+    {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            let retry_after = r.headers().contains_key("retry-after");
+            (status, retry_after, r.json().await.unwrap_or(Value::Null))
+        }
+        Err(_) => (0, false, Value::Null),
+    }
+}
+
+/// Two replicas under a steady stream of web chat questions and Telegram updates;
+/// PostgreSQL stopped for a few seconds, then started: during the outage requests get 503
+/// with `Retry-After` (the platform sends its updates again), nothing acknowledged is
+/// lost, and the replicas serve again by themselves.
+#[tokio::test]
+#[ignore = "needs the PostgreSQL store (GUICHET_DB=postgres://…) mapping connection \
+            failures to 503, not on this branch's main yet"]
+async fn replicas_postgres_restarted_under_load_answers_503_with_retry_after_loses_nothing_and_resumes()
+ {
+    if test_pg().is_none() {
+        eprintln!("skipped: GUICHET_TEST_PG is not set (this test runs on PostgreSQL only)");
+        return;
+    }
+    let pg = PrivatePostgres::start_new();
+    let mut cluster = Cluster::new(SharedStore::on_postgres(&pg.url()), Stub::start().await, 2);
+    cluster.start_all().await;
+    let want = replies_without_faults(&cluster).await;
+    let turns_before = cluster
+        .store
+        .count("SELECT count(*) FROM turns WHERE author = 'person'");
+
+    let client = reqwest::Client::new();
+    let addrs = Arc::new(cluster.addrs());
+    let chats = Arc::new(std::sync::Mutex::new(Vec::<Outcome>::new()));
+    let hooks = Arc::new(std::sync::Mutex::new(Vec::<Outcome>::new()));
+    let mut load = tokio::task::JoinSet::new();
+    let mut telegram = Vec::new();
+    let mut n: i64 = 0;
+    let began = Instant::now();
+    let mut stopped_at = None;
+    let mut started_at = None;
+    let mut outage = Duration::ZERO;
+    // 25 s of load: 8 s, PostgreSQL down for 5 s, then 12 s.
+    while began.elapsed() < Duration::from_secs(25) {
+        if stopped_at.is_none() && began.elapsed() > Duration::from_secs(8) {
+            stopped_at = Some(Instant::now());
+            pg.stop();
+        }
+        if let (Some(s), None) = (stopped_at, started_at)
+            && s.elapsed() > Duration::from_secs(5)
+        {
+            pg.start();
+            started_at = Some(Instant::now());
+            outage = s.elapsed();
+        }
+        n += 1;
+        let replica = n as usize % addrs.len();
+        let (c, a, chats) = (client.clone(), addrs.clone(), chats.clone());
+        load.spawn(async move {
+            let body = json!({
+                "message": ANSWERED[n as usize % ANSWERED.len()],
+                "session_id": format!("{n:032x}"),
+            });
+            let (status, retry_after, _) =
+                post_json(&c, format!("http://{}/v1/chat", a[replica]), &body).await;
+            chats.lock().unwrap().push(Outcome {
+                replica,
+                at: Instant::now(),
+                status,
+                retry_after,
+            });
+        });
+        if n % 2 == 0 {
+            let m = Message::telegram(n, ANSWERED[n as usize % ANSWERED.len()]);
+            telegram.push(m.clone());
+            let (client, addrs, hooks) = (client.clone(), addrs.clone(), hooks.clone());
+            load.spawn(async move {
+                // As Telegram does: the same update again until a 2xx.
+                for attempt in 0..600 {
+                    let replica = (n as usize + attempt) % addrs.len();
+                    let mut r = client
+                        .post(format!("http://{}{}", addrs[replica], m.path))
+                        .timeout(Duration::from_secs(30))
+                        .header("content-type", "application/json")
+                        .body(m.body.clone());
+                    for (k, v) in &m.headers {
+                        r = r.header(*k, v);
+                    }
+                    let (status, retry_after) = match r.send().await {
+                        Ok(r) => (r.status().as_u16(), r.headers().contains_key("retry-after")),
+                        Err(_) => (0, false),
+                    };
+                    hooks.lock().unwrap().push(Outcome {
+                        replica,
+                        at: Instant::now(),
+                        status,
+                        retry_after,
+                    });
+                    if (200..300).contains(&status) {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+                panic!("{} never acknowledged", m.to);
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    while let Some(done) = load.join_next().await {
+        done.unwrap();
+    }
+    let restarted = started_at.expect("PostgreSQL was restarted");
+    let stopped = stopped_at.unwrap();
+
+    // Every acknowledged update answered at the stub, in full.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let complete = |got: &HashMap<String, Vec<Piece>>| {
+        telegram.iter().all(|m| {
+            let w = &want[&(m.channel().to_string(), m.question)];
+            got.get(&m.to).is_some_and(|ps| ps.len() >= w.len())
+        })
+    };
+    while !complete(&pieces_by_recipient(&cluster.stub)) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    until_quiet(
+        &cluster.stub,
+        Duration::from_secs(7),
+        Duration::from_secs(60),
+    )
+    .await;
+    let got = pieces_by_recipient(&cluster.stub);
+    let none = Vec::new();
+    let no_kills = HashMap::new();
+    let mut not_answered = Vec::new();
+    for m in &telegram {
+        let w = &want[&(m.channel().to_string(), m.question)];
+        let verdict = judge(w, got.get(&m.to).unwrap_or(&none), &no_kills);
+        if verdict != Verdict::Once {
+            not_answered.push(format!("{}: {verdict:?}", m.to));
+        }
+    }
+
+    let chats = chats.lock().unwrap().clone();
+    let hooks = hooks.lock().unwrap().clone();
+    let ok = |o: &&Outcome| o.status == 200;
+    let unavailable = |o: &&Outcome| o.status == 503;
+    let chat_ok = chats.iter().filter(ok).count();
+    let chat_503 = chats.iter().filter(unavailable).count();
+    let chat_503_retry = chats
+        .iter()
+        .filter(unavailable)
+        .filter(|o| o.retry_after)
+        .count();
+    let hook_503 = hooks.iter().filter(unavailable).count();
+    let hook_503_retry = hooks
+        .iter()
+        .filter(unavailable)
+        .filter(|o| o.retry_after)
+        .count();
+    let acked = hooks
+        .iter()
+        .filter(|o| (200..300).contains(&o.status))
+        .count();
+    let other: Vec<u16> = chats
+        .iter()
+        .chain(&hooks)
+        .filter(|o| o.status != 200 && o.status != 503)
+        .map(|o| o.status)
+        .collect();
+    // Per replica: the first success answered after PostgreSQL was back, and whether
+    // every request answered later than that succeeded.
+    let mut resumed = Vec::new();
+    for r in 0..addrs.len() {
+        let first = chats
+            .iter()
+            .filter(|o| o.replica == r && o.at > restarted && o.status == 200)
+            .map(|o| o.at)
+            .min();
+        resumed.push(first.map(|f| f - restarted));
+    }
+    let last_failure = chats
+        .iter()
+        .chain(&hooks)
+        .filter(|o| o.status != 200)
+        .map(|o| o.at)
+        .max();
+    let turns = cluster
+        .store
+        .count("SELECT count(*) FROM turns WHERE author = 'person'")
+        - turns_before;
+    println!(
+        "replicas PostgreSQL outage: stopped {outage:.1?} under load; web chat {} requests: \
+         {chat_ok} × 200, {chat_503} × 503 ({chat_503_retry} with Retry-After); Telegram {} \
+         updates, {} posts: {acked} acknowledged, {hook_503} × 503 ({hook_503_retry} with \
+         Retry-After); other statuses {other:?}; first 200 per replica after the restart: \
+         {resumed:.2?}; last failure {:?} after the restart; {turns} person turns recorded \
+         for {chat_ok} chat answers + {acked} updates; {} updates not answered exactly once",
+        chats.len(),
+        telegram.len(),
+        hooks.len(),
+        last_failure.map(|l| l.saturating_duration_since(restarted)),
+        not_answered.len(),
+    );
+    assert!(chat_503 > 0, "the outage was seen: requests got 503");
+    assert_eq!(chat_503_retry, chat_503, "every 503 says when to retry");
+    assert_eq!(hook_503_retry, hook_503, "every 503 says when to retry");
+    assert!(other.is_empty(), "only 200 or 503: {other:?}");
+    assert!(stopped < restarted);
+    assert_eq!(
+        acked,
+        telegram.len(),
+        "every update acknowledged in the end"
+    );
+    assert!(not_answered.is_empty(), "{not_answered:#?}");
+    assert!(
+        resumed.iter().all(Option::is_some),
+        "every replica serves again without a restart: {resumed:?}"
+    );
+    assert!(
+        turns >= (chat_ok + acked) as i64,
+        "every answered question has its turn: {turns} turns"
     );
 }
