@@ -312,6 +312,14 @@ impl Cluster {
         );
     }
 
+    /// The replicas' logged errors (their log is in the store's temporary folder, gone
+    /// after the test).
+    fn errors(&self) -> String {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let errors: Vec<&str> = log.lines().filter(|l| l.contains("ERROR")).collect();
+        errors.join("\n")
+    }
+
     fn log_tail(&self) -> String {
         let log = std::fs::read_to_string(&self.log).unwrap_or_default();
         let mut start = log.len().saturating_sub(3000);
@@ -755,7 +763,11 @@ async fn replicas_three_answer_600_platform_messages_exactly_once_while_one_is_k
         began.elapsed(),
     );
     assert_eq!(acked, messages.len(), "every message acknowledged");
-    assert!(failures.is_empty(), "{failures:#?}");
+    assert!(
+        failures.is_empty(),
+        "{failures:#?}\nthe replicas' errors:\n{}",
+        cluster.errors()
+    );
     assert_eq!(once + with_window_duplicates, messages.len());
 }
 
