@@ -25,5 +25,6 @@ mod kb;
 mod kb_live;
 mod lang;
 mod oidc;
+mod replicas;
 mod shutdown;
 mod widget;

@@ -17,6 +17,9 @@ pub struct Received {
     pub headers: HeaderMap,
     pub raw: Bytes,
     pub body: Value,
+    /// When the platform accepted it (recorded just before answering): a sender killed
+    /// after this instant but before recording the send makes a duplicate.
+    pub at: std::time::Instant,
 }
 
 impl Received {
@@ -63,6 +66,7 @@ async fn record(
         headers,
         raw,
         body,
+        at: std::time::Instant::now(),
     });
     let failing = s
         .failures
