@@ -212,14 +212,33 @@ async fn decide(
             lang: message.lang,
             route,
         };
-        let composing = engine.clone();
-        // The reply is kept in the inbox row in the transaction that records the turn.
-        let handled = converse_then(state, inbound, true, move |d| {
-            let msgs = compose(&composing, &d.reply, d.greeting.as_deref(), style);
-            let value = serde_json::to_value(&msgs)?;
-            Ok((msgs, Some((id, value))))
-        })
-        .await;
+        // The reply is kept in the inbox row in the transaction that records the turn. A
+        // store that fails for a moment (locked, restarting) recorded nothing: the message
+        // is tried again here, then left in the inbox for the lease's end, never answered
+        // with an error it does not deserve.
+        let mut wait = Duration::from_millis(200);
+        let mut attempt = 1;
+        let handled = loop {
+            let composing = engine.clone();
+            let handled = converse_then(state, inbound.clone(), true, move |d| {
+                let msgs = compose(&composing, &d.reply, d.greeting.as_deref(), style);
+                let value = serde_json::to_value(&msgs)?;
+                Ok((msgs, Some((id, value))))
+            })
+            .await;
+            match handled {
+                Err(ApiError::StoreUnavailable(e)) if attempt >= WRITE_ATTEMPTS => {
+                    tracing::warn!(channel = channel.as_str(), error = %e, "store unavailable: message left in the inbox");
+                    return None;
+                }
+                Err(ApiError::StoreUnavailable(_)) => {
+                    attempt += 1;
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(2));
+                }
+                other => break other,
+            }
+        };
         match handled {
             Ok(Some((_, msgs))) => return Some(msgs),
             Ok(None) => Vec::new(),
