@@ -50,7 +50,8 @@ const MIGRATION_LOCK: i64 = 0x0067_7569_6368_6574; // "guichet"
 const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(3);
 
 pub struct PgStore {
-    pool: r2d2::Pool<Manager>,
+    /// Always there until the store is dropped (see its `Drop`).
+    pool: Option<r2d2::Pool<Manager>>,
     pseudonym_key: PseudonymKey,
     /// Seals how to reach a person with a key kept outside the database: every replica
     /// reads the same key file.
@@ -86,7 +87,7 @@ impl PgStore {
             .get(0);
         drop(conn);
         let store = Self {
-            pool,
+            pool: Some(pool),
             pseudonym_key: PseudonymKey::from_stored(&key),
             routes,
             worker: Worker::this_process(),
@@ -98,6 +99,8 @@ impl PgStore {
     /// A pooled connection; none within [`CHECKOUT_TIMEOUT`]: unavailable.
     pub(crate) fn conn(&self) -> Result<Conn, StoreError> {
         self.pool
+            .as_ref()
+            .expect("the pool lives as long as the store")
             .get()
             .map_err(|e| StoreError::Unavailable(e.to_string()))
     }
@@ -913,6 +916,24 @@ impl Store for PgStore {
     }
 }
 
+impl Drop for PgStore {
+    /// The `postgres` client closes a connection by blocking on a runtime of its own,
+    /// which panics on a thread that drives tokio tasks, and the last `AppState` may be
+    /// dropped on one when the server stops: the pool, and its idle connections, are
+    /// dropped on a thread of their own.
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool.take() {
+            let closed = std::thread::Builder::new()
+                .name("pg-close".into())
+                .spawn(move || drop(pool))
+                .map(std::thread::JoinHandle::join);
+            if !matches!(closed, Ok(Ok(()))) {
+                tracing::warn!("PostgreSQL connections not closed cleanly");
+            }
+        }
+    }
+}
+
 /// Applies the migrations not applied yet, all in one transaction holding the migration
 /// lock: replicas starting together migrate once, and a replica of the previous version
 /// never sees half a migration.
@@ -1048,6 +1069,21 @@ pub mod scratch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// At shutdown the last `AppState`, and the store with it, is dropped in a task.
+    #[test]
+    fn a_store_dropped_by_a_tokio_task_closes_its_connections_without_panicking() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _db) = scratch::store(dir.path());
+        drop(store.conn().unwrap());
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .unwrap();
+        runtime
+            .block_on(runtime.spawn(async move { drop(store) }))
+            .expect("dropped without a panic");
+    }
 
     #[test]
     fn a_second_open_migrates_nothing_and_keeps_the_pseudonym_key() {
