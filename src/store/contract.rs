@@ -1032,7 +1032,7 @@ mod on_postgres {
     use ::postgres::{Client, NoTls};
 
     use super::*;
-    use crate::store::postgres::scratch::{self, ScratchDb};
+    use crate::store::postgres::scratch::ScratchDb;
 
     pub struct Postgres {
         dir: tempfile::TempDir,
@@ -1063,7 +1063,6 @@ mod on_postgres {
             let db = ScratchDb::new();
             let store = PgStore::open(&db.url, &self.dir.path().join("route-key"), 2).unwrap();
             self.others.lock().unwrap().push(db);
-            let _ = scratch::with_dbname;
             Box::new(store)
         }
 
