@@ -473,6 +473,23 @@ pub struct Exchanged {
     pub active: Option<Ticket>,
 }
 
+impl Exchanged {
+    /// What a backend returns once `step` is recorded: the turn's id, and the ticket it
+    /// left active (read back in the transaction), which is also the opened one when the
+    /// step opened it.
+    pub fn new(turn: i64, step: &TicketStep, active: Option<Ticket>) -> Self {
+        let opened = match step {
+            TicketStep::Open(_) => active.clone(),
+            TicketStep::None | TicketStep::AddQuestion(_) => None,
+        };
+        Self {
+            turn,
+            opened,
+            active,
+        }
+    }
+}
+
 /// The name an agent shows the person: a first name or a role ("Camille", "Agent de
 /// l'accueil"), never an email or a number to call back privately.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -432,15 +432,7 @@ impl Store for PgStore {
             None => None,
         };
         tx.commit()?;
-        let opened = match exchange.ticket {
-            TicketStep::Open(_) => active.clone(),
-            _ => None,
-        };
-        Ok(Exchanged {
-            turn,
-            opened,
-            active,
-        })
+        Ok(Exchanged::new(turn, &exchange.ticket, active))
     }
 
     fn turns_after(
