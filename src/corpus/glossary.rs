@@ -34,14 +34,21 @@ impl Glossary {
         let raw: RawGlossary =
             toml::from_str(text).map_err(|e| vec![toml_problem(path, text, 1, &e)])?;
         let mut problems = Vec::new();
-        for t in &raw.term {
+        // The n-th `[[term]]` header, for a term that is wrong as a whole.
+        let headers: Vec<usize> = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| l.trim() == "[[term]]")
+            .map(|(i, _)| i + 1)
+            .collect();
+        for (n, t) in raw.term.iter().enumerate() {
             if t.abbr.trim().is_empty()
                 || t.expansion.trim().is_empty()
                 || t.abbr.contains(char::is_whitespace)
             {
                 problems.push(Problem::error(
                     path,
-                    None,
+                    Some(headers.get(n).copied().unwrap_or(1)),
                     {
                         let abbr = &t.abbr;
                         msg!(

@@ -1,7 +1,7 @@
 //! Reading a corpus folder: `services.toml`, `messages.toml`, `glossary.toml` and one
 //! Markdown file per entry under `entries/`. Every problem is collected, none hides another.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
@@ -215,15 +215,17 @@ pub(crate) fn parse_entry(
             EntryId::trusted(raw.id.get_ref().clone())
         }
     };
-    if path.file_stem().and_then(|s| s.to_str()) != Some(id.as_str()) {
-        err(
+    let misplaced = (path.file_stem().and_then(|s| s.to_str()) != Some(id.as_str())).then(|| {
+        Problem::error(
+            path,
             at(raw.id.span()),
             msg!(
                 "le fichier doit s'appeler {id}.md, comme son id",
                 "the file should be named {id}.md, after its id"
             ),
-        );
-    }
+        )
+        .with_kind(Kind::Misplaced)
+    });
     if raw.question.get_ref().trim().is_empty() {
         err(
             at(raw.question.span()),
@@ -261,7 +263,7 @@ pub(crate) fn parse_entry(
     let lang = raw.lang.clone().unwrap_or_else(|| "fr".into());
     if lang.len() != 2 || !lang.bytes().all(|b| b.is_ascii_lowercase()) {
         err(
-            None,
+            front_key_line(text, "lang"),
             msg!(
                 "lang {lang:?} doit être un code de deux lettres comme \"fr\"",
                 "lang {lang:?} must be a two-letter code such as \"fr\""
@@ -362,6 +364,8 @@ pub(crate) fn parse_entry(
         ));
     }
     let mut err = |line: Option<usize>, msg: Msg| problems.push(Problem::error(path, line, msg));
+    // A missing field has no line of its own: the status that requires it has one.
+    let status_line = at(raw.status.span());
 
     if status == Status::Validated {
         if raw
@@ -370,7 +374,7 @@ pub(crate) fn parse_entry(
             .is_none_or(|s| s.trim().is_empty())
         {
             err(
-                None,
+                status_line,
                 msg!(
                     "une entrée validée doit avoir validated_by (lancer `guichet stamp FICHIER --by \"Service\"`)",
                     "a validated entry needs validated_by (run `guichet stamp FILE --by \"Service\"`)"
@@ -379,7 +383,7 @@ pub(crate) fn parse_entry(
         }
         match validated_on {
             None => err(
-                None,
+                status_line,
                 msg!(
                     "une entrée validée doit avoir validated_on (lancer `guichet stamp`)",
                     "a validated entry needs validated_on (run `guichet stamp`)"
@@ -396,7 +400,7 @@ pub(crate) fn parse_entry(
         }
         match &raw.answer_sha256 {
             None => err(
-                None,
+                status_line,
                 msg!(
                     "une entrée validée doit avoir answer_sha256 (lancer `guichet stamp`)",
                     "a validated entry needs answer_sha256 (run `guichet stamp`)"
@@ -496,6 +500,7 @@ pub(crate) fn parse_entry(
         );
     }
 
+    problems.extend(misplaced);
     let entry = Entry {
         id,
         question: raw.question.into_inner(),
@@ -622,8 +627,9 @@ pub struct Files {
     /// Where problems point: the folder read, or a name for the store's knowledge base.
     root: PathBuf,
     texts: BTreeMap<String, String>,
-    /// Entry files that could not be read as text, with why.
-    unreadable: Vec<(String, String)>,
+    /// Entry files that could not be read as text, with the line where that starts
+    /// (the first byte that is not UTF-8) and why.
+    unreadable: Vec<(String, Option<usize>, String)>,
 }
 
 impl Files {
@@ -649,7 +655,9 @@ impl Files {
                 let rel = relative(dir, &path);
                 match std::fs::read_to_string(&path) {
                     Ok(text) => files.insert(&rel, text),
-                    Err(e) => files.unreadable.push((rel, e.to_string())),
+                    Err(e) => files
+                        .unreadable
+                        .push((rel, unreadable_line(&path), e.to_string())),
                 }
             }
         }
@@ -742,6 +750,119 @@ fn entry_files(dir: &Path) -> Result<Vec<PathBuf>, CorpusError> {
     Ok(files)
 }
 
+/// The line (1-based) of the file's first byte that is not UTF-8, when it can be read at all.
+fn unreadable_line(path: &Path) -> Option<usize> {
+    let bytes = std::fs::read(path).ok()?;
+    let valid = match std::str::from_utf8(&bytes) {
+        Ok(_) => return Some(1),
+        Err(e) => e.valid_up_to(),
+    };
+    Some(bytes[..valid].iter().filter(|&&b| b == b'\n').count() + 1)
+}
+
+/// The line of a top-level `key = …` of an entry's front matter, for problems the TOML
+/// parser gives no span for (a missing field, a field read as a plain string).
+pub(crate) fn front_key_line(text: &str, key: &str) -> Option<usize> {
+    let split = split_front_matter(text).ok()?;
+    split
+        .front
+        .lines()
+        .take_while(|l| !l.trim_start().starts_with('['))
+        .position(|l| {
+            l.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map(|i| i + split.front_first_line)
+}
+
+/// An entry file that parsed, before the duplicates across files are known.
+struct ReadEntry {
+    entry: Entry,
+    found: Vec<Problem>,
+    id_line: Option<usize>,
+    /// Named after its id and in its service's folder: where the entry belongs, so the
+    /// one kept when a copy takes the same id.
+    rightful: bool,
+}
+
+/// An entry whose folder under `entries/` is not its service: a copy moved there, or a
+/// service changed without moving the file. Either way the folder says one owner and the
+/// file another, and a copy would otherwise pass for the original.
+fn folder_problem(
+    path: &Path,
+    rel: &str,
+    service: &str,
+    service_line: Option<usize>,
+) -> Option<Problem> {
+    let parts: Vec<&str> = rel.split('/').collect();
+    let message = match parts.as_slice() {
+        ["entries", folder, _, ..] if *folder == service => return None,
+        ["entries", folder, _, ..] => msg!(
+            "le fichier est dans le dossier entries/{folder}/ mais son service est {service:?} : une fiche se range dans le dossier de son service (entries/{service}/) ; déplacez-la, ou corrigez le service",
+            "the file is in folder entries/{folder}/ but its service is {service:?}: an entry belongs in its service's folder (entries/{service}/); move it, or correct the service"
+        ),
+        _ => msg!(
+            "le fichier n'est dans aucun dossier de service : rangez-le dans entries/{service}/",
+            "the file is in no service folder: put it in entries/{service}/"
+        ),
+    };
+    Some(Problem::error(path, service_line, message).with_kind(Kind::Misplaced))
+}
+
+/// One problem per file that takes an id another file already has, naming both files
+/// and lines. The file that keeps the id is judged on its own text only, so a copy never
+/// knocks out the original: the rightful one (named after its id, in its service's
+/// folder) without errors of its own, else the rightful one, else the first by path.
+fn duplicate_problems(read: &mut [ReadEntry]) {
+    let mut groups: BTreeMap<EntryId, Vec<usize>> = BTreeMap::new();
+    for (i, r) in read.iter().enumerate() {
+        groups.entry(r.entry.id.clone()).or_default().push(i);
+    }
+    for members in groups.values().filter(|m| m.len() > 1) {
+        let clean = |i: &&usize| {
+            read[**i].rightful
+                && !read[**i]
+                    .found
+                    .iter()
+                    .any(|p| p.severity == Severity::Error)
+        };
+        let keeper = *members
+            .iter()
+            .find(clean)
+            .or_else(|| members.iter().find(|&&i| read[i].rightful))
+            .unwrap_or(&members[0]);
+        let kept = shown_at(&read[keeper]);
+        for &i in members.iter().filter(|&&i| i != keeper) {
+            let id = read[i].entry.id.clone();
+            let here = read[i].entry.source.clone();
+            let message = if read[keeper].rightful && !read[i].rightful {
+                msg!(
+                    "id {id} en double : déjà pris par {kept}, l'original ; ce fichier-ci en est une copie mal rangée, supprimez-le ou donnez-lui un autre id (et le nom de fichier qui va avec)",
+                    "duplicate id {id}: already used by {kept}, the original; this file is a misplaced copy, delete it or give it another id (and the matching file name)"
+                )
+            } else {
+                msg!(
+                    "id {id} en double : déjà pris par {kept} ; un id ne désigne qu'une fiche, changez l'un des deux",
+                    "duplicate id {id}: already used by {kept}; an id names one entry, change one of them"
+                )
+            };
+            read[i]
+                .found
+                .push(Problem::error(&here, read[i].id_line, message));
+        }
+    }
+}
+
+/// `file:line` of an entry's id, as problems print it.
+fn shown_at(r: &ReadEntry) -> String {
+    let file = r.entry.source.display();
+    match r.id_line {
+        Some(line) => format!("{file}:{line}"),
+        None => file.to_string(),
+    }
+}
+
 struct Parsed {
     services: Option<Services>,
     messages: Option<Messages>,
@@ -805,39 +926,44 @@ fn parse_files(files: &Files, today: NaiveDate) -> Parsed {
         blocking = true;
     }
     // An unreadable entry is one problem among others, not the end of the check.
-    for (rel, e) in &files.unreadable {
+    for (rel, line, e) in &files.unreadable {
         problems.push(Problem::error(
             &files.path_of(rel),
-            None,
+            *line,
             msg!(
                 "fichier illisible ({e}) : enregistrez-le en UTF-8",
                 "unreadable file ({e}): save it as UTF-8"
             ),
         ));
     }
-    let mut entries: Vec<(Entry, bool)> = Vec::new();
-    let mut seen: HashMap<EntryId, PathBuf> = HashMap::new();
+    let mut read: Vec<ReadEntry> = Vec::new();
     for rel in entry_paths {
         let path = files.path_of(rel);
         let text = files.get(rel).unwrap_or_default();
         let (entry, mut found) = parse_entry(&path, text, services.as_ref(), today);
-        if let Some(entry) = entry {
-            if let Some(first) = seen.get(&entry.id) {
-                found.push(Problem::error(&path, None, {
-                    let (id, first) = (&entry.id, first.display());
-                    msg!(
-                        "id {id} en double : déjà pris par {first}",
-                        "duplicate id {id}: already used by {first}"
-                    )
-                }));
-            } else {
-                seen.insert(entry.id.clone(), path.clone());
-            }
-            let servable = entry.status == Status::Validated
-                && !found.iter().any(|p| p.severity == Severity::Error);
-            entries.push((entry, servable));
+        let Some(entry) = entry else {
+            problems.extend(found);
+            continue;
+        };
+        let service_line = front_key_line(text, "service");
+        if let Some(problem) = folder_problem(&path, rel, &entry.service, service_line) {
+            found.push(problem);
         }
-        problems.extend(found);
+        let rightful = !found.iter().any(Problem::misplaces);
+        read.push(ReadEntry {
+            id_line: front_key_line(text, "id"),
+            entry,
+            found,
+            rightful,
+        });
+    }
+    duplicate_problems(&mut read);
+    let mut entries: Vec<(Entry, bool)> = Vec::new();
+    for r in read {
+        let servable = r.entry.status == Status::Validated
+            && !r.found.iter().any(|p| p.severity == Severity::Error);
+        entries.push((r.entry, servable));
+        problems.extend(r.found);
     }
     Parsed {
         services,
@@ -938,6 +1064,182 @@ mod tests {
         let s = split_front_matter("+++\nid = \"a\"\n+++\n\nLe texte.\n\n").unwrap();
         assert_eq!(s.front, "id = \"a\"\n");
         assert_eq!(s.body, "Le texte.");
+    }
+
+    fn demo() -> Files {
+        Files::read_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus")).unwrap()
+    }
+
+    fn day() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 12, 1).unwrap()
+    }
+
+    /// The errors of `files` about `rel`, printed.
+    fn errors_of(files: &Files, rel: &str) -> Vec<String> {
+        check_files(files, day())
+            .iter()
+            .filter(|p| p.severity == Severity::Error && p.file == files.path_of(rel))
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    fn served_from(files: &Files, id: &str) -> Option<PathBuf> {
+        let (c, _) = load_files(files, day()).unwrap();
+        c.index_of(id).map(|i| c.entry(i).source.clone())
+    }
+
+    #[test]
+    fn a_misnamed_copy_that_sorts_first_is_blamed_and_the_original_stays() {
+        let mut files = demo();
+        let original = "entries/education/cantine-tarifs.md";
+        let copy = "entries/education/cantine-tarifs-copie.md";
+        let text = files.get(original).unwrap().to_string();
+        files.insert(copy, text.clone());
+        let id_line = text.lines().position(|l| l.starts_with("id = ")).unwrap() + 1;
+        assert!(
+            errors_of(&files, original).is_empty(),
+            "the original is not blamed"
+        );
+        let on_copy = errors_of(&files, copy);
+        let root = files.root().display().to_string();
+        let original_at = format!("{root}/{original}:{id_line}");
+        assert!(
+            on_copy.iter().any(|p| p.contains(&format!(
+                "{copy}:{id_line}: erreur: id cantine-tarifs en double"
+            )) && p.contains(&original_at)),
+            "{on_copy:?}"
+        );
+        assert_eq!(
+            served_from(&files, "cantine-tarifs"),
+            Some(files.path_of(original))
+        );
+        // A server refuses it all the same, with both problems of the copy.
+        let Err(CorpusError::Invalid(refused)) = load_files_checked(&files, day()) else {
+            panic!("a duplicate refuses a start");
+        };
+        assert_eq!(refused.len(), 2, "{refused:?}");
+        assert!(
+            refused
+                .iter()
+                .all(|p| p.file == files.path_of(copy) && p.line == Some(id_line))
+        );
+    }
+
+    #[test]
+    fn a_copy_in_another_services_folder_is_reported_and_never_replaces_the_original() {
+        let mut files = demo();
+        let original = "entries/etat-civil/pacs.md";
+        let copy = "entries/accueil/pacs.md";
+        let text = files.get(original).unwrap().to_string();
+        files.insert(copy, text.clone());
+        let line = |key: &str| front_key_line(&text, key);
+        let on_copy = errors_of(&files, copy);
+        assert!(
+            on_copy.iter().any(|p| p.contains(&format!(
+                "{copy}:{}: erreur: le fichier est dans le dossier entries/accueil/",
+                line("service").unwrap()
+            ))),
+            "{on_copy:?}"
+        );
+        assert!(
+            on_copy.iter().any(|p| p.contains("en double")),
+            "{on_copy:?}"
+        );
+        assert!(errors_of(&files, original).is_empty());
+        assert_eq!(served_from(&files, "pacs"), Some(files.path_of(original)));
+    }
+
+    #[test]
+    fn a_file_moved_alone_into_another_folder_is_refused() {
+        let mut files = demo();
+        let text = files.remove("entries/voirie/fourriere.md").unwrap();
+        let moved = "entries/urbanisme/fourriere.md";
+        files.insert(moved, text.clone());
+        let errors = errors_of(&files, moved);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains(&format!(
+            "{moved}:{}:",
+            front_key_line(&text, "service").unwrap()
+        )));
+        assert!(
+            errors[0].contains("entries/voirie/"),
+            "says where it belongs: {errors:?}"
+        );
+        assert_eq!(served_from(&files, "fourriere"), None);
+        assert!(load_files_checked(&files, day()).is_err());
+        let mut top = demo();
+        let text = top.remove("entries/voirie/fourriere.md").unwrap();
+        top.insert("entries/fourriere.md", text);
+        assert!(errors_of(&top, "entries/fourriere.md")[0].contains("aucun dossier de service"));
+    }
+
+    #[test]
+    fn two_rightful_files_with_one_id_keep_the_clean_one() {
+        let mut files = demo();
+        let original = "entries/etat-civil/pacs.md";
+        // The same id in another service, in that service's folder: a real conflict. The
+        // copy is signed by the wrong service, so the original is the one to keep.
+        let text = files.get(original).unwrap().replacen(
+            "service = \"etat-civil\"",
+            "service = \"accueil\"",
+            1,
+        );
+        files.insert("entries/accueil/pacs.md", text);
+        assert!(errors_of(&files, original).is_empty());
+        assert!(
+            errors_of(&files, "entries/accueil/pacs.md")
+                .iter()
+                .any(|p| p.contains("un id ne désigne qu'une fiche"))
+        );
+        assert_eq!(served_from(&files, "pacs"), Some(files.path_of(original)));
+    }
+
+    #[test]
+    fn every_problem_of_a_broken_file_has_a_line() {
+        let mut files = demo();
+        let rel = "entries/accueil/objets-trouves.md";
+        let text = files.get(rel).unwrap();
+        let broken: String = text
+            .lines()
+            .filter(|l| {
+                !["validated_on", "answer_sha256", "validated_by", "lang"]
+                    .iter()
+                    .any(|k| l.starts_with(k))
+            })
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+            .replacen("+++\n", "+++\nlang = \"français\"\n", 1);
+        files.insert(rel, broken);
+        let problems: Vec<Problem> = check_files(&files, day())
+            .into_iter()
+            .filter(|p| p.file == files.path_of(rel) && p.severity == Severity::Error)
+            .collect();
+        assert!(problems.len() >= 4, "{problems:?}");
+        for p in &problems {
+            assert!(p.line.is_some(), "{p}");
+        }
+    }
+
+    #[test]
+    fn a_file_that_is_not_utf8_is_named_with_the_line_it_breaks_at() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
+        for name in GLOBAL_FILES {
+            std::fs::copy(root.join(name), dir.path().join(name)).unwrap();
+        }
+        let entries = dir.path().join("entries/accueil");
+        std::fs::create_dir_all(&entries).unwrap();
+        std::fs::write(
+            entries.join("latin1.md"),
+            b"+++\nid = \"latin1\"\nquestion = \"caf\xe9\"\n",
+        )
+        .unwrap();
+        let problems = check(dir.path(), day()).unwrap();
+        let p = problems
+            .iter()
+            .find(|p| p.message.contains("illisible"))
+            .unwrap();
+        assert_eq!(p.line, Some(3), "{p}");
     }
 
     #[test]

@@ -155,9 +155,14 @@ impl Messages {
             }
         });
         if !sets.contains_key(PRIMARY_LANG) {
+            // The refused [fr] section's line when there is one, else the top of the file.
+            let line = text
+                .lines()
+                .position(|l| l.trim() == format!("[{PRIMARY_LANG}]"))
+                .map_or(1, |i| i + 1);
             problems.push(Problem::error(
                 path,
-                None,
+                Some(line),
                 msg!(
                     "aucune section [{PRIMARY_LANG}] validée : les phrases de l'assistant en français sont obligatoires",
                     "no validated [{PRIMARY_LANG}] messages"

@@ -25,6 +25,9 @@ pub enum Kind {
     /// A file that is wrong: it blocks a start.
     #[default]
     Defect,
+    /// A file not where its id and service say it belongs (its name, its folder): a
+    /// defect too, and what tells a copy from the original when two take one id.
+    Misplaced,
     /// A text changed since it was validated (the answer, or a variant's own text).
     Changed,
     /// A translation or easy-read version validated against an older French answer.
@@ -121,6 +124,11 @@ impl Problem {
     /// Whether this problem refuses a start: an error in a file, not a review date passing.
     pub fn blocks_start(&self) -> bool {
         self.severity == Severity::Error && self.kind != Kind::ReviewPassed
+    }
+
+    /// Whether this problem says the file is not where its entry belongs.
+    pub fn misplaces(&self) -> bool {
+        self.kind == Kind::Misplaced
     }
 
     /// The problem as printed for `lang`: `file:line: gravité: message`.

@@ -15,6 +15,7 @@ mod console_training;
 mod conversation_flow;
 mod conversations;
 mod corpus;
+mod corpus_start;
 mod coverage;
 mod faults;
 mod gaps;
