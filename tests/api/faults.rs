@@ -311,7 +311,10 @@ async fn serve(db: &std::path::Path, stub: &Stub, addr: &str) -> std::process::C
         .spawn()
         .expect("the guichet binary starts");
     let client = reqwest::Client::new();
-    for _ in 0..1200 {
+    // A liveness bound, not a speed claim: with a cold embedding cache (a fresh clone)
+    // the first start embeds the whole corpus, which took over two minutes on a busy
+    // 2-core machine.
+    for _ in 0..3000 {
         let ready = client
             .get(format!("http://{addr}/readyz"))
             .send()
@@ -339,9 +342,6 @@ fn inbox_rows(db: &std::path::Path) -> i64 {
 /// platform that answers in 0.7 s, then lets a last process finish: every message is
 /// answered, its question recorded once, and the duplicates per crash are counted.
 #[tokio::test]
-#[ignore = "fails under load: a kill between the turn's commit and the kept reply's commit \
-            makes the replay decide again (question recorded twice, greeting lost); needs \
-            both in one transaction"]
 async fn once_kill_9_during_slow_sends_loses_nothing_and_duplicates_at_most_a_piece_per_crash() {
     use crate::channels::{HOURS_Q, greeting, telegram_texts, validated};
     const KILLS: usize = 4;
