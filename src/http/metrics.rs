@@ -28,6 +28,7 @@ pub fn separate(state: AppState) -> Router {
     Router::new()
         .route("/metrics", get(open))
         .fallback(|| async { ApiError::NotFound })
+        .layer(axum::middleware::from_fn(super::headers::security_headers))
         .with_state(state)
 }
 
