@@ -23,6 +23,10 @@ pub const HTTP_IN_FLIGHT: &str = "guichet_http_requests_in_flight";
 /// Engine jobs running now (questions, batches), and how many may run at once.
 pub const ENGINE_IN_FLIGHT: &str = "guichet_engine_in_flight";
 pub const ENGINE_CAPACITY: &str = "guichet_engine_capacity";
+/// Connections closed as soon as accepted (over `GUICHET_MAX_CONNECTIONS` or the
+/// per-client cap), and accepts that failed (out of file descriptors).
+pub const CONNECTIONS_REFUSED: &str = "guichet_connections_refused_total";
+pub const ACCEPT_ERRORS: &str = "guichet_accept_errors_total";
 /// Requests refused with 503 `busy` (every engine slot taken).
 pub const BUSY: &str = "guichet_busy_rejections_total";
 /// Requests refused with 429 `rate_limited` (a client over its per-minute budget).
@@ -124,6 +128,16 @@ fn describe() {
         "Engine jobs that may run at once (GUICHET_MAX_INFLIGHT)."
     );
     describe_counter!(
+        CONNECTIONS_REFUSED,
+        Unit::Count,
+        "Connections closed at once: too many open overall or from one client."
+    );
+    describe_counter!(
+        ACCEPT_ERRORS,
+        Unit::Count,
+        "Failed accepts (out of file descriptors or memory)."
+    );
+    describe_counter!(
         BUSY,
         Unit::Count,
         "Requests refused with 503 busy: every engine slot taken."
@@ -184,7 +198,14 @@ fn describe() {
     for kind in STORE_KINDS {
         counter!(STORE_ERRORS, "kind" => kind).increment(0);
     }
-    for name in [BUSY, RATE_LIMITED, QUERY_CACHE_HITS, QUERY_CACHE_MISSES] {
+    for name in [
+        BUSY,
+        RATE_LIMITED,
+        QUERY_CACHE_HITS,
+        QUERY_CACHE_MISSES,
+        CONNECTIONS_REFUSED,
+        ACCEPT_ERRORS,
+    ] {
         counter!(name).increment(0);
     }
 }

@@ -159,6 +159,8 @@ async fn metrics_need_the_admin_token_and_count_exactly_what_was_sent_by_route_c
         "1",
         "--rate-public",
         "20",
+        "--max-connections-per-client",
+        "16",
     ];
     flags.extend(telegram_flags(&stub));
     let child = serve(
@@ -328,6 +330,27 @@ async fn metrics_need_the_admin_token_and_count_exactly_what_was_sent_by_route_c
         "20 a minute: 31 posts in a moment are limited"
     );
 
+    // More connections to the metrics address than one client may hold: those over the
+    // cap are closed at once (read: end of stream), the others wait for a request head.
+    let mut held = Vec::new();
+    for _ in 0..24 {
+        held.push(tokio::net::TcpStream::connect(&metrics_addr).await.unwrap());
+    }
+    let mut closed = 0.0;
+    for stream in &mut held {
+        use tokio::io::AsyncReadExt;
+        let mut byte = [0u8; 1];
+        let read = tokio::time::timeout(Duration::from_millis(500), stream.read(&mut byte)).await;
+        if matches!(read, Ok(Ok(0)) | Ok(Err(_))) {
+            closed += 1.0;
+        }
+    }
+    drop(held);
+    assert!(
+        closed >= 8.0,
+        "24 connections against a cap of 16: {closed} closed"
+    );
+
     let (text, after) = scrape(&client, &metrics_addr).await;
     let delta = |name: &str, labels: &[(&str, &str)]| {
         get(&after, name, labels) - get(&before, name, labels)
@@ -387,6 +410,7 @@ async fn metrics_need_the_admin_token_and_count_exactly_what_was_sent_by_route_c
     );
     assert_eq!(failed(&after) - failed(&before), 1.0);
     assert_eq!(delta("guichet_busy_rejections_total", &[]), busy);
+    assert_eq!(delta("guichet_connections_refused_total", &[]), closed);
     assert_eq!(delta("guichet_rate_limited_total", &[]), limited);
     // Every reply here was asked of the engine (none was a picked option): each
     // question embedded once, and timed.
@@ -427,7 +451,7 @@ async fn metrics_need_the_admin_token_and_count_exactly_what_was_sent_by_route_c
         assert!(!text.contains(secret), "/metrics shows {secret:?}");
     }
     println!(
-        "metrics after the session: {} series, {} bytes; busy {busy}, limited {limited}, embeddings {embedded}",
+        "metrics after the session: {} series, {} bytes; busy {busy}, limited {limited}, embeddings {embedded}, connections refused {closed}",
         after.len(),
         text.len()
     );
