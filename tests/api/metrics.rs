@@ -462,7 +462,9 @@ async fn metrics_need_the_admin_token_and_count_exactly_what_was_sent_by_route_c
                 || l.starts_with("guichet_http_requests_total{method=\"POST\"")
                 || l.starts_with("guichet_deliveries_failed_total{channel=\"telegram\"")
                 || l.starts_with("guichet_inbox")
-                || l.starts_with("guichet_embedding_duration_seconds_count")
+                || l.starts_with("guichet_embedding_duration_seconds_")
+                || l.starts_with("guichet_http_request_duration_seconds_sum")
+                || l.starts_with("guichet_connections_refused_total")
         })
         .collect();
     println!("{}", sample.join("\n"));
