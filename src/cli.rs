@@ -619,6 +619,21 @@ fn serve(config: Config) -> Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", config.bind))?;
         tracing::info!(addr = %listener.local_addr()?, "listening");
+        // Bound before the model loads, like the main address: a monitoring that cannot
+        // reach the metrics should learn it at the start, not at the first scrape.
+        if let Some(addr) = config.metrics_addr {
+            let metrics = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (GUICHET_METRICS_ADDR)"))?;
+            tracing::info!(addr = %metrics.local_addr()?, "metrics listening");
+            let (app, options) = (crate::http::metrics_router(state.clone()), options.clone());
+            let stopping = state.stopping.clone();
+            tokio::spawn(async move {
+                if let Err(e) = crate::http::serve(metrics, app, options, stopping).await {
+                    tracing::error!(error = %e, "the metrics address stopped");
+                }
+            });
+        }
         let loading = state.clone();
         let version = loaded.version;
         let build = tokio::task::spawn_blocking(move || build_engine_on(&config, loaded.corpus));

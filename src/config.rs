@@ -73,6 +73,11 @@ pub struct Config {
     /// Address the HTTP server listens on.
     #[arg(long, env = "GUICHET_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
+    /// A second address serving only `GET /metrics`, without the admin token (bind it to
+    /// an address only the monitoring can reach). Unset: `/metrics` is served on the
+    /// main address, behind the admin token.
+    #[arg(long, env = "GUICHET_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
     /// Folder of the validated corpus (entries/, services.toml, messages.toml, glossary.toml).
     #[arg(long, env = "GUICHET_CORPUS", default_value = "corpus")]
     pub corpus: PathBuf,
@@ -568,6 +573,13 @@ impl Config {
         if self.retention_days == 0 {
             return Err("GUICHET_RETENTION_DAYS must be at least 1".into());
         }
+        if self.metrics_addr == Some(self.bind) {
+            return Err(format!(
+                "GUICHET_METRICS_ADDR must differ from GUICHET_BIND ({}): the metrics address \
+                 serves /metrics without the admin token",
+                self.bind
+            ));
+        }
         self.oidc_parts()?;
         Ok(())
     }
@@ -1018,6 +1030,27 @@ mod tests {
         assert_eq!(settings.client_secret.expose(), "s3cret");
         assert_eq!(settings.roles_claim, "realm_access.roles");
         assert!(!format!("{settings:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn the_metrics_address_must_not_be_the_main_one() {
+        let c = Config::from_args([
+            "--bind",
+            "127.0.0.1:8080",
+            "--metrics-addr",
+            "127.0.0.1:8080",
+        ])
+        .unwrap();
+        let e = c.validate().unwrap_err();
+        assert!(e.contains("GUICHET_METRICS_ADDR must differ"), "{e}");
+        let c = Config::from_args([
+            "--bind",
+            "127.0.0.1:8080",
+            "--metrics-addr",
+            "127.0.0.1:9090",
+        ])
+        .unwrap();
+        assert_eq!(c.metrics_addr, Some("127.0.0.1:9090".parse().unwrap()));
     }
 
     #[test]

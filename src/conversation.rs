@@ -298,6 +298,8 @@ impl Decided {
     ) -> Result<Handled, StoreError> {
         self.exchange.kept_reply = kept_reply;
         let done = store.record_exchange(&self.exchange, self.now)?;
+        // Counted once recorded: a replay of a kept reply records nothing, counts nothing.
+        crate::telemetry::replied(self.channel, self.reply.outcome);
         match (&self.exchange.ticket, &done.opened) {
             (TicketStep::AddQuestion(id), _) => tracing::info!(
                 channel = self.channel.as_str(),

@@ -235,7 +235,9 @@ impl Engine {
     /// phrasings are (for matching only: nothing expanded is ever shown).
     pub fn signals(&self, question: &str) -> Result<Vec<(usize, Signals)>, EngineError> {
         let expanded = self.corpus.glossary().expand(question);
+        let started = std::time::Instant::now();
         let query = self.embedder.embed(&expanded, TextKind::Query)?;
+        crate::telemetry::embedded(started.elapsed());
         Ok(self.candidates_for(&expanded, &query))
     }
 

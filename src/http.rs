@@ -11,6 +11,7 @@ mod feedback;
 mod handoffs;
 mod headers;
 mod health;
+mod metrics;
 pub mod oidc;
 mod reload;
 mod retention;
@@ -74,6 +75,8 @@ impl AppState {
     /// A state whose engine is set later (the server listens while the model loads).
     pub fn new(config: Config, store: Arc<dyn Store>) -> Self {
         let permits = Arc::new(Semaphore::new(config.max_inflight));
+        // Installed before anything is counted: counts made before it would be lost.
+        crate::telemetry::handle();
         Self {
             engine: Arc::new(std::sync::RwLock::new(None)),
             permits,
@@ -108,7 +111,10 @@ impl AppState {
         tokio::task::spawn_blocking(move || f(store.as_ref()))
             .await
             .map_err(|e| ApiError::Internal(format!("store task failed: {e}")))?
-            .map_err(ApiError::from)
+            .map_err(|e| {
+                crate::telemetry::store_failed(&e);
+                ApiError::from(e)
+            })
     }
 
     pub fn set_engine(&self, engine: Arc<Engine>) {
@@ -196,6 +202,7 @@ pub fn router(state: AppState) -> Router {
         .layer(timeout(SLOW_TIMEOUT));
     Router::new()
         .merge(health::router())
+        .merge(metrics::router())
         .merge(api)
         .merge(widget::router())
         .merge(agents)
@@ -217,7 +224,14 @@ pub fn router(state: AppState) -> Router {
                     tower_http::trace::DefaultOnFailure::new().level(tracing::Level::DEBUG),
                 ),
         )
+        // Outermost: counts each request with the status its client received.
+        .layer(axum::middleware::from_fn(metrics::track))
         .with_state(state)
+}
+
+/// The router of `GUICHET_METRICS_ADDR`: `/metrics` without the admin token.
+pub fn metrics_router(state: AppState) -> Router {
+    metrics::separate(state)
 }
 
 /// The span of a request names its method and route template only: the URI itself may

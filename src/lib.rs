@@ -28,7 +28,8 @@
 //! modules that know axum: they translate, keep the engine behind the in-flight limit,
 //! and deliver), `store` (conversations, hand-off tickets, feedback, staff accounts and
 //! sessions, audit log; SQLite), `privacy`
-//! (redaction before anything is stored or logged), `cli`.
+//! (redaction before anything is stored or logged), `telemetry` (the metrics' names and
+//! the Prometheus recorder the web layer serves at `/metrics`), `cli`.
 //! The core (everything but `http`, `channels` and `cli`) is synchronous and knows no web
 //! framework.
 
@@ -54,5 +55,6 @@ pub mod reply;
 pub mod retrieval;
 pub mod staff;
 pub mod store;
+pub mod telemetry;
 pub mod text;
 pub mod training;

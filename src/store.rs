@@ -634,6 +634,14 @@ pub struct InboxItem {
     pub sent: u32,
 }
 
+/// What waits in the inbox, across every worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct InboxDepth {
+    pub rows: u64,
+    /// When the oldest row was received; none when the inbox is empty.
+    pub oldest: Option<DateTime<Utc>>,
+}
+
 /// How long a worker may miss its heartbeat before its inbox rows are taken by another:
 /// several beats ([`HEARTBEAT_EVERY`]) under a heavy load, far less than a lease.
 pub const HEARTBEAT_GRACE: chrono::Duration = chrono::Duration::seconds(15);
@@ -796,6 +804,9 @@ pub trait Store: StaffStore + KbStore + Send + Sync {
 
     /// Deletes a handled inbox row (its reply delivered, or the failure recorded).
     fn finish_inbound(&self, id: i64) -> Result<(), StoreError>;
+
+    /// How many rows wait in the inbox (whoever holds them), and the oldest's arrival.
+    fn inbox_depth(&self) -> Result<InboxDepth, StoreError>;
 
     /// Keeps the reply decided for an inbox row (its turn just recorded), none sent yet.
     fn record_reply(&self, id: i64, reply: &serde_json::Value) -> Result<(), StoreError>;

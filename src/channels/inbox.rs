@@ -95,7 +95,10 @@ async fn queue(state: &AppState, message_id: String, message: Queued) -> Result<
     })
     .await
     .map_err(|e| ApiError::Unavailable(format!("inbox task failed: {e}")))?
-    .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    .map_err(|e| {
+        crate::telemetry::store_failed(&e);
+        ApiError::Unavailable(e.to_string())
+    })?;
     match queued {
         Some(item) => {
             state.background.spawn(process(state.clone(), item));
@@ -321,6 +324,7 @@ pub async fn replay_stale(state: &AppState) -> usize {
         }
     };
     if let Some(e) = error {
+        crate::telemetry::store_failed(&e);
         tracing::error!(error = %e, "cannot read the inbox");
     }
     let mut taken = 0;
@@ -335,11 +339,14 @@ pub async fn replay_stale(state: &AppState) -> usize {
                 state.background.spawn(process(state.clone(), *item));
                 taken += 1;
             }
-            Claim::GaveUp { channel, attempts } => tracing::error!(
-                channel = channel.as_str(),
-                attempts,
-                "message given up after repeated attempts"
-            ),
+            Claim::GaveUp { channel, attempts } => {
+                crate::telemetry::delivery_failed(channel);
+                tracing::error!(
+                    channel = channel.as_str(),
+                    attempts,
+                    "message given up after repeated attempts"
+                );
+            }
             Claim::Unavailable => {}
         }
     }

@@ -114,12 +114,16 @@ pub async fn post_json(
         },
     };
     if let Err(f) = &result {
+        crate::telemetry::delivery_failed(channel);
         tracing::error!(channel = channel.as_str(), attempts, detail = %f.detail, "message not delivered");
     }
     let store = state.store.clone();
     match tokio::task::spawn_blocking(move || store.record_delivery(&delivery, Utc::now())).await {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::error!(error = %e, "cannot record a delivery"),
+        Ok(Err(e)) => {
+            crate::telemetry::store_failed(&e);
+            tracing::error!(error = %e, "cannot record a delivery");
+        }
         Err(e) => tracing::error!(error = %e, "cannot record a delivery"),
     }
     result

@@ -95,6 +95,7 @@ async fn chat(
             .as_deref()
             .and_then(|id| chosen_reply(&state, id, ctx.lang.as_deref()))
         {
+            crate::telemetry::replied(Channel::Web, reply.outcome);
             return Ok(Json(ChatResponse {
                 reply,
                 greeting: None,
@@ -102,6 +103,7 @@ async fn chat(
             }));
         }
         let asked = state.ask(Redacted::new(question.as_str()), ctx).await?;
+        crate::telemetry::replied(Channel::Web, asked.reply.outcome);
         return Ok(Json(ChatResponse {
             reply: asked.reply,
             greeting: None,

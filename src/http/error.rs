@@ -158,6 +158,13 @@ impl From<StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.parts();
+        match &self {
+            Self::Busy => metrics::counter!(crate::telemetry::BUSY).increment(1),
+            Self::RateLimited { .. } => {
+                metrics::counter!(crate::telemetry::RATE_LIMITED).increment(1);
+            }
+            _ => {}
+        }
         let retry_after = match &self {
             Self::RateLimited { retry_after } => Some((*retry_after).max(1)),
             _ if matches!(code, "busy" | "not_ready" | "unavailable") => Some(1),

@@ -155,6 +155,7 @@ pub async fn serve(
             Ok(accepted) => accepted,
             Err(e) if per_connection(&e) => continue,
             Err(e) => {
+                metrics::counter!(crate::telemetry::ACCEPT_ERRORS).increment(1);
                 // Out of file descriptors (or memory): the pending connections wait in
                 // the backlog while the header deadline frees descriptors; try again
                 // soon, without a log line per attempt.
@@ -169,6 +170,7 @@ pub async fn serve(
         };
         let Some(slots) = admit(&overall, &per_client, &options, peer.ip()) else {
             // Dropping the stream closes it at once: the descriptor is not held.
+            metrics::counter!(crate::telemetry::CONNECTIONS_REFUSED).increment(1);
             if let Some(missed) = refused.due() {
                 tracing::warn!(missed, "connection refused: too many open connections");
             }

@@ -499,6 +499,40 @@ pub mod cases {
         );
     }
 
+    pub fn the_inbox_depth_counts_every_workers_rows_and_names_the_oldest(f: &dyn Fixture) {
+        let (a, b) = (f.open(), f.open());
+        assert_eq!(a.inbox_depth().unwrap(), InboxDepth::default());
+        let t0 = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+        let lease = Days::minutes(5);
+        let first = a
+            .enqueue_inbound("wamid.d1", &queued("horaires ?"), t0, lease)
+            .unwrap()
+            .unwrap();
+        b.enqueue_inbound(
+            "wamid.d2",
+            &queued("tarifs ?"),
+            t0 + Days::minutes(3),
+            lease,
+        )
+        .unwrap()
+        .unwrap();
+        // Seen alike from either worker: the inbox is the store's, not a process's.
+        let both = InboxDepth {
+            rows: 2,
+            oldest: Some(t0),
+        };
+        assert_eq!(a.inbox_depth().unwrap(), both);
+        assert_eq!(b.inbox_depth().unwrap(), both);
+        a.finish_inbound(first.id).unwrap();
+        assert_eq!(
+            b.inbox_depth().unwrap(),
+            InboxDepth {
+                rows: 1,
+                oldest: Some(t0 + Days::minutes(3)),
+            }
+        );
+    }
+
     pub fn a_claimed_row_is_not_claimed_again_before_its_lease_ends_and_finish_removes_it(
         f: &dyn Fixture,
     ) {
@@ -930,7 +964,7 @@ pub mod cases {
 /// A `#[test]` per contract case for one backend: `contract_tests!(fixture_expr)`.
 macro_rules! contract_tests {
     ($fixture:expr) => {
-        contract_tests!(@cases $fixture; pseudonyms_are_stable_keyed_and_not_the_raw_id, a_conversation_counts_its_turns, turns_are_stored_redacted, a_ticket_goes_open_claimed_resolved_and_forgets_its_route, a_taken_ticket_cannot_be_taken_again_and_the_refusal_names_who_has_it, of_concurrent_claims_from_several_replicas_exactly_one_wins, of_concurrent_claims_of_one_stale_inbox_row_exactly_one_wins, traffic_counts_person_turns_by_day_channel_outcome_and_entry, a_clarification_the_person_resolved_by_picking_an_option_is_not_a_gap, an_inbound_message_is_processed_once, once_rows_of_a_silent_or_dead_worker_are_taken_at_once_and_a_live_ones_are_not, once_an_inbox_row_keeps_its_reply_and_the_pieces_sent, an_inbound_message_is_queued_once_redacted_and_claimed_by_its_receiver, a_claimed_row_is_not_claimed_again_before_its_lease_ends_and_finish_removes_it, attempts_are_counted_and_a_poison_row_is_given_up_after_the_limit, purge_gives_up_on_inbox_rows_older_than_a_day, purge_deletes_expired_rows_and_keeps_counts, a_reopened_store_keeps_tickets_dedupe_and_pseudonyms, an_exchange_records_the_turn_the_ticket_and_the_kept_reply_together, a_closed_ticket_refuses_every_event_and_an_unknown_one_is_not_found, of_one_message_delivered_to_several_replicas_at_once_exactly_one_queues_it, of_replicas_taking_back_a_gone_workers_rows_at_once_each_row_is_claimed_once, concurrent_exchanges_on_one_conversation_lose_no_turn_and_no_count);
+        contract_tests!(@cases $fixture; pseudonyms_are_stable_keyed_and_not_the_raw_id, a_conversation_counts_its_turns, turns_are_stored_redacted, a_ticket_goes_open_claimed_resolved_and_forgets_its_route, a_taken_ticket_cannot_be_taken_again_and_the_refusal_names_who_has_it, of_concurrent_claims_from_several_replicas_exactly_one_wins, of_concurrent_claims_of_one_stale_inbox_row_exactly_one_wins, traffic_counts_person_turns_by_day_channel_outcome_and_entry, a_clarification_the_person_resolved_by_picking_an_option_is_not_a_gap, an_inbound_message_is_processed_once, once_rows_of_a_silent_or_dead_worker_are_taken_at_once_and_a_live_ones_are_not, once_an_inbox_row_keeps_its_reply_and_the_pieces_sent, an_inbound_message_is_queued_once_redacted_and_claimed_by_its_receiver, a_claimed_row_is_not_claimed_again_before_its_lease_ends_and_finish_removes_it, the_inbox_depth_counts_every_workers_rows_and_names_the_oldest, attempts_are_counted_and_a_poison_row_is_given_up_after_the_limit, purge_gives_up_on_inbox_rows_older_than_a_day, purge_deletes_expired_rows_and_keeps_counts, a_reopened_store_keeps_tickets_dedupe_and_pseudonyms, an_exchange_records_the_turn_the_ticket_and_the_kept_reply_together, a_closed_ticket_refuses_every_event_and_an_unknown_one_is_not_found, of_one_message_delivered_to_several_replicas_at_once_exactly_one_queues_it, of_replicas_taking_back_a_gone_workers_rows_at_once_each_row_is_claimed_once, concurrent_exchanges_on_one_conversation_lose_no_turn_and_no_count);
     };
     (@cases $fixture:expr; $($name:ident),* $(,)?) => {
         $(

@@ -24,8 +24,8 @@ use super::keys::{Pseudonym, PseudonymKey, RouteKey};
 use super::worker::Worker;
 use super::{
     Author, Channel, Claim, ClosedBy, Conversation, Delivery, Exchange, Exchanged, Feedback,
-    HEARTBEAT_GRACE, INBOX_KEEP_DAYS, INBOX_MAX_ATTEMPTS, InboxItem, NewTicket, NewTurn,
-    PROCESSED_KEEP_DAYS, Purged, Queued, Route, Store, StoreError, Ticket, TicketChange,
+    HEARTBEAT_GRACE, INBOX_KEEP_DAYS, INBOX_MAX_ATTEMPTS, InboxDepth, InboxItem, NewTicket,
+    NewTurn, PROCESSED_KEEP_DAYS, Purged, Queued, Route, Store, StoreError, Ticket, TicketChange,
     TicketEvent, TicketStatus, TicketStep, TrafficCount, Turn, TurnKind, count_kind,
 };
 use crate::privacy::Redacted;
@@ -748,6 +748,16 @@ impl Store for PgStore {
             reply: reply.map(|r| serde_json::from_str(&r)).transpose()?,
             sent,
         })))
+    }
+
+    fn inbox_depth(&self) -> Result<InboxDepth, StoreError> {
+        let row = self
+            .conn()?
+            .query_one("SELECT count(*), min(received_at) FROM inbox", &[])?;
+        Ok(InboxDepth {
+            rows: u64::try_from(row.try_get::<_, i64>(0)?).unwrap_or(0),
+            oldest: row.try_get(1)?,
+        })
     }
 
     fn finish_inbound(&self, id: i64) -> Result<(), StoreError> {

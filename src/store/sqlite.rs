@@ -16,8 +16,9 @@ use super::keys::{Pseudonym, PseudonymKey, RouteKey, default_route_key_file};
 use super::worker::Worker;
 use super::{
     Author, Channel, Claim, ClosedBy, Conversation, Delivery, Feedback, HEARTBEAT_GRACE,
-    INBOX_KEEP_DAYS, INBOX_MAX_ATTEMPTS, InboxItem, NewTicket, NewTurn, PROCESSED_KEEP_DAYS,
-    Purged, Queued, Route, Store, StoreError, Ticket, TicketStatus, TrafficCount, Turn,
+    INBOX_KEEP_DAYS, INBOX_MAX_ATTEMPTS, InboxDepth, InboxItem, NewTicket, NewTurn,
+    PROCESSED_KEEP_DAYS, Purged, Queued, Route, Store, StoreError, Ticket, TicketStatus,
+    TrafficCount, Turn,
 };
 use super::{Exchange, Exchanged, TicketChange, TicketEvent, TicketStep, TurnKind, count_kind};
 use crate::privacy::Redacted;
@@ -738,6 +739,18 @@ impl Store for SqliteStore {
             reply: reply.map(|r| serde_json::from_str(&r)).transpose()?,
             sent,
         })))
+    }
+
+    fn inbox_depth(&self) -> Result<InboxDepth, StoreError> {
+        let (rows, oldest): (i64, Option<i64>) =
+            self.conn()
+                .query_row("SELECT count(*), min(received_at) FROM inbox", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?;
+        Ok(InboxDepth {
+            rows: u64::try_from(rows).unwrap_or(0),
+            oldest: oldest.map(from_ts),
+        })
     }
 
     fn finish_inbound(&self, id: i64) -> Result<(), StoreError> {

@@ -25,6 +25,7 @@ mod inbox;
 mod kb;
 mod kb_live;
 mod lang;
+mod metrics;
 mod oidc;
 mod replicas;
 mod shutdown;
