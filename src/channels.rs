@@ -335,3 +335,60 @@ pub async fn deliver(
     }
     Ok(())
 }
+
+/// What the webhook fuzz harnesses share: JSON documents made of the platforms' own
+/// field names, so that arbitrary values reach past the first type check.
+#[cfg(test)]
+pub(crate) mod fuzzing {
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    /// Cases per webhook harness: seconds in a debug build.
+    pub const CASES: u32 = 512;
+
+    pub fn json_like(keys: &'static [&'static str]) -> BoxedStrategy<Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            "(?s).{0,20}".prop_map(Value::String),
+            proptest::sample::select(keys).prop_map(|k| Value::String(k.to_string())),
+        ];
+        leaf.prop_recursive(4, 48, 6, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::vec((proptest::sample::select(keys), inner), 0..6).prop_map(
+                    |fields| {
+                        Value::Object(
+                            fields
+                                .into_iter()
+                                .map(|(k, v)| (k.to_string(), v))
+                                .collect(),
+                        )
+                    }
+                ),
+            ]
+        })
+        .boxed()
+    }
+
+    /// Arbitrary bytes, JSON-like documents, and those documents cut anywhere.
+    pub fn bodies(keys: &'static [&'static str]) -> BoxedStrategy<Vec<u8>> {
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..200),
+            json_like(keys).prop_map(|v| v.to_string().into_bytes()),
+            (json_like(keys), any::<prop::sample::Index>()).prop_map(|(v, cut)| {
+                let mut b = v.to_string().into_bytes();
+                b.truncate(cut.index(b.len() + 1));
+                b
+            }),
+        ]
+        .boxed()
+    }
+
+    /// Message texts as people send them, long ones included.
+    pub fn text() -> BoxedStrategy<String> {
+        prop_oneof!["(?s).{0,80}", "[a-zé ]{0,10}".prop_map(|s| s.repeat(150)),].boxed()
+    }
+}

@@ -12,6 +12,7 @@ mod handoffs;
 mod headers;
 mod health;
 pub mod oidc;
+mod openapi;
 mod reload;
 mod retention;
 mod serve;
@@ -34,7 +35,9 @@ use crate::engine::{AskContext, Asked, Engine};
 use crate::privacy::Redacted;
 use crate::store::{Store, StoreError};
 
-pub use error::ApiError;
+pub use chat::ChatResponse;
+pub use error::{ApiError, ErrorBody};
+pub use openapi::ApiDoc;
 pub use reload::{KbProblem, KbState, refresh as refresh_kb, spawn_kb_watch};
 pub use retention::{purge_expired, spawn_retention};
 pub use serve::{ServeOptions, serve};
@@ -196,6 +199,7 @@ pub fn router(state: AppState) -> Router {
         .layer(timeout(SLOW_TIMEOUT));
     Router::new()
         .merge(health::router())
+        .merge(openapi::router())
         .merge(api)
         .merge(widget::router())
         .merge(agents)

@@ -25,6 +25,7 @@ mod kb;
 mod kb_live;
 mod lang;
 mod oidc;
+mod openapi;
 mod replicas;
 mod shutdown;
 mod widget;
