@@ -4,18 +4,35 @@
 # and sends what it derives from it to a real `guichet serve` on loopback (the demo
 # corpus, the real model, a fresh SQLite store): valid requests and broken ones. Checks:
 # no 5xx other than a documented 503 with Retry-After, every status, content type, header
-# and body as documented. Bounded: SCHEMATHESIS_EXAMPLES cases per operation (default 40).
+# and body as documented. Bounded: SCHEMATHESIS_EXAMPLES cases per operation (default 50).
 #
 # Usage: scripts/schemathesis.sh [extra schemathesis arguments]
 # Env: GUICHET_MODELS (default ./models), GUICHET_BIN (default target/debug/guichet, built
-#      if missing), SCHEMATHESIS_EXAMPLES, SCHEMATHESIS_SEED (default 15).
+#      if missing), SCHEMATHESIS_EXAMPLES, SCHEMATHESIS_SEED (default 15),
+#      SCHEMATHESIS_PYTHON (the venv's interpreter; default the newest 3.12+ found, else
+#      python3), SCHEMATHESIS_VENV (default target/schemathesis-VERSION-pyX.Y).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 version=4.32.5
-venv=$root/target/schemathesis-venv
+# CPython 3.11's parser can fail inside Hypothesis ("AST constructor recursion depth
+# mismatch") in schemathesis's coverage phase: a newer interpreter when there is one.
+pick_python() {
+  local p
+  for p in python3.13 python3.12 \
+    $(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.1[2-9]*/bin/python3 2>/dev/null | sort -Vr) python3; do
+    if "$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
+      echo "$p"
+      return
+    fi
+  done
+  echo python3
+}
+python=${SCHEMATHESIS_PYTHON:-$(pick_python)}
+pyver=$("$python" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+venv=${SCHEMATHESIS_VENV:-$root/target/schemathesis-$version-py$pyver}
 if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$version"; then
-  python3 -m venv "$venv"
+  "$python" -m venv "$venv"
   "$venv/bin/pip" install --quiet "schemathesis==$version"
 fi
 export GUICHET_MODELS=${GUICHET_MODELS:-$root/models}
@@ -63,13 +80,17 @@ status=0
 (cd "$tmp" && "$venv/bin/schemathesis" run "http://127.0.0.1:$port/openapi.json" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
   --phases examples,coverage,fuzzing \
-  --max-examples "${SCHEMATHESIS_EXAMPLES:-40}" \
+  --max-examples "${SCHEMATHESIS_EXAMPLES:-50}" \
   --seed "${SCHEMATHESIS_SEED:-15}" \
   --workers 2 \
   --request-timeout 60 \
   --header "Authorization: Bearer $token" \
   --suppress-health-check all \
   "$@") || status=$?
+if [ "$status" != 0 ]; then
+  echo "--- the server's warnings and errors:" >&2
+  grep -E "WARN|ERROR" "$tmp/server.log" | tail -n 20 >&2 || true
+fi
 if grep -q "panicked" "$tmp/server.log"; then
   grep -B2 -A5 "panicked" "$tmp/server.log" >&2
   echo "schemathesis.sh: the server panicked" >&2

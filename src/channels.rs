@@ -53,10 +53,21 @@ pub async fn converse(
     inbound: Inbound,
     patient: bool,
 ) -> Result<Option<Handled>, ApiError> {
-    Ok(converse_then(state, inbound, patient, |_| Ok(((), None)))
-        .await?
-        .map(|(h, ())| h))
+    // Once more when the ticket closed meanwhile: nothing was kept, and the message is
+    // then answered as the conversation now stands.
+    let mut again = true;
+    loop {
+        match converse_then(state, inbound.clone(), patient, |_| Ok(((), None))).await {
+            Err(ApiError::StoreUnavailable(why)) if again && why.ends_with(TICKET_CLOSED) => {
+                again = false;
+            }
+            other => return Ok(other?.map(|(h, ())| h)),
+        }
+    }
 }
+
+/// Why an exchange failed because the ticket it was to join closed while it was decided.
+const TICKET_CLOSED: &str = "the conversation's ticket closed while the message was answered";
 
 /// [`converse`], then `then` on the store in the same blocking step as the turn is
 /// recorded (the inbox keeps the reply there, so that no crash in between can make a
@@ -84,7 +95,17 @@ pub async fn converse_then<T: Send + 'static>(
         .with_store(move |s| {
             let decided = pending.decide(&engine, asked);
             let (after, kept) = then(&decided)?;
-            Ok((decided.commit(s, kept)?, after))
+            let handled = decided.commit(s, kept).map_err(|e| match e {
+                // The ticket this message was to join closed while it was answered (an
+                // agent resolved it): nothing was kept, and asked again it is decided
+                // anew, so it is a moment's conflict ([`converse`] tries again; else 503
+                // with Retry-After), not a 404.
+                crate::store::StoreError::NotFound => {
+                    crate::store::StoreError::Busy(TICKET_CLOSED.into())
+                }
+                e => e,
+            })?;
+            Ok((handled, after))
         })
         .await?;
     if handled.active.is_some() {

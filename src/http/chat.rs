@@ -29,6 +29,7 @@ use crate::store::{Channel, Route};
 #[serde(deny_unknown_fields)]
 pub struct ChatRequest {
     /// What the person wrote (1 to 1,000 characters, not only spaces or invisible ones).
+    #[schema(min_length = 1, max_length = 1000)]
     pub message: String,
     /// The widget's random conversation id (16 to 128 letters, digits, `-`, `_`); without
     /// it, nothing is stored.

@@ -15,7 +15,10 @@ use crate::store::Feedback;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FeedbackRequest {
+    #[schema(pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", max_length = 80)]
     pub entry_id: String,
+    /// The SHA-256 the reply gave with the text (`entry.answer_sha256`, or a variant's).
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     pub answer_sha256: String,
     pub helpful: bool,
     /// Accepted from the widget, never stored: feedback is not tied to a conversation.

@@ -62,6 +62,7 @@ pub(super) fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), Api
 #[into_params(parameter_in = Query)]
 pub(super) struct ListQuery {
     /// `open`, `claimed`, `resolved` or `all` (the default).
+    #[param(pattern = "^(open|claimed|resolved|all)$")]
     status: Option<String>,
 }
 
@@ -116,6 +117,7 @@ pub(super) async fn list(
 pub(super) struct AgentRequest {
     /// The first name or role the person sees.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 60)]
     agent: Option<String>,
 }
 
@@ -212,6 +214,7 @@ pub(super) async fn resolve(
 #[serde(deny_unknown_fields)]
 pub(super) struct ReplyRequest {
     /// The agent's message (redacted before it is sent and stored).
+    #[schema(min_length = 1, max_length = 4000)]
     text: String,
     /// The agent's first name or role, shown to the person. It must be the one who took
     /// the ticket (an integration that took it without a name replies without one); an
