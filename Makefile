@@ -1,5 +1,5 @@
 # guichet: two commands on a fresh machine, `make run` and `make test`.
-.PHONY: run test test-steps models build lint e2e quality calibrate bench check load pg
+.PHONY: run test test-steps schema-fuzz models build lint e2e quality calibrate bench check load pg
 
 CARGO ?= cargo
 export GUICHET_MODELS ?= $(CURDIR)/models
@@ -30,7 +30,13 @@ test: models
 
 test-steps:
 	$(CARGO) test --locked --all-targets
+	$(MAKE) schema-fuzz
 	$(MAKE) e2e
+
+## Schema-driven fuzzing of the running server against its own /openapi.json
+## (schemathesis from PyPI, pinned, in a venv under target/; a few minutes at most).
+schema-fuzz: models
+	bash scripts/schemathesis.sh
 
 e2e:
 	@if [ -f e2e/run.sh ]; then bash e2e/run.sh; else echo "no browser tests yet"; fi

@@ -53,10 +53,21 @@ pub async fn converse(
     inbound: Inbound,
     patient: bool,
 ) -> Result<Option<Handled>, ApiError> {
-    Ok(converse_then(state, inbound, patient, |_| Ok(((), None)))
-        .await?
-        .map(|(h, ())| h))
+    // Once more when the ticket closed meanwhile: nothing was kept, and the message is
+    // then answered as the conversation now stands.
+    let mut again = true;
+    loop {
+        match converse_then(state, inbound.clone(), patient, |_| Ok(((), None))).await {
+            Err(ApiError::StoreUnavailable(why)) if again && why.ends_with(TICKET_CLOSED) => {
+                again = false;
+            }
+            other => return Ok(other?.map(|(h, ())| h)),
+        }
+    }
 }
+
+/// Why an exchange failed because the ticket it was to join closed while it was decided.
+const TICKET_CLOSED: &str = "the conversation's ticket closed while the message was answered";
 
 /// [`converse`], then `then` on the store in the same blocking step as the turn is
 /// recorded (the inbox keeps the reply there, so that no crash in between can make a
@@ -84,7 +95,17 @@ pub async fn converse_then<T: Send + 'static>(
         .with_store(move |s| {
             let decided = pending.decide(&engine, asked);
             let (after, kept) = then(&decided)?;
-            Ok((decided.commit(s, kept)?, after))
+            let handled = decided.commit(s, kept).map_err(|e| match e {
+                // The ticket this message was to join closed while it was answered (an
+                // agent resolved it): nothing was kept, and asked again it is decided
+                // anew, so it is a moment's conflict ([`converse`] tries again; else 503
+                // with Retry-After), not a 404.
+                crate::store::StoreError::NotFound => {
+                    crate::store::StoreError::Busy(TICKET_CLOSED.into())
+                }
+                e => e,
+            })?;
+            Ok((handled, after))
         })
         .await?;
     if handled.active.is_some() {
@@ -334,4 +355,61 @@ pub async fn deliver(
         }
     }
     Ok(())
+}
+
+/// What the webhook fuzz harnesses share: JSON documents made of the platforms' own
+/// field names, so that arbitrary values reach past the first type check.
+#[cfg(test)]
+pub(crate) mod fuzzing {
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    /// Cases per webhook harness: seconds in a debug build.
+    pub const CASES: u32 = 512;
+
+    pub fn json_like(keys: &'static [&'static str]) -> BoxedStrategy<Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            "(?s).{0,20}".prop_map(Value::String),
+            proptest::sample::select(keys).prop_map(|k| Value::String(k.to_string())),
+        ];
+        leaf.prop_recursive(4, 48, 6, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::vec((proptest::sample::select(keys), inner), 0..6).prop_map(
+                    |fields| {
+                        Value::Object(
+                            fields
+                                .into_iter()
+                                .map(|(k, v)| (k.to_string(), v))
+                                .collect(),
+                        )
+                    }
+                ),
+            ]
+        })
+        .boxed()
+    }
+
+    /// Arbitrary bytes, JSON-like documents, and those documents cut anywhere.
+    pub fn bodies(keys: &'static [&'static str]) -> BoxedStrategy<Vec<u8>> {
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..200),
+            json_like(keys).prop_map(|v| v.to_string().into_bytes()),
+            (json_like(keys), any::<prop::sample::Index>()).prop_map(|(v, cut)| {
+                let mut b = v.to_string().into_bytes();
+                b.truncate(cut.index(b.len() + 1));
+                b
+            }),
+        ]
+        .boxed()
+    }
+
+    /// Message texts as people send them, long ones included.
+    pub fn text() -> BoxedStrategy<String> {
+        prop_oneof!["(?s).{0,80}", "[a-zé ]{0,10}".prop_map(|s| s.repeat(150)),].boxed()
+    }
 }

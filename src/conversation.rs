@@ -43,7 +43,7 @@ pub enum ConversationError {
 }
 
 /// A message as a channel received it, before anything is stored.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Inbound {
     pub channel: Channel,
     /// The platform's message id, for exactly-once processing. [`Prepared::lookup`]
@@ -565,7 +565,7 @@ pub fn cancel(
 
 /// What the widget shows of an open ticket: its state, who has it, whether anyone can
 /// answer now, and the validated sentence that says so.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct WebTicket {
     pub status: TicketStatus,
     /// The agent's first name or role once taken (the corpus's `agent_label` when the

@@ -13,6 +13,7 @@ mod headers;
 mod health;
 mod metrics;
 pub mod oidc;
+mod openapi;
 mod reload;
 mod retention;
 mod serve;
@@ -35,7 +36,9 @@ use crate::engine::{AskContext, Asked, Engine};
 use crate::privacy::Redacted;
 use crate::store::{Store, StoreError};
 
-pub use error::ApiError;
+pub use chat::ChatResponse;
+pub use error::{ApiError, ErrorBody};
+pub use openapi::ApiDoc;
 pub use reload::{KbProblem, KbState, refresh as refresh_kb, spawn_kb_watch};
 pub use retention::{purge_expired, spawn_retention};
 pub use serve::{ServeOptions, serve};
@@ -203,6 +206,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(metrics::router())
+        .merge(openapi::router())
         .merge(api)
         .merge(widget::router())
         .merge(agents)

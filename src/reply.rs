@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::corpus::Contacts;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Answer,
@@ -34,7 +34,7 @@ impl Outcome {
 }
 
 /// A validated entry, served verbatim.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct EntryReply {
     pub id: String,
     pub question: String,
@@ -54,14 +54,14 @@ pub struct EntryReply {
     pub stale_variants: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct EasyRead {
     pub answer: String,
     pub sha256: String,
 }
 
 /// A validated question offered in a "did you mean".
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct OptionReply {
     pub id: String,
     pub question: String,
@@ -72,7 +72,7 @@ pub struct OptionReply {
     pub excerpt: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HandoffReason {
     /// Nothing in the corpus answers with enough confidence.
@@ -107,7 +107,7 @@ impl HandoffReason {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct HandoffReply {
     pub reason: HandoffReason,
     /// The validated sentence from `messages.toml`.
@@ -121,13 +121,13 @@ pub struct HandoffReply {
 }
 
 /// A validated sentence in one more language.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AlsoSaid {
     pub lang: String,
     pub message: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Reply {
     pub outcome: Outcome,
     #[serde(skip_serializing_if = "Option::is_none")]

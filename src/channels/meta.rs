@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 
 use super::signature::{meta_is_valid, token_matches};
 use super::{messenger, whatsapp};
-use crate::http::{ApiError, AppState};
+use crate::http::{ApiError, AppState, ErrorBody};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -24,8 +24,9 @@ pub fn router() -> Router<AppState> {
         .route("/webhooks/whatsapp", get(subscribe).post(whatsapp::receive))
 }
 
-#[derive(Debug, Deserialize)]
-struct Subscription {
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct Subscription {
     #[serde(rename = "hub.mode")]
     mode: Option<String>,
     #[serde(rename = "hub.verify_token")]
@@ -34,7 +35,19 @@ struct Subscription {
     challenge: Option<String>,
 }
 
-async fn subscribe(
+/// Meta's subscription check: `hub.challenge` back when `hub.verify_token` matches.
+#[utoipa::path(
+    get,
+    path = "/webhooks/messenger",
+    tag = "webhooks",
+    params(Subscription),
+    responses(
+        (status = 200, description = "The challenge", body = String, content_type = "text/plain"),
+        (status = 403, description = "Wrong token or mode", body = ErrorBody),
+        (status = 404, description = "Meta is not configured", body = ErrorBody),
+    )
+)]
+pub(crate) async fn subscribe(
     State(state): State<AppState>,
     query: Result<Query<Subscription>, QueryRejection>,
 ) -> Result<String, ApiError> {

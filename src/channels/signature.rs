@@ -207,4 +207,96 @@ mod tests {
             prop_assert!(generic_check("secret", &tampered, Some(&h), t).is_err());
         }
     }
+
+    /// Fuzz harnesses: signature headers are the first thing an outside caller controls.
+    /// Any value (any text, and values shaped like the real ones) never panics and never
+    /// passes, unless it is the one signature of that body under that secret.
+    mod fuzz {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        const CASES: u32 = 1000;
+
+        fn meta_like() -> impl Strategy<Value = String> {
+            prop_oneof![
+                "(?s).{0,120}",
+                "sha256=[0-9a-fA-F]{0,70}",
+                "(sha256|SHA256|sha1|sha256 )=[0-9a-f]{64}",
+                "sha256=[^,]{0,70}",
+            ]
+        }
+
+        fn generic_like() -> impl Strategy<Value = String> {
+            let part = prop_oneof![
+                "t=-?[0-9]{0,12}",
+                "v1=[0-9a-f]{0,66}",
+                "v1=[^,]{0,10}",
+                "v0=[0-9a-f]{64}",
+                " *[a-z0-9]{0,3}=?[0-9a-f]{0,8} *",
+                "(?s).{0,20}",
+            ];
+            prop_oneof![
+                "(?s).{0,120}",
+                proptest::collection::vec(part, 0..6).prop_map(|p| p.join(",")),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+            #[test]
+            fn no_forged_meta_signature_header_is_accepted(
+                header in meta_like(),
+                body in proptest::collection::vec(any::<u8>(), 0..200),
+            ) {
+                let real = format!("sha256={}", hmac_hex("app-secret", &body));
+                // The one value that may pass (hex compares case-insensitively).
+                let forged = !header
+                    .strip_prefix("sha256=")
+                    .is_some_and(|h| h.eq_ignore_ascii_case(&real["sha256=".len()..]));
+                prop_assert_eq!(meta_is_valid("app-secret", &body, Some(&header)), !forged);
+            }
+
+            #[test]
+            fn no_forged_generic_signature_header_is_accepted(
+                header in generic_like(),
+                body in proptest::collection::vec(any::<u8>(), 0..200),
+                now in 0i64..2_000_000_000,
+            ) {
+                let real = generic_header("webhook-secret", now, &body);
+                let genuine = real.rsplit_once("v1=").map(|(_, sig)| sig.to_string()).unwrap();
+                prop_assume!(!header.to_ascii_lowercase().contains(&genuine));
+                prop_assert!(generic_check("webhook-secret", &body, Some(&header), now).is_err());
+            }
+
+            #[test]
+            fn a_genuine_generic_signature_among_forged_ones_still_passes(
+                forged in proptest::collection::vec("v1=[0-9a-f]{64}", 0..3),
+                now in 0i64..2_000_000_000,
+            ) {
+                // Secret rotation: several v1 values, one of them right.
+                let real = generic_header("webhook-secret", now, b"{}");
+                let header = std::iter::once(real).chain(forged).collect::<Vec<_>>().join(",");
+                prop_assert_eq!(generic_check("webhook-secret", b"{}", Some(&header), now), Ok(()));
+            }
+
+            #[test]
+            fn no_other_token_matches(
+                given in "(?s).{0,80}",
+                bearer_header in "(?s).{0,80}",
+            ) {
+                let expected = "telegram-secret-token-0123456789";
+                prop_assert_eq!(token_matches(expected, Some(&given)), given == expected);
+                // A bearer header holds only what follows "Bearer ", trimmed.
+                match bearer(Some(&bearer_header)) {
+                    Some(t) => {
+                        prop_assert!(bearer_header.starts_with("Bearer "));
+                        prop_assert_eq!(t, bearer_header["Bearer ".len()..].trim());
+                    }
+                    None => prop_assert!(!bearer_header.starts_with("Bearer ")),
+                }
+            }
+        }
+    }
 }

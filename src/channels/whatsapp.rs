@@ -13,7 +13,7 @@ use super::format::Markup;
 use super::messenger::missing;
 use super::outbound::{Auth, SendFailure, post_json};
 use super::{Inbound, Outgoing, Style, clip, inbox, meta};
-use crate::http::{ApiError, AppState};
+use crate::http::{ApiError, AppState, ErrorBody};
 use crate::store::{Channel, Route};
 
 pub const STYLE: Style = Style {
@@ -83,15 +83,38 @@ struct ReplyId {
 
 /// Acknowledges once each message is queued in the inbox (else 503: Meta sends the
 /// batch again, and what was queued is not queued twice); answers in the background.
+#[utoipa::path(
+    post,
+    path = "/webhooks/whatsapp",
+    tag = "webhooks",
+    request_body(content = serde_json::Value, description = "A WhatsApp Cloud API `whatsapp_business_account` event"),
+    params(("X-Hub-Signature-256" = String, Header, description = "`sha256=<hex HMAC-SHA256(app secret, body)>`")),
+    responses(
+        (status = 200, description = "Queued", body = String, content_type = "text/plain"),
+        (status = 400, description = "Not an event", body = ErrorBody),
+        (status = 401, description = "Missing or wrong signature", body = ErrorBody),
+        (status = 404, description = "Meta is not configured", body = ErrorBody),
+    )
+)]
 pub async fn receive(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<&'static str, ApiError> {
     let event: Event = meta::verified(&state, &headers, &body)?;
-    if event.object != "whatsapp_business_account" {
-        return Ok("EVENT_RECEIVED");
+    for inbound in inbounds(event) {
+        inbox::accept(&state, inbound).await?;
     }
+    Ok("EVENT_RECEIVED")
+}
+
+/// The messages of an event that call for an answer, in order: the text and button
+/// replies of `messages` changes; statuses and other objects give none.
+fn inbounds(event: Event) -> Vec<Inbound> {
+    if event.object != "whatsapp_business_account" {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
     for change in event
         .entry
         .into_iter()
@@ -107,25 +130,21 @@ pub async fn receive(
                 .and_then(|i| i.button_reply.or(i.list_reply))
                 .map(|r| r.id);
             let text = m.text.map(|t| t.body).unwrap_or_default();
-            inbox::accept(
-                &state,
-                Inbound {
-                    channel: Channel::Whatsapp,
-                    message_id: Some(m.id),
-                    user: m.from.clone(),
-                    text: clip(&text),
-                    choice,
-                    lang: None,
-                    route: Route::Whatsapp {
-                        phone_number_id: phone_number_id.clone(),
-                        to: m.from,
-                    },
+            out.push(Inbound {
+                channel: Channel::Whatsapp,
+                message_id: Some(m.id),
+                user: m.from.clone(),
+                text: clip(&text),
+                choice,
+                lang: None,
+                route: Route::Whatsapp {
+                    phone_number_id: phone_number_id.clone(),
+                    to: m.from,
                 },
-            )
-            .await?;
+            });
         }
     }
-    Ok("EVENT_RECEIVED")
+    out
 }
 
 pub async fn send(
@@ -180,4 +199,175 @@ pub async fn send(
         &body,
     )
     .await
+}
+
+/// Fuzz harnesses of the change parser: any body is refused or read without a panic; a
+/// batch built the way the Cloud API sends it gives its messages, in order.
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::channels::fuzzing::{CASES, bodies, text};
+    use crate::engine::MAX_MESSAGE_CHARS;
+
+    const KEYS: &[&str] = &[
+        "object",
+        "whatsapp_business_account",
+        "entry",
+        "changes",
+        "field",
+        "messages",
+        "value",
+        "metadata",
+        "phone_number_id",
+        "id",
+        "from",
+        "text",
+        "body",
+        "interactive",
+        "button_reply",
+        "list_reply",
+        "statuses",
+    ];
+
+    #[derive(Debug, Clone)]
+    enum Item {
+        Text {
+            id: String,
+            from: String,
+            body: String,
+        },
+        Button {
+            id: String,
+            from: String,
+            reply: String,
+            list: bool,
+        },
+    }
+
+    fn item() -> impl Strategy<Value = Item> {
+        let id = "wamid\\.[A-Za-z0-9=]{1,30}";
+        let from = "[0-9]{6,15}";
+        prop_oneof![
+            (id, from, text()).prop_map(|(id, from, body)| Item::Text { id, from, body }),
+            (id, from, "[a-z0-9-]{1,40}", any::<bool>()).prop_map(|(id, from, reply, list)| {
+                Item::Button {
+                    id,
+                    from,
+                    reply,
+                    list,
+                }
+            }),
+        ]
+    }
+
+    #[derive(Debug, Clone)]
+    struct Change {
+        /// `messages`, or another field whose changes carry no messages to answer.
+        messages: bool,
+        phone_number_id: Option<String>,
+        items: Vec<Item>,
+    }
+
+    fn change() -> impl Strategy<Value = Change> {
+        (
+            any::<bool>(),
+            proptest::option::of("[0-9]{5,16}"),
+            proptest::collection::vec(item(), 0..4),
+        )
+            .prop_map(|(messages, phone_number_id, items)| Change {
+                messages,
+                phone_number_id,
+                items,
+            })
+    }
+
+    fn json_of(item: &Item) -> Value {
+        match item {
+            Item::Text { id, from, body } => {
+                json!({ "id": id, "from": from, "timestamp": "1", "type": "text", "text": { "body": body } })
+            }
+            Item::Button {
+                id,
+                from,
+                reply,
+                list,
+            } => {
+                let kind = if *list { "list_reply" } else { "button_reply" };
+                json!({ "id": id, "from": from, "type": "interactive", "interactive": { "type": kind, kind: { "id": reply, "title": "1" } } })
+            }
+        }
+    }
+
+    fn expected(phone_number_id: &str, item: &Item) -> Inbound {
+        let (id, from, text, choice) = match item {
+            Item::Text { id, from, body } => (id, from, body.as_str(), None),
+            Item::Button {
+                id, from, reply, ..
+            } => (id, from, "", Some(reply.clone())),
+        };
+        Inbound {
+            channel: Channel::Whatsapp,
+            message_id: Some(id.clone()),
+            user: from.clone(),
+            text: text.chars().take(MAX_MESSAGE_CHARS).collect(),
+            choice,
+            lang: None,
+            route: Route::Whatsapp {
+                phone_number_id: phone_number_id.to_string(),
+                to: from.clone(),
+            },
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+        #[test]
+        fn any_body_is_read_or_refused_without_a_panic(body in bodies(KEYS)) {
+            if let Ok(event) = serde_json::from_slice::<Event>(&body) {
+                for i in inbounds(event) {
+                    prop_assert!(i.text.chars().count() <= MAX_MESSAGE_CHARS);
+                }
+            }
+        }
+
+        #[test]
+        fn a_batch_gives_its_messages_in_order(
+            entries in proptest::collection::vec(proptest::collection::vec(change(), 0..3), 0..3),
+            business in any::<bool>(),
+        ) {
+            let event = json!({
+                "object": if business { "whatsapp_business_account" } else { "page" },
+                "entry": entries.iter().map(|changes| json!({
+                    "id": "1",
+                    "changes": changes.iter().map(|c| {
+                        let mut value = json!({
+                            "messaging_product": "whatsapp",
+                            "messages": c.items.iter().map(json_of).collect::<Vec<_>>(),
+                        });
+                        if let Some(p) = &c.phone_number_id {
+                            value["metadata"] = json!({ "display_phone_number": "1", "phone_number_id": p });
+                        }
+                        json!({ "field": if c.messages { "messages" } else { "statuses" }, "value": value })
+                    }).collect::<Vec<_>>(),
+                })).collect::<Vec<_>>(),
+            });
+            let want: Vec<Inbound> = if business {
+                entries
+                    .iter()
+                    .flatten()
+                    .filter(|c| c.messages)
+                    .filter_map(|c| c.phone_number_id.as_ref().map(|p| (p, &c.items)))
+                    .flat_map(|(p, items)| items.iter().map(move |i| expected(p, i)))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let parsed: Event = serde_json::from_slice(event.to_string().as_bytes()).unwrap();
+            prop_assert_eq!(inbounds(parsed), want);
+        }
+    }
 }

@@ -28,7 +28,7 @@ struct RawEntry {
     validated_on: Option<Spanned<String>>,
     review_by: Option<Spanned<String>>,
     answer_sha256: Option<Spanned<String>>,
-    lang: Option<String>,
+    lang: Option<Spanned<String>>,
     #[serde(default)]
     tags: Vec<String>,
     url: Option<Spanned<String>>,
@@ -260,10 +260,13 @@ pub(crate) fn parse_entry(
             ),
         );
     }
-    let lang = raw.lang.clone().unwrap_or_else(|| "fr".into());
+    let lang = raw
+        .lang
+        .as_ref()
+        .map_or_else(|| "fr".to_string(), |l| l.get_ref().clone());
     if lang.len() != 2 || !lang.bytes().all(|b| b.is_ascii_lowercase()) {
         err(
-            front_key_line(text, "lang"),
+            raw.lang.as_ref().and_then(|l| at(l.span())),
             msg!(
                 "lang {lang:?} doit être un code de deux lettres comme \"fr\"",
                 "lang {lang:?} must be a two-letter code such as \"fr\""
@@ -366,7 +369,6 @@ pub(crate) fn parse_entry(
     let mut err = |line: Option<usize>, msg: Msg| problems.push(Problem::error(path, line, msg));
     // A missing field has no line of its own: the status that requires it has one.
     let status_line = at(raw.status.span());
-
     if status == Status::Validated {
         if raw
             .validated_by
@@ -486,7 +488,9 @@ pub(crate) fn parse_entry(
             .front
             .lines()
             .position(|l| l.starts_with("alternates"))
-            .map(|i| i + split.front_first_line);
+            .map(|i| i + split.front_first_line)
+            // None written: the question they would be phrasings of.
+            .or_else(|| at(raw.question.span()));
         problems.push(
             Problem::warning(
                 path,
@@ -1246,5 +1250,163 @@ mod tests {
     fn a_file_without_front_matter_is_refused_at_line_one() {
         assert_eq!(split_front_matter("Bonjour\n").unwrap_err().0, 1);
         assert_eq!(split_front_matter("+++\nid = 1\n").unwrap_err().0, 1);
+    }
+
+    /// Fuzz harnesses: entry files are written by hand by corpus editors (and come in
+    /// through the console's editor), so any text must give problems with a line, never
+    /// a panic. Bounded so that a debug `cargo test` spends seconds here.
+    mod fuzz {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        const CASES: u32 = 512;
+
+        fn today() -> NaiveDate {
+            NaiveDate::from_ymd_opt(2026, 12, 1).expect("a valid date")
+        }
+
+        /// Lines an entry file is made of, right and wrong, so that the generated files
+        /// reach past the TOML parser into the checks.
+        fn line() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just("+++".to_string()),
+                Just("id = \"cantine-tarifs\"".to_string()),
+                "id = \"[a-zA-Z0-9 -]{0,12}\"",
+                Just("question = \"Combien coûte la cantine ?\"".to_string()),
+                Just("question = '  '".to_string()),
+                Just("question = 'l'emplacement'".to_string()),
+                Just("service = \"education\"".to_string()),
+                "status = \"(draft|validated|withdrawn|[a-z]{0,6})\"",
+                Just("validated_by = \"Service Éducation\"".to_string()),
+                "validated_on = \"20[0-9]{2}-[0-1][0-9]-[0-3][0-9]\"",
+                "review_by = \"[0-9-]{0,12}\"",
+                "answer_sha256 = \"[0-9a-f]{0,64}\"",
+                "lang = \"[a-zA-Z]{0,3}\"",
+                "url = \"(https://|http://)?[a-z.]{0,10}\"",
+                Just("tags = [\"a\", 1]".to_string()),
+                Just("[easy_read]".to_string()),
+                "answer = \"[^\"\\\\]{0,20}\"",
+                "sha256 = \"[0-9a-f]{0,64}\"",
+                Just("source_sha256 = \"0\"".to_string()),
+                "\\[translations\\.[a-z]{0,3}\\]",
+                Just("question = \"What?\"".to_string()),
+                Just("unknown = true".to_string()),
+                Just("[[x]]".to_string()),
+                "[^\n]{0,30}",
+                Just(String::new()),
+                Just("<b>gras</b>".to_string()),
+            ]
+        }
+
+        fn toml_ish() -> impl Strategy<Value = String> {
+            proptest::collection::vec(line(), 0..24).prop_map(|lines| lines.join("\n"))
+        }
+
+        /// A file with the four required keys, each optional key absent, right or wrong:
+        /// the TOML parses, so every check of the fields runs.
+        fn structured() -> impl Strategy<Value = String> {
+            let optional = |key: &'static str, values: &'static [&'static str]| {
+                proptest::option::of(proptest::sample::select(values))
+                    .prop_map(move |v| v.map(|v| format!("{key} = {v}")))
+            };
+            (
+                proptest::sample::select(&["\"cantine-tarifs\"", "\"Cantine\"", "\"\""][..]),
+                proptest::sample::select(&["\"Combien ?\"", "\" \""][..]),
+                proptest::sample::select(&["\"validated\"", "\"draft\"", "\"ok\""][..]),
+                (
+                    optional("validated_by", &["\"Service\"", "\" \""]),
+                    optional(
+                        "validated_on",
+                        &["\"2026-06-15\"", "\"2030-01-01\"", "\"15/06\""],
+                    ),
+                    optional("review_by", &["\"2027-06-15\"", "\"2026-01-01\"", "\"x\""]),
+                    optional("answer_sha256", &["\"00\"", "\"4b\""]),
+                    optional("lang", &["\"fr\"", "\"FR\"", "\"fra\""]),
+                    optional("url", &["\"https://a.example\"", "\"http://a.example\""]),
+                ),
+                proptest::sample::select(&["Le texte.", "", "<b>gras</b>", "Un\n\ndeux."][..]),
+            )
+                .prop_map(|(id, question, status, optional, body)| {
+                    let (a, b, c, d, e, f) = optional;
+                    let mut lines = vec![
+                        "+++".to_string(),
+                        format!("id = {id}"),
+                        format!("question = {question}"),
+                        "service = \"education\"".to_string(),
+                        format!("status = {status}"),
+                    ];
+                    lines.extend([a, b, c, d, e, f].into_iter().flatten());
+                    lines.push("+++".to_string());
+                    lines.push(body.to_string());
+                    lines.join("\n")
+                })
+        }
+
+        fn check(text: &str) -> Result<(), TestCaseError> {
+            let path = Path::new("entries/education/cantine-tarifs.md");
+            let lines = text.lines().count().max(1);
+            let (_, problems) = parse_entry(path, text, None, today());
+            for p in &problems {
+                prop_assert!(
+                    p.line.is_some_and(|l| (1..=lines).contains(&l)),
+                    "{:?} at line {:?} of a file of {} lines",
+                    p.message_en,
+                    p.line,
+                    lines
+                );
+            }
+            Ok(())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+            #[test]
+            fn any_text_gives_problems_that_each_name_a_line_of_the_file(text in "(?s).{0,300}") {
+                check(&text)?;
+            }
+
+            #[test]
+            fn toml_ish_text_gives_problems_that_each_name_a_line_of_the_file(text in toml_ish()) {
+                check(&text)?;
+            }
+
+            #[test]
+            fn checked_fields_give_problems_that_each_name_a_line_of_the_file(text in structured()) {
+                check(&text)?;
+            }
+
+            #[test]
+            fn a_valid_entry_file_reads_back_as_written(
+                id in "[a-z0-9]{1,8}(-[a-z0-9]{1,8}){0,3}",
+                question in "[A-Za-zÀ-ÿ0-9 ,?'’-]{1,60}",
+                answer in "[A-Za-zÀ-ÿ0-9 .,;:!?'’()*\n-]{1,300}",
+                draft in any::<bool>(),
+            ) {
+                let question = question.trim().to_string();
+                let answer = answer.trim().to_string();
+                prop_assume!(!question.is_empty() && !answer.is_empty());
+                let sha = sha256_hex(&answer);
+                let status = if draft { "draft" } else { "validated" };
+                let text = format!(
+                    "+++\nid = {id:?}\nquestion = {question:?}\nservice = \"education\"\nstatus = \"{status}\"\nvalidated_by = \"Service Éducation\"\nvalidated_on = \"2026-06-15\"\nanswer_sha256 = \"{sha}\"\n+++\n{answer}\n"
+                );
+                let path = PathBuf::from(format!("entries/education/{id}.md"));
+                let (entry, problems) = parse_entry(&path, &text, None, today());
+                let errors: Vec<_> = problems
+                    .iter()
+                    .filter(|p| p.severity == Severity::Error)
+                    .map(|p| &p.message_en)
+                    .collect();
+                prop_assert!(errors.is_empty(), "{:?}", errors);
+                let entry = entry.expect("a valid file gives its entry");
+                prop_assert_eq!(entry.id.as_str(), id.as_str());
+                prop_assert_eq!(&entry.question, &question);
+                prop_assert_eq!(&entry.answer, &answer);
+                prop_assert_eq!(&entry.answer_sha256, &sha);
+                prop_assert_eq!(entry.status == Status::Draft, draft);
+            }
+        }
     }
 }

@@ -134,7 +134,7 @@ impl Service {
 }
 
 /// A service's contacts as sent in a hand-off.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Contacts {
     pub service: String,
     pub name: String,
@@ -142,6 +142,8 @@ pub struct Contacts {
     pub email: Option<String>,
     pub address: Option<String>,
     pub web: Option<String>,
+    /// Opening ranges per day (`mon`..`sun`), `08:30-12:00`.
+    #[schema(value_type = BTreeMap<String, Vec<String>>)]
     pub hours: BTreeMap<&'static str, Vec<String>>,
     pub timezone: String,
     pub open_now: bool,

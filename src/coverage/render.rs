@@ -38,9 +38,16 @@ pub fn read_probes(path: &Path) -> Result<Vec<Probe>, ProbeFileError> {
         .and_then(|e| e.to_str())
         .unwrap_or_default()
         .to_ascii_lowercase();
+    parse_probes(&text, &ext, &shown)
+}
+
+/// The probes of a file's `text`, read as its extension `ext` (lowercase) says; `shown`
+/// names the file in errors.
+pub fn parse_probes(text: &str, ext: &str, shown: &str) -> Result<Vec<Probe>, ProbeFileError> {
     if ext == "csv" {
-        return csv_probes(&text, &shown);
+        return csv_probes(text, shown);
     }
+    let shown = shown.to_string();
     let mut probes = Vec::new();
     for (n, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -278,5 +285,109 @@ mod tests {
             &rows[0]
         );
         assert_eq!(&rows[1][10], "wrong_answer");
+    }
+}
+
+/// Fuzz harnesses: probe files come from the people who maintain the probes (and through
+/// the agents' upload), so any text must give probes or an error naming a line, never a
+/// panic; and probes written in each format read back as they were.
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const CASES: u32 = 512;
+
+    fn probes() -> impl Strategy<Value = Vec<Probe>> {
+        let expect = prop_oneof![
+            Just(None),
+            Just(Some(Expect::Handoff)),
+            "[a-z0-9]{1,8}(-[a-z0-9]{1,8}){0,2}".prop_map(|id| Some(Expect::Entry(id))),
+        ];
+        // Questions as people type them: accents, quotes, commas, but no line breaks
+        // (one probe a line in text files) and no surrounding spaces (trimmed there).
+        let question =
+            "[A-Za-zÀ-ÿ0-9?!'’\",;]([A-Za-zÀ-ÿ0-9 ?!'’\",;]{0,40}[A-Za-zÀ-ÿ0-9?!'’\",;])?";
+        proptest::collection::vec(
+            (question, expect).prop_map(|(question, expect)| Probe { question, expect }),
+            0..12,
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+        #[test]
+        fn any_text_gives_probes_or_an_error_naming_a_line(
+            text in "(?s).{0,400}",
+            ext in prop_oneof![Just("csv"), Just("jsonl"), Just("txt")],
+        ) {
+            let lines = text.lines().count().max(1);
+            match parse_probes(&text, ext, "probes") {
+                Ok(_) => {}
+                Err(ProbeFileError::Line { line, .. }) => {
+                    prop_assert!((1..=lines).contains(&line), "line {} of {}", line, lines);
+                }
+                Err(e) => prop_assert!(false, "not a line error: {}", e),
+            }
+        }
+
+        #[test]
+        fn json_lines_shaped_text_never_panics(
+            lines in proptest::collection::vec(
+                prop_oneof![
+                    Just("{\"question\": \"Horaires ?\"}".to_string()),
+                    Just("{\"question\": \"Horaires ?\", \"expect\": \"handoff\"}".to_string()),
+                    Just("{\"question\": 1}".to_string()),
+                    Just("{\"question\": \"a\", \"other\": 1}".to_string()),
+                    Just("[\"question\"]".to_string()),
+                    "\\{[^\\n]{0,20}",
+                    "[^\\n]{0,20}",
+                ],
+                0..10,
+            ),
+        ) {
+            let text = lines.join("\n");
+            if let Err(ProbeFileError::Line { line, .. }) = parse_probes(&text, "jsonl", "p.jsonl") {
+                prop_assert!((1..=lines.len()).contains(&line));
+            }
+        }
+
+        #[test]
+        fn probes_written_as_json_lines_read_back_as_they_were(probes in probes()) {
+            let text: String = probes
+                .iter()
+                .map(|p| serde_json::to_string(p).expect("a probe serialises") + "\n")
+                .collect();
+            prop_assert_eq!(parse_probes(&text, "jsonl", "p.jsonl").unwrap(), probes);
+        }
+
+        #[test]
+        fn probes_written_as_csv_read_back_as_they_were(probes in probes(), header in any::<bool>()) {
+            let mut w = csv::Writer::from_writer(Vec::new());
+            if header {
+                w.write_record(["question", "expect"]).unwrap();
+            }
+            for p in &probes {
+                let expect = p.expect.clone().map(String::from).unwrap_or_default();
+                w.write_record([p.question.as_str(), expect.as_str()]).unwrap();
+            }
+            let text = String::from_utf8(w.into_inner().unwrap()).unwrap();
+            // A question that is the word `question` on the first row reads as a header.
+            prop_assume!(probes.first().is_none_or(|p| p.question != "question"));
+            prop_assert_eq!(parse_probes(&text, "csv", "p.csv").unwrap(), probes);
+        }
+
+        #[test]
+        fn questions_written_one_a_line_read_back_as_they_were(probes in probes()) {
+            let probes: Vec<Probe> = probes
+                .into_iter()
+                .filter(|p| !p.question.starts_with('#'))
+                .map(|p| Probe { question: p.question, expect: None })
+                .collect();
+            let text: String = probes.iter().map(|p| format!("{}\n", p.question)).collect();
+            prop_assert_eq!(parse_probes(&text, "txt", "p.txt").unwrap(), probes);
+        }
     }
 }

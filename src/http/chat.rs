@@ -9,8 +9,9 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
 
+use super::error::ErrorBody;
 use super::extract::{JsonBody, Path, Query};
 use super::{ApiError, AppState};
 use crate::channels::{Inbound, converse};
@@ -24,13 +25,16 @@ use crate::privacy::Redacted;
 use crate::reply::Reply;
 use crate::store::{Channel, Route};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChatRequest {
+    /// What the person wrote (1 to 1,000 characters, not only spaces or invisible ones).
+    #[schema(min_length = 1, max_length = 1000)]
     pub message: String,
     /// The widget's random conversation id (16 to 128 letters, digits, `-`, `_`); without
     /// it, nothing is stored.
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9_-]{16,128}$")]
     pub session_id: Option<String>,
     #[serde(default)]
     pub lang: Option<String>,
@@ -42,14 +46,16 @@ pub struct ChatRequest {
 }
 
 /// The reply object, with the assistant's introduction on the first reply only.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ChatResponse {
     #[serde(flatten)]
     pub reply: Reply,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub greeting: Option<String>,
     /// The conversation's open ticket, when a person has or will have it.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub ticket: Option<WebTicket>,
 }
 
@@ -75,7 +81,19 @@ fn check_session(id: &str) -> Result<(), ApiError> {
     }
 }
 
-async fn chat(
+/// Asks the assistant: a validated answer word for word, a "did you mean", or a hand-off
+/// to a person.
+#[utoipa::path(
+    post,
+    path = "/v1/chat",
+    tag = "chat",
+    request_body = ChatRequest,
+    responses(
+        (status = 200, description = "The reply", body = ChatResponse),
+        (status = 422, description = "Empty, too long, or a bad session id", body = ErrorBody),
+    )
+)]
+pub(super) async fn chat(
     State(state): State<AppState>,
     JsonBody(request): JsonBody<ChatRequest>,
 ) -> Result<Json<ChatResponse>, ApiError> {
@@ -140,8 +158,10 @@ fn chosen_reply(state: &AppState, id: &str, lang: Option<&str>) -> Option<Reply>
     conversation::chosen(&*state.engine().ok()?, id, lang)
 }
 
-#[derive(Debug, Deserialize)]
-struct After {
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct After {
+    /// Only messages with a greater id (0: all).
     #[serde(default)]
     after: i64,
     /// The language of the widget's interface, for the ticket's notice.
@@ -149,14 +169,67 @@ struct After {
     lang: Option<String>,
 }
 
+/// What the widget polls while a ticket is open.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgentMessages {
+    pub messages: Vec<AgentMessageView>,
+    /// The conversation's open ticket; `null` once it is closed.
+    pub ticket: Option<WebTicket>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgentMessageView {
+    pub id: i64,
+    pub author: Author,
+    /// The agent's first name or role.
+    pub agent: String,
+    pub text: String,
+    pub at: chrono::DateTime<Utc>,
+    /// A validated answer the agent sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub entry: Option<EntryRef>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Author {
+    Agent,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EntryRef {
+    pub id: String,
+    pub answer_sha256: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Cancelled {
+    /// Whether there was a request to withdraw.
+    pub cancelled: bool,
+    /// The validated sentence that says so.
+    pub message: String,
+    pub lang: String,
+}
+
 /// Agents' messages in this conversation after the message id `after` (0: all), each
 /// with the name or role of who wrote it, and the conversation's open ticket (`null`
 /// once it is closed: the assistant answers again).
-async fn messages(
+#[utoipa::path(
+    get,
+    path = "/v1/chat/{session_id}/messages",
+    tag = "chat",
+    params(("session_id" = String, Path, description = "The widget's conversation id"), After),
+    responses(
+        (status = 200, description = "Agents' messages and the open ticket", body = AgentMessages),
+        (status = 422, description = "Not a session id", body = ErrorBody),
+    )
+)]
+pub(super) async fn messages(
     State(state): State<AppState>,
     Path(session): Path<String>,
     Query(after): Query<After>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AgentMessages>, ApiError> {
     check_session(&session)?;
     let engine = state.engine()?;
     let since = after.after;
@@ -165,27 +238,43 @@ async fn messages(
         .await?;
     let lang = after.lang.as_deref().unwrap_or(PRIMARY_LANG);
     let view = conversation::web_view(&engine, turns, ticket.as_ref(), lang, Utc::now());
-    let messages: Vec<Value> = view
+    let messages = view
         .messages
         .into_iter()
-        .map(|m| {
-            let mut v = json!({ "id": m.id, "author": "agent", "agent": m.agent, "text": m.text, "at": m.at });
-            if let Some((id, sha)) = m.entry {
-                v["entry"] = json!({ "id": id, "answer_sha256": sha });
-            }
-            v
+        .map(|m| AgentMessageView {
+            id: m.id,
+            author: Author::Agent,
+            agent: m.agent,
+            text: m.text,
+            at: m.at,
+            entry: m
+                .entry
+                .map(|(id, answer_sha256)| EntryRef { id, answer_sha256 }),
         })
         .collect();
-    Ok(Json(json!({ "messages": messages, "ticket": view.ticket })))
+    Ok(Json(AgentMessages {
+        messages,
+        ticket: view.ticket,
+    }))
 }
 
 /// The person withdraws their request for a person ([`conversation::cancel`]): the
 /// assistant answers again. Nothing to cancel is not an error.
-async fn cancel(
+#[utoipa::path(
+    post,
+    path = "/v1/chat/{session_id}/cancel",
+    tag = "chat",
+    params(("session_id" = String, Path, description = "The widget's conversation id"), After),
+    responses(
+        (status = 200, description = "Withdrawn, or nothing to withdraw", body = Cancelled),
+        (status = 422, description = "Not a session id", body = ErrorBody),
+    )
+)]
+pub(super) async fn cancel(
     State(state): State<AppState>,
     Path(session): Path<String>,
     Query(after): Query<After>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Cancelled>, ApiError> {
     check_session(&session)?;
     let engine = state.engine()?;
     let cancelled = state
@@ -198,9 +287,9 @@ async fn cancel(
         .corpus()
         .messages()
         .get(after.lang.as_deref().unwrap_or(PRIMARY_LANG));
-    Ok(Json(json!({
-        "cancelled": cancelled.is_some(),
-        "message": set.ticket_cancelled,
-        "lang": lang,
-    })))
+    Ok(Json(Cancelled {
+        cancelled: cancelled.is_some(),
+        message: set.ticket_cancelled.clone(),
+        lang: lang.to_string(),
+    }))
 }

@@ -5,11 +5,57 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::conversation::ConversationError;
 use crate::engine::{MAX_MESSAGE_CHARS, QuestionError};
 use crate::store::StoreError;
+
+/// The body of every error response: `{"error": {"code", "message"}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    pub code: ErrorCode,
+    /// For people (English); programs read `code`.
+    pub message: String,
+    /// With `already_claimed`: the name or role of the agent who has the ticket (null
+    /// when the integration that took it gave none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub claimed_by: Option<Option<String>>,
+}
+
+/// The stable codes of errors: integrations may match on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    MalformedJson,
+    InvalidRequest,
+    UnsupportedMediaType,
+    PayloadTooLarge,
+    EmptyMessage,
+    MessageTooLong,
+    UnknownEntry,
+    TooManyItems,
+    Unauthorized,
+    Forbidden,
+    InvalidQuery,
+    InvalidPath,
+    MethodNotAllowed,
+    RateLimited,
+    Conflict,
+    AlreadyClaimed,
+    NotFound,
+    NotReady,
+    Busy,
+    Unavailable,
+    Internal,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -69,33 +115,38 @@ impl ApiError {
         self.parts().0
     }
 
-    fn parts(&self) -> (StatusCode, &'static str) {
+    fn parts(&self) -> (StatusCode, ErrorCode) {
         match self {
-            Self::MalformedJson(_) => (StatusCode::BAD_REQUEST, "malformed_json"),
-            Self::InvalidRequest(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
-            Self::UnsupportedMediaType => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            Self::MalformedJson(_) => (StatusCode::BAD_REQUEST, ErrorCode::MalformedJson),
+            Self::InvalidRequest(_) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidRequest)
             }
-            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            Self::EmptyMessage => (StatusCode::UNPROCESSABLE_ENTITY, "empty_message"),
-            Self::MessageTooLong => (StatusCode::UNPROCESSABLE_ENTITY, "message_too_long"),
-            Self::UnknownEntry => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_entry"),
-            Self::TooManyItems { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "too_many_items"),
-            Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
-            Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
-            Self::InvalidQuery(_) => (StatusCode::BAD_REQUEST, "invalid_query"),
-            Self::InvalidPath(_) => (StatusCode::BAD_REQUEST, "invalid_path"),
-            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
-            Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
-            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-            Self::AlreadyClaimed(_) => (StatusCode::CONFLICT, "already_claimed"),
-            Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
-            Self::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
-            Self::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+            Self::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ErrorCode::UnsupportedMediaType,
+            ),
+            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge),
+            Self::EmptyMessage => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::EmptyMessage),
+            Self::MessageTooLong => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::MessageTooLong),
+            Self::UnknownEntry => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::UnknownEntry),
+            Self::TooManyItems { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::TooManyItems)
+            }
+            Self::Unauthorized => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized),
+            Self::Forbidden => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
+            Self::InvalidQuery(_) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidQuery),
+            Self::InvalidPath(_) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidPath),
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed),
+            Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
+            Self::Conflict(_) => (StatusCode::CONFLICT, ErrorCode::Conflict),
+            Self::AlreadyClaimed(_) => (StatusCode::CONFLICT, ErrorCode::AlreadyClaimed),
+            Self::NotFound => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
+            Self::NotReady => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::NotReady),
+            Self::Busy => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Busy),
             Self::Unavailable(_) | Self::StoreUnavailable(_) => {
-                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+                (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable)
             }
-            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
         }
     }
 }
@@ -167,7 +218,13 @@ impl IntoResponse for ApiError {
         }
         let retry_after = match &self {
             Self::RateLimited { retry_after } => Some((*retry_after).max(1)),
-            _ if matches!(code, "busy" | "not_ready" | "unavailable") => Some(1),
+            _ if matches!(
+                code,
+                ErrorCode::Busy | ErrorCode::NotReady | ErrorCode::Unavailable
+            ) =>
+            {
+                Some(1)
+            }
             _ => None,
         };
         let claimed_by = match &self {
@@ -189,11 +246,14 @@ impl IntoResponse for ApiError {
         } else {
             self.to_string()
         };
-        let mut error = json!({ "code": code, "message": message });
-        if let Some(by) = claimed_by {
-            error["claimed_by"] = json!(by);
-        }
-        let mut response = (status, Json(json!({ "error": error }))).into_response();
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code,
+                message,
+                claimed_by,
+            },
+        };
+        let mut response = (status, Json(body)).into_response();
         if let Some(secs) = retry_after {
             response
                 .headers_mut()

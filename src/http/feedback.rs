@@ -12,10 +12,13 @@ use super::extract::JsonBody;
 use super::{ApiError, AppState};
 use crate::store::Feedback;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FeedbackRequest {
+    #[schema(pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", max_length = 80)]
     pub entry_id: String,
+    /// The SHA-256 the reply gave with the text (`entry.answer_sha256`, or a variant's).
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     pub answer_sha256: String,
     pub helpful: bool,
     /// Accepted from the widget, never stored: feedback is not tied to a conversation.
@@ -28,7 +31,19 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/v1/feedback", post(feedback))
 }
 
-async fn feedback(
+/// "Was this answer helpful?" for one validated text (the answer, a translation or the
+/// easy-read version, named by its SHA-256).
+#[utoipa::path(
+    post,
+    path = "/v1/feedback",
+    tag = "chat",
+    request_body = FeedbackRequest,
+    responses(
+        (status = 204, description = "Recorded"),
+        (status = 422, description = "No validated text has this id and hash", body = super::error::ErrorBody),
+    )
+)]
+pub(super) async fn feedback(
     State(state): State<AppState>,
     JsonBody(request): JsonBody<FeedbackRequest>,
 ) -> Result<StatusCode, ApiError> {

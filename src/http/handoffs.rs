@@ -11,15 +11,16 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
+use super::error::ErrorBody;
 use super::extract::{JsonBody, Path, Query};
 use super::{ApiError, AppState};
 use crate::channels::deliver_agent_reply;
 use crate::channels::signature::{bearer, token_matches};
 use crate::conversation;
-use crate::store::{AgentName, TicketStatus};
+use crate::store::{AgentName, Ticket, TicketStatus};
 
 pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
@@ -57,15 +58,49 @@ pub(super) fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), Api
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct ListQuery {
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct ListQuery {
+    /// `open`, `claimed`, `resolved` or `all` (the default).
+    #[param(pattern = "^(open|claimed|resolved|all)$")]
     status: Option<String>,
 }
 
-async fn list(
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Tickets {
+    pub tickets: Vec<Ticket>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TicketBody {
+    pub ticket: Ticket,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgentReplied {
+    pub ticket: Ticket,
+    /// Whether the person's platform took the message (the web widget polls: false).
+    pub delivered: bool,
+    /// The text as delivered, personal data redacted.
+    pub text: String,
+}
+
+/// The tickets, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/handoffs",
+    tag = "agents",
+    params(ListQuery),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "The tickets", body = Tickets),
+        (status = 422, description = "Unknown status", body = ErrorBody),
+    )
+)]
+pub(super) async fn list(
     State(state): State<AppState>,
     Query(query): Query<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Tickets>, ApiError> {
     let status = match query.status.as_deref() {
         None | Some("all") => None,
         Some(s) => Some(TicketStatus::parse(s).ok_or_else(|| {
@@ -73,14 +108,16 @@ async fn list(
         })?),
     };
     let tickets = state.with_store(move |s| s.tickets(status)).await?;
-    Ok(Json(json!({ "tickets": tickets })))
+    Ok(Json(Tickets { tickets }))
 }
 
 /// Who acts on a ticket, as an integration says it: `{"agent": "Camille"}`, or no body.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct AgentRequest {
+pub(super) struct AgentRequest {
+    /// The first name or role the person sees.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 60)]
     agent: Option<String>,
 }
 
@@ -107,11 +144,24 @@ fn agent_name(raw: Option<&str>) -> Result<Option<AgentName>, ApiError> {
 
 /// Takes a ticket. A ticket another agent has is refused with 409 `already_claimed`,
 /// naming who has it: two agents never answer one person at once.
-async fn claim(
+#[utoipa::path(
+    post,
+    path = "/v1/handoffs/{id}/claim",
+    tag = "agents",
+    params(("id" = i64, Path, description = "The ticket's id")),
+    request_body(content = Option<AgentRequest>, description = "Who takes it; no body: an integration that gives no name"),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "Taken", body = TicketBody),
+        (status = 404, description = "No such ticket", body = ErrorBody),
+        (status = 409, description = "Another agent has it (`already_claimed`, naming them), or it is closed", body = ErrorBody),
+    )
+)]
+pub(super) async fn claim(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TicketBody>, ApiError> {
     let agent = agent_body(&body)?;
     let ticket = state
         .with_store(move |s| {
@@ -128,13 +178,26 @@ async fn claim(
         })
         .await?;
     state.tickets_changed();
-    Ok(Json(json!({ "ticket": ticket })))
+    Ok(Json(TicketBody { ticket }))
 }
 
-async fn resolve(
+/// Closes a ticket: the assistant answers the person again.
+#[utoipa::path(
+    post,
+    path = "/v1/handoffs/{id}/resolve",
+    tag = "agents",
+    params(("id" = i64, Path, description = "The ticket's id")),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "Resolved", body = TicketBody),
+        (status = 404, description = "No such ticket", body = ErrorBody),
+        (status = 409, description = "Already closed", body = ErrorBody),
+    )
+)]
+pub(super) async fn resolve(
     State(state): State<AppState>,
     Path(id): Path<i64>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TicketBody>, ApiError> {
     let ticket = state
         .with_store(move |s| {
             let now = Utc::now();
@@ -144,12 +207,14 @@ async fn resolve(
         })
         .await?;
     state.tickets_changed();
-    Ok(Json(json!({ "ticket": ticket })))
+    Ok(Json(TicketBody { ticket }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ReplyRequest {
+pub(super) struct ReplyRequest {
+    /// The agent's message (redacted before it is sent and stored).
+    #[schema(min_length = 1, max_length = 4000)]
     text: String,
     /// The agent's first name or role, shown to the person. It must be the one who took
     /// the ticket (an integration that took it without a name replies without one); an
@@ -160,11 +225,24 @@ struct ReplyRequest {
 
 /// The agent's message goes back through the person's channel, redacted first
 /// ([`conversation::agent_text`]); the response shows the text as delivered.
-async fn reply(
+#[utoipa::path(
+    post,
+    path = "/v1/handoffs/{id}/reply",
+    tag = "agents",
+    params(("id" = i64, Path, description = "The ticket's id")),
+    request_body = ReplyRequest,
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "Recorded, and sent through the person's channel", body = AgentReplied),
+        (status = 404, description = "No such ticket", body = ErrorBody),
+        (status = 409, description = "Another agent has it, or it is closed", body = ErrorBody),
+    )
+)]
+pub(super) async fn reply(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     JsonBody(request): JsonBody<ReplyRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AgentReplied>, ApiError> {
     let text = conversation::agent_text(&request.text)?;
     let agent = agent_name(request.agent.as_deref())?;
     let answered = state
@@ -177,11 +255,11 @@ async fn reply(
         .await?;
     state.tickets_changed();
     let delivered = deliver_agent_reply(&state, &answered).await;
-    Ok(Json(json!({
-        "ticket": answered.ticket,
-        "delivered": delivered,
-        "text": answered.text.as_str(),
-    })))
+    Ok(Json(AgentReplied {
+        ticket: answered.ticket,
+        delivered,
+        text: answered.text.as_str().to_string(),
+    }))
 }
 
 /// The agents' API's actions go to the staff audit log too, as done by `api` (the bearer

@@ -5,14 +5,16 @@
 use std::sync::LazyLock;
 
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use utoipa::{IntoParams, ToSchema};
 
+use super::extract::Query;
 use super::{ApiError, AppState};
 
 const WIDGET_JS: &str = include_str!("../../assets/widget/widget.js");
@@ -114,14 +116,50 @@ async fn demo(headers: HeaderMap) -> Response {
     response
 }
 
-#[derive(Debug, Deserialize)]
-struct MessagesQuery {
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct MessagesQuery {
+    /// The language wanted (the corpus's primary one when it has no messages in it).
     lang: Option<String>,
+}
+
+/// The validated sentences the widget shows on its own, and the services' names.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WidgetMessages {
+    pub lang: String,
+    pub corpus_version: String,
+    pub messages: WidgetSentences,
+    /// Each service's display name, by key.
+    pub services: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WidgetSentences {
+    pub greeting: String,
+    pub personal_data_warning: String,
+    pub clarify: String,
+    pub open_now: String,
+    pub closed_now: String,
+    pub error_generic: String,
+    pub error_busy: String,
+    pub feedback_thanks: String,
+    pub agent_label: String,
+    pub ticket_waiting: String,
+    pub ticket_unattended: String,
+    pub ticket_resolved: String,
+    pub ticket_cancelled: String,
 }
 
 /// The validated sentences the widget shows on its own (greeting, warnings, thanks...), in
 /// the asked language or the corpus's primary one, and the services' display names.
-async fn messages(
+#[utoipa::path(
+    get,
+    path = "/v1/widget/messages",
+    tag = "chat",
+    params(MessagesQuery),
+    responses((status = 200, description = "The widget's sentences", body = WidgetMessages))
+)]
+pub(super) async fn messages(
     State(state): State<AppState>,
     Query(query): Query<MessagesQuery>,
     headers: HeaderMap,
@@ -131,7 +169,7 @@ async fn messages(
     let (lang, set) = corpus
         .messages()
         .get(query.lang.as_deref().unwrap_or_default());
-    let services: Map<String, Value> = corpus
+    let services = corpus
         .services()
         .iter()
         .map(|s| {
@@ -139,29 +177,29 @@ async fn messages(
                 ("en", Some(en)) => en,
                 _ => &s.name,
             };
-            (s.key.clone(), Value::String(name.clone()))
+            (s.key.clone(), name.clone())
         })
         .collect();
-    let body = json!({
-        "lang": lang,
-        "corpus_version": corpus.version(),
-        "messages": {
-            "greeting": set.greeting,
-            "personal_data_warning": set.personal_data_warning,
-            "clarify": set.clarify,
-            "open_now": set.open_now,
-            "closed_now": set.closed_now,
-            "error_generic": set.error_generic,
-            "error_busy": set.error_busy,
-            "feedback_thanks": set.feedback_thanks,
-            "agent_label": set.agent_label,
-            "ticket_waiting": set.ticket_waiting,
-            "ticket_unattended": set.ticket_unattended,
-            "ticket_resolved": set.ticket_resolved,
-            "ticket_cancelled": set.ticket_cancelled,
+    let body = WidgetMessages {
+        lang: lang.to_string(),
+        corpus_version: corpus.version().to_string(),
+        messages: WidgetSentences {
+            greeting: set.greeting.clone(),
+            personal_data_warning: set.personal_data_warning.clone(),
+            clarify: set.clarify.clone(),
+            open_now: set.open_now.clone(),
+            closed_now: set.closed_now.clone(),
+            error_generic: set.error_generic.clone(),
+            error_busy: set.error_busy.clone(),
+            feedback_thanks: set.feedback_thanks.clone(),
+            agent_label: set.agent_label.clone(),
+            ticket_waiting: set.ticket_waiting.clone(),
+            ticket_unattended: set.ticket_unattended.clone(),
+            ticket_resolved: set.ticket_resolved.clone(),
+            ticket_cancelled: set.ticket_cancelled.clone(),
         },
-        "services": services,
-    });
+        services,
+    };
     let mut response = (
         [(
             header::CACHE_CONTROL,

@@ -27,6 +27,7 @@ mod kb_live;
 mod lang;
 mod metrics;
 mod oidc;
+mod openapi;
 mod replicas;
 mod shutdown;
 mod widget;
