@@ -1,5 +1,5 @@
 # guichet: two commands on a fresh machine, `make run` and `make test`.
-.PHONY: run test test-steps schema-fuzz models build lint e2e quality calibrate bench check load pg
+.PHONY: run test test-steps schema-fuzz models build lint e2e quality calibrate bench check load pg compare
 
 CARGO ?= cargo
 export GUICHET_MODELS ?= $(CURDIR)/models
@@ -61,6 +61,23 @@ bench: models
 ## on a throwaway PostgreSQL; LOAD_ARGS="SECONDS CONNECTIONS..." (default "20 1 2 8 32").
 load: models build
 	scripts/load.sh $(LOAD_ARGS)
+
+## Side by side with the peer (FastAPI + Python fastembed + hnswlib, ../shared/peer) on the
+## demo corpus, rounds alternated on loopback (guichet's per-client limits raised, as for
+## `make load`: wrk is one client): req/s, p50, p99 per round, the median ratios
+## guichet/peer and both servers' memory. Both run the same model file (PEER_MODEL_FILE picks
+## another one for the peer, e.g. the plain export beside a faster graph). Needs wrk
+## (apt-get install -y wrk).
+PEER ?= ../shared/peer
+COMPARE_ROUNDS ?= 3
+COMPARE_SECONDS ?= 15
+COMPARE_CONNECTIONS ?= 1 8
+PEER_MODEL_FILE ?= model.onnx
+compare: models build
+	GUICHET_RATE_PUBLIC=1000000 GUICHET_MAX_CONNECTIONS_PER_CLIENT=4096 \
+	  PEER_MODEL=$(GUICHET_MODELS)/multilingual-e5-small PEER_MODEL_FILE=$(PEER_MODEL_FILE) \
+	  GUICHET_BIN=target/release/guichet \
+	  bash $(PEER)/compare.sh corpus $(COMPARE_ROUNDS) $(COMPARE_SECONDS) $(COMPARE_CONNECTIONS)
 
 DATA ?= ../shared/data
 

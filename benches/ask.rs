@@ -30,13 +30,15 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn setup() -> (Arc<dyn Embedder>, Engine) {
+fn setup() -> (Arc<dyn Embedder>, Engine, OnnxEmbedder) {
     let models =
         std::env::var_os("GUICHET_MODELS").map_or_else(|| root().join("models"), PathBuf::from);
-    let embedder: Arc<dyn Embedder> = Arc::new(
+    let load = || {
         OnnxEmbedder::load(&ModelPaths::in_folder(&models), WORKERS)
-            .expect("run `make models` first"),
-    );
+            .expect("run `make models` first")
+    };
+    // The model itself, every time: no memory of questions.
+    let embedder: Arc<dyn Embedder> = Arc::new(load().with_query_cache(0));
     let (corpus, _) =
         corpus::load(&root().join("corpus"), Local::now().date_naive()).expect("demo corpus loads");
     let policy = Policy::from_file(&root().join("calibration/policy.toml")).expect("policy loads");
@@ -46,11 +48,11 @@ fn setup() -> (Arc<dyn Embedder>, Engine) {
         ..EngineOptions::default()
     };
     let engine = Engine::build(corpus, embedder.clone(), options).expect("engine builds");
-    (embedder, engine)
+    (embedder, engine, load())
 }
 
 fn benches(c: &mut Criterion) {
-    let (embedder, engine) = setup();
+    let (embedder, engine, cached) = setup();
     let mut i = 0;
     let mut next = || {
         i = (i + 1) % QUESTIONS.len();
@@ -58,6 +60,11 @@ fn benches(c: &mut Criterion) {
     };
     c.bench_function("embed one question", |b| {
         b.iter(|| embedder.embed(black_box(next()), TextKind::Query).unwrap())
+    });
+
+    // The same six questions again and again, as residents repeat them: from memory.
+    c.bench_function("embed one repeated question (query cache)", |b| {
+        b.iter(|| cached.embed(black_box(next()), TextKind::Query).unwrap())
     });
 
     // Each question with its embedding, retrieved in turn.

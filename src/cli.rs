@@ -511,7 +511,17 @@ fn preflight(config: &Config) -> Result<()> {
 }
 
 fn load_embedder(config: &Config) -> Result<Arc<dyn Embedder>> {
-    let embedder = OnnxEmbedder::load(&ModelPaths::in_folder(&config.models), config.workers())?;
+    let embedder = OnnxEmbedder::load_with(
+        &ModelPaths::in_folder(&config.models),
+        config.workers(),
+        config.threads(),
+    )?
+    .with_query_cache(config.query_cache);
+    tracing::info!(
+        workers = embedder.workers(),
+        threads = ?embedder.threads(),
+        "model loaded"
+    );
     Ok(Arc::new(embedder))
 }
 

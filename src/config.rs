@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches};
 
+use crate::embedder::Threads;
+
 /// The `GUICHET_POLICY` value that asks for the uncalibrated default policy on purpose.
 pub const UNCALIBRATED: &str = "uncalibrated";
 
@@ -107,6 +109,14 @@ pub struct Config {
     /// Model sessions (one core each), from 1 to 64; default: the number of cores.
     #[arg(long, env = "GUICHET_EMBED_WORKERS", value_parser = embed_workers, allow_hyphen_values = true)]
     pub embed_workers: Option<usize>,
+    /// Threads of ONNX Runtime's pool, shared by the model sessions (a question alone uses
+    /// them all, concurrent ones share them); 1: one thread per session. Default: the
+    /// number of cores.
+    #[arg(long, env = "GUICHET_EMBED_THREADS", value_parser = embed_workers, allow_hyphen_values = true)]
+    pub embed_threads: Option<usize>,
+    /// Distinct questions whose vectors are kept in memory; 0: none.
+    #[arg(long, env = "GUICHET_QUERY_CACHE", default_value = "4096", value_parser = query_cache)]
+    pub query_cache: usize,
     /// Questions computed or waiting at once before new ones get a fast 503.
     #[arg(
         long,
@@ -547,6 +557,10 @@ impl TrustedProxies {
     }
 }
 
+fn query_cache(s: &str) -> Result<usize, String> {
+    whole_number(s, 0, 1_000_000, "").map(|n| n as usize)
+}
+
 fn embed_workers(s: &str) -> Result<usize, String> {
     whole_number(s, 1, 64, "").map(|n| n as usize)
 }
@@ -563,6 +577,17 @@ impl Config {
         self.embed_workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
             .clamp(1, 64)
+    }
+
+    /// How the model's sessions get their threads.
+    pub fn threads(&self) -> Threads {
+        match self
+            .embed_threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        {
+            0 | 1 => Threads::PerSession,
+            n => Threads::Shared(n.min(64)),
+        }
     }
 
     /// Checks what the parsers cannot see alone: combinations.

@@ -1,13 +1,14 @@
-//! Text -> normalised vector. The trait hides the engine (fastembed/ONNX in production,
+//! Text -> normalised vector. The trait hides the engine (ONNX Runtime in production,
 //! a model-free hashing embedder for unit tests about something else).
 
 mod cache;
 mod hashing;
 mod onnx;
+mod query_cache;
 
 pub use cache::embed_cached;
 pub use hashing::HashingEmbedder;
-pub use onnx::{ModelPaths, OnnxEmbedder};
+pub use onnx::{ModelPaths, OnnxEmbedder, QUERY_CACHE_ENTRIES, Threads};
 
 /// Which side of a retrieval pair a text is on: e5 was trained with `query: ` and
 /// `passage: ` prefixes, and scores are only comparable when they are used.
@@ -87,4 +88,36 @@ pub trait Embedder: Send + Sync {
     /// Embeds one text. One at a time on purpose: a dynamically quantised model scales
     /// activations per batch, so batching would make a text's vector depend on its neighbours.
     fn embed(&self, text: &str, kind: TextKind) -> Result<Embedding, EmbedError>;
+    /// How many texts it can embed at once (threads that embedding a whole corpus uses).
+    fn workers(&self) -> usize {
+        1
+    }
+    /// How the memory of question vectors fares, for engines that keep one.
+    fn query_cache_stats(&self) -> Option<QueryCacheStats> {
+        None
+    }
+}
+
+/// Counters of the in-memory question vector cache (for /metrics and the logs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryCacheStats {
+    pub hits: u64,
+    pub misses: u64,
+    pub entries: usize,
+    pub capacity: usize,
+}
+
+impl QueryCacheStats {
+    pub fn lookups(&self) -> u64 {
+        self.hits + self.misses
+    }
+
+    /// Hits over look-ups (0 before the first).
+    pub fn hit_rate(&self) -> f64 {
+        if self.lookups() == 0 {
+            0.0
+        } else {
+            self.hits as f64 / self.lookups() as f64
+        }
+    }
 }

@@ -7,7 +7,7 @@
 //! channel (http, webhooks) -> conversation -> engine::Engine::ask -> reply::Reply -> channel
 //!                               |                 |
 //!                               |                 +- corpus   validated entries, services, messages (immutable)
-//!                               |                 +- embedder question -> vector (fastembed, ONNX)
+//!                               |                 +- embedder question -> vector (ONNX Runtime)
 //!                               |                 +- index    vector -> nearest entries (hnsw_rs)
 //!                               |                 +- lexical  words -> entries (BM25, French folding)
 //!                               |                 +- retrieval phrasings and answers, dense and lexical -> candidates

@@ -37,9 +37,7 @@ pub const REPLIES: &str = "guichet_replies_total";
 pub const EMBEDDING_DURATION: &str = "guichet_embedding_duration_seconds";
 /// The embedder's query cache (a question embedded before is not embedded again).
 ///
-/// Registered here so that the names and their descriptions live with the others; the
-/// query cache increments them (`counter!(QUERY_CACHE_HITS).increment(1)` on a hit,
-/// `QUERY_CACHE_MISSES` on a miss), and until it does they stay at 0.
+/// Counted by the cache at each look-up ([`query_cache_lookup`]).
 pub const QUERY_CACHE_HITS: &str = "guichet_query_cache_hits_total";
 pub const QUERY_CACHE_MISSES: &str = "guichet_query_cache_misses_total";
 /// Platform messages acknowledged and not yet answered, and how long the oldest has
@@ -218,6 +216,16 @@ pub fn replied(channel: Channel, outcome: Outcome) {
 /// A question embedded in `took`.
 pub fn embedded(took: Duration) {
     histogram!(EMBEDDING_DURATION).record(took.as_secs_f64());
+}
+
+/// A question looked up in the embedder's query cache.
+pub fn query_cache_lookup(hit: bool) {
+    counter!(if hit {
+        QUERY_CACHE_HITS
+    } else {
+        QUERY_CACHE_MISSES
+    })
+    .increment(1);
 }
 
 /// A message on `channel` that will not reach the person.

@@ -1,8 +1,10 @@
 //! Embeddings of entry texts, cached on disk by model id and text, so a restart with an
 //! unchanged corpus embeds nothing. One file per model id; records are
-//! `sha256(kind, text)` followed by the vector as little-endian f32.
+//! `sha256(kind, text)` followed by the vector as little-endian f32. What is not cached is
+//! embedded by as many threads as the embedder has workers (a first start embeds
+//! thousands of texts).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::Path;
 
@@ -43,20 +45,29 @@ pub fn embed_cached(
             known.insert(k, v);
         }
     }
-    let mut out = Vec::with_capacity(texts.len());
-    let mut fresh: Vec<([u8; 32], Embedding)> = Vec::new();
-    for text in texts {
-        let k = key(kind, text);
-        match known.get(&k) {
-            Some(v) => out.push(Embedding::from_unit(v.clone())?),
-            None => {
-                let e = embedder.embed(text, kind)?;
-                known.insert(k, e.as_slice().to_vec());
-                fresh.push((k, e.clone()));
-                out.push(e);
-            }
-        }
+    let keys: Vec<[u8; 32]> = texts.iter().map(|t| key(kind, t)).collect();
+    // Each text not in the cache, once.
+    let mut seen = HashSet::new();
+    let missing: Vec<usize> = (0..texts.len())
+        .filter(|&i| !known.contains_key(&keys[i]) && seen.insert(keys[i]))
+        .collect();
+    let computed = embed_all(
+        embedder,
+        &missing
+            .iter()
+            .map(|&i| texts[i].as_str())
+            .collect::<Vec<_>>(),
+        kind,
+    )?;
+    let mut fresh: Vec<([u8; 32], Embedding)> = Vec::with_capacity(missing.len());
+    for (&i, e) in missing.iter().zip(computed) {
+        known.insert(keys[i], e.as_slice().to_vec());
+        fresh.push((keys[i], e));
     }
+    let out = keys
+        .iter()
+        .map(|k| Embedding::from_unit(known[k].clone()))
+        .collect::<Result<Vec<_>, _>>()?;
     if let (Some(file), false) = (file, fresh.is_empty()) {
         let io = |source| EmbedError::Cache {
             path: file.display().to_string(),
@@ -82,10 +93,88 @@ pub fn embed_cached(
     Ok((out, fresh.len()))
 }
 
+/// Embeds `texts` in order, spread over the embedder's workers (each text alone: its
+/// vector does not depend on which thread or neighbours it had).
+fn embed_all(
+    embedder: &dyn Embedder,
+    texts: &[&str],
+    kind: TextKind,
+) -> Result<Vec<Embedding>, EmbedError> {
+    let threads = embedder.workers().clamp(1, texts.len().max(1));
+    if threads == 1 {
+        return texts.iter().map(|t| embedder.embed(t, kind)).collect();
+    }
+    let mut slots: Vec<Option<Result<Embedding, EmbedError>>> = Vec::new();
+    slots.resize_with(texts.len(), || None);
+    std::thread::scope(|s| {
+        let stripes: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || {
+                    (t..texts.len())
+                        .step_by(threads)
+                        .map(|i| (i, embedder.embed(texts[i], kind)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for stripe in stripes {
+            for (i, r) in stripe.join().expect("an embedding thread panicked") {
+                slots[i] = Some(r);
+            }
+        }
+    });
+    slots
+        .into_iter()
+        .map(|r| r.expect("every text has a stripe"))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::embedder::HashingEmbedder;
+
+    /// A hashing embedder that says it has workers and records the threads it ran on.
+    struct Workers {
+        inner: HashingEmbedder,
+        threads: std::sync::Mutex<HashSet<std::thread::ThreadId>>,
+    }
+
+    impl Embedder for Workers {
+        fn model_id(&self) -> &str {
+            self.inner.model_id()
+        }
+        fn dimension(&self) -> usize {
+            self.inner.dimension()
+        }
+        fn workers(&self) -> usize {
+            3
+        }
+        fn embed(&self, text: &str, kind: TextKind) -> Result<Embedding, EmbedError> {
+            self.threads
+                .lock()
+                .unwrap()
+                .insert(std::thread::current().id());
+            self.inner.embed(text, kind)
+        }
+    }
+
+    #[test]
+    fn texts_not_cached_are_spread_over_the_workers_and_come_back_in_order() {
+        let texts: Vec<String> = (0..20).map(|i| format!("démarche numéro {i}")).collect();
+        let alone = HashingEmbedder::new(64);
+        let (expected, _) = embed_cached(&alone, &texts, TextKind::Passage, None).unwrap();
+        let workers = Workers {
+            inner: HashingEmbedder::new(64),
+            threads: Default::default(),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let (got, computed) =
+            embed_cached(&workers, &texts, TextKind::Passage, Some(dir.path())).unwrap();
+        assert_eq!(computed, 20);
+        assert_eq!(got, expected);
+        assert_eq!(workers.threads.lock().unwrap().len(), 3);
+    }
 
     #[test]
     fn a_second_run_over_the_same_texts_embeds_nothing_and_returns_the_same_vectors() {

@@ -1,16 +1,21 @@
-//! multilingual-e5-small through fastembed and a dynamically loaded ONNX Runtime.
-//! `TextEmbedding::embed` takes `&mut self`, so a small pool of sessions serves threads.
+//! multilingual-e5-small through `ort` (a dynamically loaded ONNX Runtime) and `tokenizers`.
+//! One tokenizer serves every worker (`encode` takes `&self`; the XLM-R vocabulary is
+//! ~280 MiB in memory); a session's `run` takes `&mut self`, so a small pool of sessions
+//! serves threads. fastembed's `TextEmbedding` cannot share one tokenizer between
+//! sessions (each instance owns and parses its own), hence these two crates directly.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
-use fastembed::{
-    InitOptionsUserDefined, Pooling, TextEmbedding, TokenizerFiles, UserDefinedEmbeddingModel,
-};
+use ort::session::Session;
+use ort::session::builder::{GraphOptimizationLevel, PrepackedWeights};
+use ort::value::Tensor;
 use sha2::{Digest, Sha256};
+use tokenizers::{Tokenizer, TruncationParams};
 
-use super::{EmbedError, Embedder, Embedding, TextKind};
+use super::query_cache::QueryCache;
+use super::{EmbedError, Embedder, Embedding, QueryCacheStats, TextKind};
 
 /// Where `make models` puts things, relative to the models folder.
 #[derive(Debug, Clone)]
@@ -21,7 +26,8 @@ pub struct ModelPaths {
     pub ready: PathBuf,
 }
 
-/// What [`OnnxEmbedder::load`] reads from `model_dir`.
+/// What [`OnnxEmbedder::load`] needs in `model_dir` (the folder's layout is shared with
+/// other runtimes, which read config.json and special_tokens_map.json too).
 const MODEL_FILES: [&str; 5] = [
     "model.onnx",
     "tokenizer.json",
@@ -52,11 +58,29 @@ impl ModelPaths {
 
 const DIM: usize = 384;
 const MAX_TOKENS: usize = 512;
+/// Distinct questions whose vectors are kept (about 1.6 KiB each).
+pub const QUERY_CACHE_ENTRIES: usize = 4096;
 
-/// ONNX Runtime is loaded once per process; later calls reuse it.
-static RUNTIME: OnceLock<Result<ort::environment::Environment, String>> = OnceLock::new();
+/// How the model's sessions get their threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Threads {
+    /// One thread per session: a question costs one core whatever the load.
+    PerSession,
+    /// ONNX Runtime's global intra-op pool of this many threads, shared by every session:
+    /// a question that arrives alone spreads over all of them, concurrent questions each
+    /// run on their caller's thread and share the rest.
+    Shared(usize),
+}
 
-fn runtime(path: &Path) -> Result<ort::environment::Environment, EmbedError> {
+/// ONNX Runtime is loaded once per process, its environment (and so the choice of thread
+/// pool) built by the first load; later loads reuse it.
+static RUNTIME: OnceLock<Result<(ort::environment::Environment, Threads), String>> =
+    OnceLock::new();
+
+fn runtime(
+    path: &Path,
+    threads: Threads,
+) -> Result<(ort::environment::Environment, Threads), EmbedError> {
     let fail = |detail: String| EmbedError::Runtime {
         path: path.display().to_string(),
         detail,
@@ -66,75 +90,224 @@ fn runtime(path: &Path) -> Result<ort::environment::Environment, EmbedError> {
     }
     RUNTIME
         .get_or_init(|| {
-            ort::init_from(path)
+            let builder = ort::init_from(path)
                 .map_err(|e| e.to_string())?
                 .with_name("guichet")
-                .with_telemetry(false)
-                .build()
-                .map_err(|e| e.to_string())
+                .with_telemetry(false);
+            let builder = match threads {
+                Threads::PerSession => builder,
+                // No spinning: between questions the pool would burn the cores the
+                // other requests (and the store) need.
+                Threads::Shared(n) => builder.with_global_thread_pool(
+                    ort::environment::GlobalThreadPoolOptions::default()
+                        .with_intra_threads(n)
+                        .and_then(|o| {
+                            o.with_spin_control(std::env::var_os("GUICHET_EMBED_SPIN").is_some())
+                        })
+                        .map_err(|e| e.to_string())?,
+                ),
+            };
+            Ok((builder.build().map_err(|e| e.to_string())?, threads))
         })
         .clone()
         .map_err(fail)
 }
 
 pub struct OnnxEmbedder {
-    sessions: Vec<Mutex<TextEmbedding>>,
+    threads: Threads,
+    tokenizer: Tokenizer,
+    sessions: Vec<Mutex<Session>>,
+    token_type_ids: bool,
     next: AtomicUsize,
     model_id: String,
+    queries: Option<QueryCache>,
 }
 
 impl OnnxEmbedder {
     /// Loads the model with `workers` sessions of one thread each (one per core serves
-    /// concurrent questions best; a single question costs one core either way).
+    /// concurrent questions best; a single question costs one core either way). The
+    /// tokenizer is parsed once, while the sessions are built, all at the same time.
     pub fn load(paths: &ModelPaths, workers: usize) -> Result<Self, EmbedError> {
-        let env = runtime(&paths.runtime)?;
+        Self::load_with(paths, workers, Threads::PerSession)
+    }
+
+    /// [`Self::load`] with the threads asked. The first load of the process decides them
+    /// (ONNX Runtime has one environment per process): later loads get what it chose.
+    pub fn load_with(
+        paths: &ModelPaths,
+        workers: usize,
+        threads: Threads,
+    ) -> Result<Self, EmbedError> {
+        let (env, threads) = runtime(&paths.runtime, threads)?;
         let dir = &paths.model_dir;
+        let files_error = |detail: String| EmbedError::ModelFiles {
+            path: dir.display().to_string(),
+            detail,
+        };
         let read = |name: &str| {
-            std::fs::read(dir.join(name)).map_err(|e| EmbedError::ModelFiles {
-                path: dir.display().to_string(),
-                detail: format!("{name}: {e}"),
-            })
+            std::fs::read(dir.join(name)).map_err(|e| files_error(format!("{name}: {e}")))
         };
-        let [
-            model,
-            tokenizer_file,
-            config_file,
-            special_tokens,
-            tokenizer_config,
-        ] = MODEL_FILES;
+        let [model, tokenizer_file, ..] = MODEL_FILES;
         let onnx = read(model)?;
-        let tokenizer = TokenizerFiles {
-            tokenizer_file: read(tokenizer_file)?,
-            config_file: read(config_file)?,
-            special_tokens_map_file: read(special_tokens)?,
-            tokenizer_config_file: read(tokenizer_config)?,
-        };
+        let tokenizer_json = read(tokenizer_file)?;
+        for name in &MODEL_FILES[2..] {
+            if !dir.join(name).is_file() {
+                return Err(files_error(format!("{name}: not found")));
+            }
+        }
         let mut hasher = Sha256::new();
         hasher.update(&onnx);
-        hasher.update(&tokenizer.tokenizer_file);
+        hasher.update(&tokenizer_json);
         let model_id = format!("e5-small-{}", &hex::encode(hasher.finalize())[..16]);
-        let mut sessions = Vec::new();
-        for _ in 0..workers.max(1) {
-            let model = UserDefinedEmbeddingModel::new(onnx.clone(), tokenizer.clone())
-                .with_pooling(Pooling::Mean);
-            let options = InitOptionsUserDefined::new()
-                .with_environment(env.clone())
-                .with_max_length(MAX_TOKENS)
-                .with_intra_threads(1);
-            let session =
-                TextEmbedding::try_new_from_user_defined(model, options).map_err(|e| {
-                    EmbedError::ModelFiles {
-                        path: dir.display().to_string(),
-                        detail: e.to_string(),
-                    }
-                })?;
-            sessions.push(Mutex::new(session));
-        }
+
+        let started = std::time::Instant::now();
+        // The weights ONNX Runtime repacks for its kernels, once for every session.
+        let prepacked = PrepackedWeights::new();
+        let build_session = || -> Result<Session, EmbedError> {
+            let fail = |e: String| files_error(format!("{model}: {e}"));
+            Session::builder(&env)
+                .map_err(|e| fail(e.to_string()))?
+                .with_optimization_level(GraphOptimizationLevel::Level3)
+                .map_err(|e| fail(e.to_string()))?
+                .with_prepacked_weights(&prepacked)
+                .map_err(|e| fail(e.to_string()))?
+                .with_intra_threads(match threads {
+                    Threads::PerSession => 1,
+                    // Ignored under a global pool; kept valid.
+                    Threads::Shared(n) => n,
+                })
+                .map_err(|e| fail(e.to_string()))?
+                .commit_from_memory(&onnx)
+                .map_err(|e| fail(e.to_string()))
+                .inspect(|_| {
+                    tracing::debug!(
+                        elapsed_ms = started.elapsed().as_millis(),
+                        "model session built"
+                    )
+                })
+        };
+        let parse_tokenizer = || -> Result<Tokenizer, EmbedError> {
+            let fail = |e: String| files_error(format!("{tokenizer_file}: {e}"));
+            let mut t = Tokenizer::from_bytes(&tokenizer_json).map_err(|e| fail(e.to_string()))?;
+            t.with_truncation(Some(TruncationParams {
+                max_length: MAX_TOKENS,
+                ..TruncationParams::default()
+            }))
+            .map_err(|e| fail(e.to_string()))?;
+            // One text at a time: nothing is ever padded.
+            t.with_padding(None);
+            tracing::debug!(
+                elapsed_ms = started.elapsed().as_millis(),
+                "tokenizer parsed"
+            );
+            Ok(t)
+        };
+        // Parsing the tokenizer and building each session take comparable time, on
+        // separate threads: start-up is the longest of them, not their sum.
+        let (tokenizer, sessions) = std::thread::scope(|s| {
+            let tokenizer = s.spawn(parse_tokenizer);
+            let sessions: Vec<_> = (0..workers.max(1))
+                .map(|_| s.spawn(build_session))
+                .collect();
+            let sessions = sessions
+                .into_iter()
+                .map(|h| h.join().expect("session builder panicked"))
+                .collect::<Result<Vec<_>, _>>();
+            (
+                tokenizer.join().expect("tokenizer parser panicked"),
+                sessions,
+            )
+        });
+        let tokenizer = tokenizer?;
+        let sessions = sessions?;
+        let token_type_ids = sessions[0]
+            .inputs()
+            .iter()
+            .any(|i| i.name() == "token_type_ids");
         Ok(Self {
-            sessions,
+            threads,
+            tokenizer,
+            sessions: sessions.into_iter().map(Mutex::new).collect(),
+            token_type_ids,
             next: AtomicUsize::new(0),
             model_id,
+            queries: Some(QueryCache::new(QUERY_CACHE_ENTRIES)),
         })
+    }
+
+    /// The threads its sessions run on (what the process's first load chose).
+    pub fn threads(&self) -> Threads {
+        self.threads
+    }
+
+    /// The same embedder keeping `entries` question vectors (0: none, every question runs
+    /// the model, as a benchmark of the model needs).
+    pub fn with_query_cache(self, entries: usize) -> Self {
+        Self {
+            queries: (entries > 0).then(|| QueryCache::new(entries)),
+            ..self
+        }
+    }
+
+    /// Token ids of a text as the model reads it (prefixed, normalised, truncated).
+    fn encode(&self, prefixed: &str) -> Result<Vec<u32>, EmbedError> {
+        let encoding = self
+            .tokenizer
+            .encode(prefixed, true)
+            .map_err(|e| EmbedError::Inference(format!("tokenizer: {e}")))?;
+        Ok(encoding.get_ids().to_vec())
+    }
+
+    /// One forward pass over `ids` (a batch of one, all tokens attended), mean-pooled.
+    fn run(&self, ids: &[u32]) -> Result<Vec<f32>, EmbedError> {
+        let fail = |e: ort::Error| EmbedError::Inference(e.to_string());
+        let n = ids.len();
+        let tensor = |v: Vec<i64>| Tensor::from_array(([1, n], v)).map_err(fail);
+        let input_ids = tensor(ids.iter().map(|&i| i64::from(i)).collect())?;
+        let mask = tensor(vec![1; n])?;
+        // Take a free session if there is one, else wait on the next in turn.
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let k = self.sessions.len();
+        let mut guard = (0..k).find_map(|i| self.sessions[(start + i) % k].try_lock().ok());
+        if guard.is_none() {
+            guard = Some(
+                self.sessions[start % k]
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
+            );
+        }
+        let mut session = guard.expect("a session was taken above");
+        let outputs = if self.token_type_ids {
+            session.run(ort::inputs![
+                "input_ids" => input_ids,
+                "attention_mask" => mask,
+                "token_type_ids" => tensor(vec![0; n])?,
+            ])
+        } else {
+            session.run(ort::inputs![
+                "input_ids" => input_ids,
+                "attention_mask" => mask,
+            ])
+        }
+        .map_err(fail)?;
+        let hidden = outputs
+            .get("last_hidden_state")
+            .ok_or_else(|| EmbedError::Inference("no last_hidden_state output".into()))?;
+        let (shape, data) = hidden.try_extract_tensor::<f32>().map_err(fail)?;
+        let dim = shape.last().copied().unwrap_or(0) as usize;
+        if dim != DIM || data.len() != n * DIM {
+            return Err(EmbedError::Dimension {
+                got: dim,
+                expected: DIM,
+            });
+        }
+        // Mean pooling over the tokens (every one is attended: nothing is padded).
+        let mut v = vec![0f32; DIM];
+        for token in data.chunks_exact(DIM) {
+            v.iter_mut().zip(token).for_each(|(a, x)| *a += x);
+        }
+        v.iter_mut().for_each(|a| *a /= n as f32);
+        Ok(v)
     }
 }
 
@@ -152,30 +325,27 @@ impl Embedder for OnnxEmbedder {
             TextKind::Query => format!("query: {text}"),
             TextKind::Passage => format!("passage: {text}"),
         };
-        // Take a free session if there is one, else wait on the next in turn.
-        let start = self.next.fetch_add(1, Ordering::Relaxed);
-        let n = self.sessions.len();
-        let mut guard = (0..n).find_map(|i| self.sessions[(start + i) % n].try_lock().ok());
-        if guard.is_none() {
-            guard = Some(
-                self.sessions[start % n]
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
-            );
+        let ids = self.encode(&prefixed)?;
+        let Some(queries) = self.queries.as_ref().filter(|_| kind == TextKind::Query) else {
+            return Embedding::new(self.run(&ids)?);
+        };
+        // Questions are keyed by their token ids: two texts the tokenizer's own
+        // normaliser makes one (spacing, compatibility forms) share a vector, and a cached
+        // vector is exactly the one the model would compute again.
+        if let Some(hit) = queries.get(&ids) {
+            return Ok(hit);
         }
-        let mut session = guard.expect("a session was taken above");
-        let mut out = session
-            .embed([prefixed.as_str()], Some(1))
-            .map_err(|e| EmbedError::Inference(e.to_string()))?;
-        let v = out
-            .pop()
-            .ok_or_else(|| EmbedError::Inference("no vector returned".into()))?;
-        if v.len() != DIM {
-            return Err(EmbedError::Dimension {
-                got: v.len(),
-                expected: DIM,
-            });
-        }
-        Embedding::new(v)
+        let e = Embedding::new(self.run(&ids)?)?;
+        queries.insert(ids, e.clone());
+        Ok(e)
+    }
+
+    /// One per model session.
+    fn workers(&self) -> usize {
+        self.sessions.len()
+    }
+
+    fn query_cache_stats(&self) -> Option<QueryCacheStats> {
+        self.queries.as_ref().map(QueryCache::stats)
     }
 }

@@ -15,6 +15,11 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The model folder: GUICHET_MODELS, else the checkout's `models/`.
+pub fn models() -> PathBuf {
+    std::env::var_os("GUICHET_MODELS").map_or_else(|| root().join("models"), PathBuf::from)
+}
+
 /// A config over the demo corpus and the real model, with `extra` flags on top.
 /// Copies a folder tree (a corpus, to edit it in a test).
 pub fn copy_dir(from: &Path, to: &Path) {
@@ -53,7 +58,7 @@ pub fn config(extra: &[&str]) -> Config {
         "--corpus".into(),
         corpus,
         "--models".into(),
-        root.join("models").display().to_string(),
+        models().display().to_string(),
         "--cache".into(),
         root.join("target/test-cache").display().to_string(),
         "--policy".into(),

@@ -17,6 +17,7 @@ mod conversations;
 mod corpus;
 mod corpus_start;
 mod coverage;
+mod embedder;
 mod faults;
 mod gaps;
 mod grounding;

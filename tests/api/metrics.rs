@@ -418,6 +418,13 @@ async fn metrics_need_the_admin_token_and_count_exactly_what_was_sent_by_route_c
     let embedded = delta("guichet_embedding_duration_seconds_count", &[]);
     assert_eq!(embedded, replies, "one embedding a question asked");
     assert!(delta("guichet_embedding_duration_seconds_sum", &[]) > 0.0);
+    // Each of them looked up in the query cache first, found there or not.
+    assert_eq!(
+        delta("guichet_query_cache_hits_total", &[])
+            + delta("guichet_query_cache_misses_total", &[]),
+        embedded,
+        "one cache look-up a question embedded"
+    );
     // Quiet now: nothing in flight, nothing waiting; the engine has its one slot.
     assert_eq!(get(&after, "guichet_http_requests_in_flight", &[]), 0.0);
     assert_eq!(get(&after, "guichet_engine_in_flight", &[]), 0.0);
