@@ -101,9 +101,7 @@ fn runtime(
                 Threads::Shared(n) => builder.with_global_thread_pool(
                     ort::environment::GlobalThreadPoolOptions::default()
                         .with_intra_threads(n)
-                        .and_then(|o| {
-                            o.with_spin_control(std::env::var_os("GUICHET_EMBED_SPIN").is_some())
-                        })
+                        .and_then(|o| o.with_spin_control(false))
                         .map_err(|e| e.to_string())?,
                 ),
             };
