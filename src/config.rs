@@ -109,8 +109,8 @@ pub struct Config {
     /// Model sessions (one core each), from 1 to 64; default: the number of cores.
     #[arg(long, env = "GUICHET_EMBED_WORKERS", value_parser = embed_workers, allow_hyphen_values = true)]
     pub embed_workers: Option<usize>,
-    /// Threads of ONNX Runtime's pool, shared by the model sessions (a question alone uses
-    /// them all, concurrent ones share them); 1: one thread per session. Default: the
+    /// Threads of the model session that takes a question arriving alone (concurrent ones
+    /// run on the one-thread sessions, one core each); 1: no such session. Default: the
     /// number of cores.
     #[arg(long, env = "GUICHET_EMBED_THREADS", value_parser = embed_workers, allow_hyphen_values = true)]
     pub embed_threads: Option<usize>,
@@ -586,7 +586,7 @@ impl Config {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         {
             0 | 1 => Threads::PerSession,
-            n => Threads::Shared(n.min(64)),
+            n => Threads::Adaptive(n.min(64)),
         }
     }
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
+use crate::embedder::SessionKind;
 use crate::reply::Outcome;
 use crate::store::{Channel, StoreError};
 
@@ -38,6 +39,9 @@ pub const EMBEDDING_DURATION: &str = "guichet_embedding_duration_seconds";
 /// The embedder's query cache (a question embedded before is not embedded again).
 ///
 /// Counted by the cache at each look-up ([`query_cache_lookup`]).
+/// Model runs by kind of session (`lone`: a question alone on every core; `single`: one of
+/// several at once, one core each).
+pub const EMBEDDING_RUNS: &str = "guichet_embedding_runs_total";
 pub const QUERY_CACHE_HITS: &str = "guichet_query_cache_hits_total";
 pub const QUERY_CACHE_MISSES: &str = "guichet_query_cache_misses_total";
 /// Platform messages acknowledged and not yet answered, and how long the oldest has
@@ -156,6 +160,12 @@ fn describe() {
         "Time to embed a question."
     );
     describe_counter!(
+        EMBEDDING_RUNS,
+        Unit::Count,
+        "Model runs, by kind of session: lone (a question alone, on every core) or single \
+         (one of several at once, one core each)."
+    );
+    describe_counter!(
         QUERY_CACHE_HITS,
         Unit::Count,
         "Questions whose embedding came from the query cache."
@@ -193,6 +203,9 @@ fn describe() {
         }
         counter!(DELIVERIES_FAILED, "channel" => channel.as_str()).increment(0);
     }
+    for kind in [SessionKind::Lone, SessionKind::Single] {
+        counter!(EMBEDDING_RUNS, "session" => kind.as_str()).increment(0);
+    }
     for kind in STORE_KINDS {
         counter!(STORE_ERRORS, "kind" => kind).increment(0);
     }
@@ -216,6 +229,11 @@ pub fn replied(channel: Channel, outcome: Outcome) {
 /// A question embedded in `took`.
 pub fn embedded(took: Duration) {
     histogram!(EMBEDDING_DURATION).record(took.as_secs_f64());
+}
+
+/// A model run on a session of `kind`.
+pub fn embedding_run(kind: SessionKind) {
+    counter!(EMBEDDING_RUNS, "session" => kind.as_str()).increment(1);
 }
 
 /// A question looked up in the embedder's query cache.

@@ -1,16 +1,24 @@
 //! multilingual-e5-small through `ort` (a dynamically loaded ONNX Runtime) and `tokenizers`.
 //! One tokenizer serves every worker (`encode` takes `&self`; the XLM-R vocabulary is
 //! ~280 MiB in memory); a session's `run` takes `&mut self`, so a small pool of sessions
-//! serves threads. fastembed's `TextEmbedding` cannot share one tokenizer between
-//! sessions (each instance owns and parses its own), hence these two crates directly.
+//! serves threads, all sharing the model's big tensors and repacked weights. fastembed's
+//! `TextEmbedding` cannot share a tokenizer or a tensor between sessions (each instance
+//! owns and parses its own), hence these two crates directly.
+//!
+//! Two kinds of session: one thread each, for questions that come together (each runs on
+//! its caller's thread, the cores split between them with no hand-over), and one spread
+//! over every core, for a question that comes alone (nothing else wants the cores).
+
+mod initializers;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use ort::session::Session;
 use ort::session::builder::{GraphOptimizationLevel, PrepackedWeights};
 use ort::value::Tensor;
+use prost::bytes::Bytes;
 use sha2::{Digest, Sha256};
 use tokenizers::{Tokenizer, TruncationParams};
 
@@ -66,21 +74,34 @@ pub const QUERY_CACHE_ENTRIES: usize = 4096;
 pub enum Threads {
     /// One thread per session: a question costs one core whatever the load.
     PerSession,
-    /// ONNX Runtime's global intra-op pool of this many threads, shared by every session:
-    /// a question that arrives alone spreads over all of them, concurrent questions each
-    /// run on their caller's thread and share the rest.
-    Shared(usize),
+    /// The one-thread sessions, and one more session of this many threads that takes a
+    /// question arriving while no other is computed: alone, it spreads over the cores
+    /// (its threads spin while it runs, and stop when it returns).
+    Adaptive(usize),
 }
 
-/// ONNX Runtime is loaded once per process, its environment (and so the choice of thread
-/// pool) built by the first load; later loads reuse it.
-static RUNTIME: OnceLock<Result<(ort::environment::Environment, Threads), String>> =
-    OnceLock::new();
+/// Which kind of session computed a vector (counted in `/metrics`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionKind {
+    /// A question alone, on the session of every core.
+    Lone = 0,
+    /// One of several at once, on a one-thread session.
+    Single = 1,
+}
 
-fn runtime(
-    path: &Path,
-    threads: Threads,
-) -> Result<(ort::environment::Environment, Threads), EmbedError> {
+impl SessionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Lone => "lone",
+            Self::Single => "single",
+        }
+    }
+}
+
+/// ONNX Runtime is loaded once per process, its environment built by the first load.
+static RUNTIME: OnceLock<Result<ort::environment::Environment, String>> = OnceLock::new();
+
+fn runtime(path: &Path) -> Result<ort::environment::Environment, EmbedError> {
     let fail = |detail: String| EmbedError::Runtime {
         path: path.display().to_string(),
         detail,
@@ -90,31 +111,45 @@ fn runtime(
     }
     RUNTIME
         .get_or_init(|| {
-            let builder = ort::init_from(path)
+            ort::init_from(path)
                 .map_err(|e| e.to_string())?
                 .with_name("guichet")
-                .with_telemetry(false);
-            let builder = match threads {
-                Threads::PerSession => builder,
-                // No spinning: between questions the pool would burn the cores the
-                // other requests (and the store) need.
-                Threads::Shared(n) => builder.with_global_thread_pool(
-                    ort::environment::GlobalThreadPoolOptions::default()
-                        .with_intra_threads(n)
-                        .and_then(|o| o.with_spin_control(false))
-                        .map_err(|e| e.to_string())?,
-                ),
-            };
-            Ok((builder.build().map_err(|e| e.to_string())?, threads))
+                .with_telemetry(false)
+                .build()
+                .map_err(|e| e.to_string())
         })
         .clone()
         .map_err(fail)
 }
 
+/// Counts a question as computed from its start to its end (the guard's drop).
+struct InFlight<'a>(&'a AtomicUsize);
+
+/// A session taken for one question; the question stops counting as computed once the
+/// session is released (fields drop in order).
+struct Taken<'a> {
+    session: MutexGuard<'a, Session>,
+    kind: SessionKind,
+    _in_flight: InFlight<'a>,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 pub struct OnnxEmbedder {
     threads: Threads,
     tokenizer: Tokenizer,
+    /// One thread each.
     sessions: Vec<Mutex<Session>>,
+    /// Every core, for a question alone (with [`Threads::Adaptive`]).
+    lone: Option<Mutex<Session>>,
+    /// Questions being computed now.
+    in_flight: AtomicUsize,
+    /// Model runs on the lone session, and on the one-thread ones.
+    runs: [AtomicU64; 2],
     token_type_ids: bool,
     next: AtomicUsize,
     model_id: String,
@@ -129,14 +164,13 @@ impl OnnxEmbedder {
         Self::load_with(paths, workers, Threads::PerSession)
     }
 
-    /// [`Self::load`] with the threads asked. The first load of the process decides them
-    /// (ONNX Runtime has one environment per process): later loads get what it chose.
+    /// [`Self::load`] with the threads asked.
     pub fn load_with(
         paths: &ModelPaths,
         workers: usize,
         threads: Threads,
     ) -> Result<Self, EmbedError> {
-        let (env, threads) = runtime(&paths.runtime, threads)?;
+        let env = runtime(&paths.runtime)?;
         let dir = &paths.model_dir;
         let files_error = |detail: String| EmbedError::ModelFiles {
             path: dir.display().to_string(),
@@ -146,7 +180,7 @@ impl OnnxEmbedder {
             std::fs::read(dir.join(name)).map_err(|e| files_error(format!("{name}: {e}")))
         };
         let [model, tokenizer_file, ..] = MODEL_FILES;
-        let onnx = read(model)?;
+        let onnx = Bytes::from(read(model)?);
         let tokenizer_json = read(tokenizer_file)?;
         for name in &MODEL_FILES[2..] {
             if !dir.join(name).is_file() {
@@ -159,27 +193,47 @@ impl OnnxEmbedder {
         let model_id = format!("e5-small-{}", &hex::encode(hasher.finalize())[..16]);
 
         let started = std::time::Instant::now();
-        // The weights ONNX Runtime repacks for its kernels, once for every session.
+        // The tensors every session uses in place, and the weights ONNX Runtime repacks
+        // for its kernels, once for all of them.
+        let shared = initializers::big_ones(&onnx)
+            .and_then(|big| {
+                big.iter()
+                    .map(|t| Ok((t.name.clone(), t.value()?)))
+                    .collect::<Result<Vec<_>, String>>()
+            })
+            .map_err(|e| files_error(format!("{model}: {e}")))?;
         let prepacked = PrepackedWeights::new();
-        let build_session = || -> Result<Session, EmbedError> {
+        let build_session = |threads: usize| -> Result<Session, EmbedError> {
             let fail = |e: String| files_error(format!("{model}: {e}"));
-            Session::builder(&env)
+            let mut builder = Session::builder(&env)
                 .map_err(|e| fail(e.to_string()))?
                 .with_optimization_level(GraphOptimizationLevel::Level3)
                 .map_err(|e| fail(e.to_string()))?
                 .with_prepacked_weights(&prepacked)
                 .map_err(|e| fail(e.to_string()))?
-                .with_intra_threads(match threads {
-                    Threads::PerSession => 1,
-                    // Ignored under a global pool; kept valid.
-                    Threads::Shared(n) => n,
-                })
-                .map_err(|e| fail(e.to_string()))?
+                .with_intra_threads(threads)
+                .map_err(|e| fail(e.to_string()))?;
+            if threads > 1 {
+                // Spinning hands work to the threads fast while a question runs; they
+                // stop at its end instead of burning the cores between questions.
+                builder = builder
+                    .with_intra_op_spinning(true)
+                    .map_err(|e| fail(e.to_string()))?
+                    .with_config_entry("session.force_spinning_stop", "1")
+                    .map_err(|e| fail(e.to_string()))?;
+            }
+            for (name, value) in &shared {
+                builder = builder
+                    .with_initializer(name, Arc::clone(value))
+                    .map_err(|e| fail(e.to_string()))?;
+            }
+            builder
                 .commit_from_memory(&onnx)
                 .map_err(|e| fail(e.to_string()))
                 .inspect(|_| {
                     tracing::debug!(
                         elapsed_ms = started.elapsed().as_millis(),
+                        threads,
                         "model session built"
                     )
                 })
@@ -200,12 +254,17 @@ impl OnnxEmbedder {
             );
             Ok(t)
         };
+        let lone_threads = match threads {
+            Threads::PerSession => None,
+            Threads::Adaptive(n) => Some(n.max(2)),
+        };
         // Parsing the tokenizer and building each session take comparable time, on
         // separate threads: start-up is the longest of them, not their sum.
-        let (tokenizer, sessions) = std::thread::scope(|s| {
+        let (tokenizer, sessions, lone) = std::thread::scope(|s| {
             let tokenizer = s.spawn(parse_tokenizer);
+            let lone = lone_threads.map(|n| s.spawn(move || build_session(n)));
             let sessions: Vec<_> = (0..workers.max(1))
-                .map(|_| s.spawn(build_session))
+                .map(|_| s.spawn(|| build_session(1)))
                 .collect();
             let sessions = sessions
                 .into_iter()
@@ -214,18 +273,24 @@ impl OnnxEmbedder {
             (
                 tokenizer.join().expect("tokenizer parser panicked"),
                 sessions,
+                lone.map(|h| h.join().expect("session builder panicked"))
+                    .transpose(),
             )
         });
         let tokenizer = tokenizer?;
         let sessions = sessions?;
+        let lone = lone?;
         let token_type_ids = sessions[0]
             .inputs()
             .iter()
             .any(|i| i.name() == "token_type_ids");
         Ok(Self {
-            threads,
+            threads: lone_threads.map_or(Threads::PerSession, Threads::Adaptive),
             tokenizer,
             sessions: sessions.into_iter().map(Mutex::new).collect(),
+            lone: lone.map(Mutex::new),
+            in_flight: AtomicUsize::new(0),
+            runs: Default::default(),
             token_type_ids,
             next: AtomicUsize::new(0),
             model_id,
@@ -233,9 +298,15 @@ impl OnnxEmbedder {
         })
     }
 
-    /// The threads its sessions run on (what the process's first load chose).
+    /// The threads its sessions run on.
     pub fn threads(&self) -> Threads {
         self.threads
+    }
+
+    /// Model runs so far: (on the session of every core, on the one-thread sessions).
+    pub fn runs(&self) -> (u64, u64) {
+        let [lone, single] = &self.runs;
+        (lone.load(Ordering::Relaxed), single.load(Ordering::Relaxed))
     }
 
     /// The same embedder keeping `entries` question vectors (0: none, every question runs
@@ -256,6 +327,34 @@ impl OnnxEmbedder {
         Ok(encoding.get_ids().to_vec())
     }
 
+    /// The session for a question starting now: the one of every core when no other
+    /// question is being computed (and it is free), else a one-thread session, a free one
+    /// if there is one, else the next in turn.
+    fn session(&self) -> Taken<'_> {
+        let alone = self.in_flight.fetch_add(1, Ordering::AcqRel) == 0;
+        let in_flight = InFlight(&self.in_flight);
+        if alone && let Some(session) = self.lone.as_ref().and_then(|l| l.try_lock().ok()) {
+            return Taken {
+                session,
+                kind: SessionKind::Lone,
+                _in_flight: in_flight,
+            };
+        }
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let k = self.sessions.len();
+        let free = (0..k).find_map(|i| self.sessions[(start + i) % k].try_lock().ok());
+        let session = free.unwrap_or_else(|| {
+            self.sessions[start % k]
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+        });
+        Taken {
+            session,
+            kind: SessionKind::Single,
+            _in_flight: in_flight,
+        }
+    }
+
     /// One forward pass over `ids` (a batch of one, all tokens attended), mean-pooled.
     fn run(&self, ids: &[u32]) -> Result<Vec<f32>, EmbedError> {
         let fail = |e: ort::Error| EmbedError::Inference(e.to_string());
@@ -263,26 +362,17 @@ impl OnnxEmbedder {
         let tensor = |v: Vec<i64>| Tensor::from_array(([1, n], v)).map_err(fail);
         let input_ids = tensor(ids.iter().map(|&i| i64::from(i)).collect())?;
         let mask = tensor(vec![1; n])?;
-        // Take a free session if there is one, else wait on the next in turn.
-        let start = self.next.fetch_add(1, Ordering::Relaxed);
-        let k = self.sessions.len();
-        let mut guard = (0..k).find_map(|i| self.sessions[(start + i) % k].try_lock().ok());
-        if guard.is_none() {
-            guard = Some(
-                self.sessions[start % k]
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
-            );
-        }
-        let mut session = guard.expect("a session was taken above");
+        let mut taken = self.session();
+        self.runs[taken.kind as usize].fetch_add(1, Ordering::Relaxed);
+        crate::telemetry::embedding_run(taken.kind);
         let outputs = if self.token_type_ids {
-            session.run(ort::inputs![
+            taken.session.run(ort::inputs![
                 "input_ids" => input_ids,
                 "attention_mask" => mask,
                 "token_type_ids" => tensor(vec![0; n])?,
             ])
         } else {
-            session.run(ort::inputs![
+            taken.session.run(ort::inputs![
                 "input_ids" => input_ids,
                 "attention_mask" => mask,
             ])
