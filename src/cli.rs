@@ -613,11 +613,18 @@ fn serve(config: Config) -> Result<()> {
         .build()?;
     // Opened before listening: a database that cannot be opened or migrated stops the
     // start, rather than losing conversations later.
+    let started = std::time::Instant::now();
     let store = kb::open(&config)?;
+    tracing::debug!(elapsed_ms = started.elapsed().as_millis(), "store opened");
     // The knowledge base is the store's; a store without one takes the corpus folder in
     // (the first start). Checked before listening (cheap, no model): a broken knowledge
     // base refuses the start with every problem listed, so a deployment catches it.
     let loaded = knowledge_base(&config, store.as_ref())?;
+    tracing::debug!(
+        elapsed_ms = started.elapsed().as_millis(),
+        entries = loaded.corpus.entries().len(),
+        "knowledge base loaded"
+    );
     runtime.block_on(async move {
         let state = crate::http::AppState::new(config.clone(), store);
         let options = crate::http::ServeOptions::from_config(&config);

@@ -1,6 +1,8 @@
 //! The vector index over hnsw_rs. Every matchable text of an entry (question, alternates,
 //! translated questions) is a point that points back to its entry. hnsw_rs speaks in
-//! distances; similarities (cosine) are converted here and only here.
+//! distances; similarities (cosine) are converted here and only here. Below a few
+//! thousand points there is no graph: a scan of every point is exact, no slower than a
+//! search of the graph, and costs nothing to build at each start.
 
 use hnsw_rs::anndists::dist::Distance;
 use hnsw_rs::prelude::Hnsw;
@@ -29,7 +31,12 @@ pub struct IndexParams {
     pub max_connections: usize,
     pub ef_construction: usize,
     pub ef_search: usize,
+    /// From how many points a graph is built; below, every search scans all the points.
+    pub graph_from: usize,
 }
+
+/// Where a search of the graph stops being cheaper than a scan (see `make bench`).
+pub const GRAPH_FROM: usize = 4096;
 
 impl Default for IndexParams {
     fn default() -> Self {
@@ -37,6 +44,7 @@ impl Default for IndexParams {
             max_connections: 24,
             ef_construction: 200,
             ef_search: 96,
+            graph_from: GRAPH_FROM,
         }
     }
 }
@@ -78,7 +86,8 @@ pub struct Hit {
 }
 
 pub struct VectorIndex {
-    hnsw: Hnsw<'static, f32, UnitDot>,
+    /// None below [`IndexParams::graph_from`] points.
+    hnsw: Option<Hnsw<'static, f32, UnitDot>>,
     points: Vec<Embedding>,
     params: IndexParams,
 }
@@ -94,6 +103,14 @@ impl VectorIndex {
                 expected: dim,
             });
         }
+        if points.len() < params.graph_from {
+            return Ok(Self {
+                hnsw: None,
+                points,
+                params,
+            });
+        }
+        let started = std::time::Instant::now();
         let max_layer = 16;
         let mut hnsw = Hnsw::new(
             params.max_connections,
@@ -109,11 +126,21 @@ impl VectorIndex {
             .collect();
         hnsw.parallel_insert_slice(&data);
         hnsw.set_searching_mode(true);
+        tracing::debug!(
+            points = points.len(),
+            elapsed_ms = started.elapsed().as_millis(),
+            "vector index built"
+        );
         Ok(Self {
-            hnsw,
+            hnsw: Some(hnsw),
             points,
             params,
         })
+    }
+
+    /// Whether searches go through a graph (else they scan every point).
+    pub fn has_graph(&self) -> bool {
+        self.hnsw.is_some()
     }
 
     pub fn len(&self) -> usize {
@@ -133,9 +160,11 @@ impl VectorIndex {
         if self.points.is_empty() || k == 0 {
             return Vec::new();
         }
+        let Some(hnsw) = &self.hnsw else {
+            return self.exact_search(query, k);
+        };
         let ef = self.params.ef_search.max(k);
-        let mut hits: Vec<Hit> = self
-            .hnsw
+        let mut hits: Vec<Hit> = hnsw
             .search(query.as_slice(), k, ef)
             .into_iter()
             .map(|n| Hit {
@@ -155,7 +184,8 @@ impl VectorIndex {
         hits
     }
 
-    /// The exact `k` nearest points by brute force: the oracle the graph is tested against.
+    /// The exact `k` nearest points by brute force: the search of a small index, and the
+    /// oracle the graph is tested against.
     pub fn exact_search(&self, query: &Embedding, k: usize) -> Vec<Hit> {
         let mut all: Vec<Hit> = self
             .points
@@ -206,6 +236,25 @@ mod tests {
         assert!(idx.search(&unit(vec![1.0, 0.0]), 5).is_empty());
     }
 
+    #[test]
+    fn a_small_index_has_no_graph_and_finds_the_exact_nearest_points() {
+        let points: Vec<Embedding> = (0..200)
+            .map(|i| unit(vec![(i as f32).sin(), (i as f32 * 0.7).cos(), 0.3]))
+            .collect();
+        let idx = VectorIndex::build(points.clone(), IndexParams::default()).unwrap();
+        assert!(!idx.has_graph());
+        let big = IndexParams {
+            graph_from: points.len(),
+            ..IndexParams::default()
+        };
+        assert!(VectorIndex::build(points, big).unwrap().has_graph());
+        let query = unit(vec![0.2, -0.9, 0.1]);
+        let hits = idx.search(&query, 7);
+        assert_eq!(hits, idx.exact_search(&query, 7));
+        assert_eq!(hits.len(), 7);
+        assert!(hits.windows(2).all(|w| w[0].similarity >= w[1].similarity));
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(24))]
         #[test]
@@ -216,7 +265,10 @@ mod tests {
             let points: Vec<Embedding> = raw.into_iter().filter_map(|v| Embedding::new(v).ok()).collect();
             prop_assume!(points.len() >= 10);
             let Ok(query) = Embedding::new(q) else { return Ok(()) };
-            let idx = VectorIndex::build(points, IndexParams::default()).unwrap();
+            // A graph whatever the size, to test the graph.
+            let params = IndexParams { graph_from: 0, ..IndexParams::default() };
+            let idx = VectorIndex::build(points, params).unwrap();
+            prop_assert!(idx.has_graph());
             let k = 5;
             let graph = idx.search(&query, k);
             let exact = idx.exact_search(&query, k);

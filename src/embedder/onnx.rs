@@ -180,64 +180,13 @@ impl OnnxEmbedder {
             std::fs::read(dir.join(name)).map_err(|e| files_error(format!("{name}: {e}")))
         };
         let [model, tokenizer_file, ..] = MODEL_FILES;
-        let onnx = Bytes::from(read(model)?);
-        let tokenizer_json = read(tokenizer_file)?;
         for name in &MODEL_FILES[2..] {
             if !dir.join(name).is_file() {
                 return Err(files_error(format!("{name}: not found")));
             }
         }
-        let mut hasher = Sha256::new();
-        hasher.update(&onnx);
-        hasher.update(&tokenizer_json);
-        let model_id = format!("e5-small-{}", &hex::encode(hasher.finalize())[..16]);
-
         let started = std::time::Instant::now();
-        // The tensors every session uses in place, and the weights ONNX Runtime repacks
-        // for its kernels, once for all of them.
-        let shared = initializers::big_ones(&onnx)
-            .and_then(|big| {
-                big.iter()
-                    .map(|t| Ok((t.name.clone(), t.value()?)))
-                    .collect::<Result<Vec<_>, String>>()
-            })
-            .map_err(|e| files_error(format!("{model}: {e}")))?;
-        let prepacked = PrepackedWeights::new();
-        let build_session = |threads: usize| -> Result<Session, EmbedError> {
-            let fail = |e: String| files_error(format!("{model}: {e}"));
-            let mut builder = Session::builder(&env)
-                .map_err(|e| fail(e.to_string()))?
-                .with_optimization_level(GraphOptimizationLevel::Level3)
-                .map_err(|e| fail(e.to_string()))?
-                .with_prepacked_weights(&prepacked)
-                .map_err(|e| fail(e.to_string()))?
-                .with_intra_threads(threads)
-                .map_err(|e| fail(e.to_string()))?;
-            if threads > 1 {
-                // Spinning hands work to the threads fast while a question runs; they
-                // stop at its end instead of burning the cores between questions.
-                builder = builder
-                    .with_intra_op_spinning(true)
-                    .map_err(|e| fail(e.to_string()))?
-                    .with_config_entry("session.force_spinning_stop", "1")
-                    .map_err(|e| fail(e.to_string()))?;
-            }
-            for (name, value) in &shared {
-                builder = builder
-                    .with_initializer(name, Arc::clone(value))
-                    .map_err(|e| fail(e.to_string()))?;
-            }
-            builder
-                .commit_from_memory(&onnx)
-                .map_err(|e| fail(e.to_string()))
-                .inspect(|_| {
-                    tracing::debug!(
-                        elapsed_ms = started.elapsed().as_millis(),
-                        threads,
-                        "model session built"
-                    )
-                })
-        };
+        let tokenizer_json = read(tokenizer_file)?;
         let parse_tokenizer = || -> Result<Tokenizer, EmbedError> {
             let fail = |e: String| files_error(format!("{tokenizer_file}: {e}"));
             let mut t = Tokenizer::from_bytes(&tokenizer_json).map_err(|e| fail(e.to_string()))?;
@@ -258,28 +207,89 @@ impl OnnxEmbedder {
             Threads::PerSession => None,
             Threads::Adaptive(n) => Some(n.max(2)),
         };
-        // Parsing the tokenizer and building each session take comparable time, on
-        // separate threads: start-up is the longest of them, not their sum.
-        let (tokenizer, sessions, lone) = std::thread::scope(|s| {
+        // The tokenizer (the longest part of a load: 250k pieces in a trie) is parsed from
+        // the start, while the model is read and each session built on a thread of its
+        // own: a load takes the longest of them, not their sum.
+        let (tokenizer, loaded) = std::thread::scope(|s| {
             let tokenizer = s.spawn(parse_tokenizer);
-            let lone = lone_threads.map(|n| s.spawn(move || build_session(n)));
-            let sessions: Vec<_> = (0..workers.max(1))
-                .map(|_| s.spawn(|| build_session(1)))
-                .collect();
-            let sessions = sessions
-                .into_iter()
-                .map(|h| h.join().expect("session builder panicked"))
-                .collect::<Result<Vec<_>, _>>();
-            (
-                tokenizer.join().expect("tokenizer parser panicked"),
-                sessions,
-                lone.map(|h| h.join().expect("session builder panicked"))
-                    .transpose(),
-            )
+            let loaded = (|| {
+                let onnx = Bytes::from(read(model)?);
+                let mut hasher = Sha256::new();
+                hasher.update(&onnx);
+                hasher.update(&tokenizer_json);
+                let model_id = format!("e5-small-{}", &hex::encode(hasher.finalize())[..16]);
+                // The tensors every session uses in place, and the weights ONNX Runtime
+                // repacks for its kernels, once for all of them.
+                let shared = initializers::big_ones(&onnx)
+                    .and_then(|big| {
+                        big.iter()
+                            .map(|t| Ok((t.name.clone(), t.value()?)))
+                            .collect::<Result<Vec<_>, String>>()
+                    })
+                    .map_err(|e| files_error(format!("{model}: {e}")))?;
+                tracing::debug!(
+                    elapsed_ms = started.elapsed().as_millis(),
+                    shared = shared.len(),
+                    "model read, hashed and its big tensors taken out"
+                );
+                let prepacked = PrepackedWeights::new();
+                let build_session = |threads: usize| -> Result<Session, EmbedError> {
+                    let fail = |e: String| files_error(format!("{model}: {e}"));
+                    let mut builder = Session::builder(&env)
+                        .map_err(|e| fail(e.to_string()))?
+                        .with_optimization_level(GraphOptimizationLevel::Level3)
+                        .map_err(|e| fail(e.to_string()))?
+                        .with_prepacked_weights(&prepacked)
+                        .map_err(|e| fail(e.to_string()))?
+                        .with_intra_threads(threads)
+                        .map_err(|e| fail(e.to_string()))?;
+                    if threads > 1 {
+                        // Spinning hands work to the threads fast while a question runs; they
+                        // stop at its end instead of burning the cores between questions.
+                        builder = builder
+                            .with_intra_op_spinning(true)
+                            .map_err(|e| fail(e.to_string()))?
+                            .with_config_entry("session.force_spinning_stop", "1")
+                            .map_err(|e| fail(e.to_string()))?;
+                    }
+                    for (name, value) in &shared {
+                        builder = builder
+                            .with_initializer(name, Arc::clone(value))
+                            .map_err(|e| fail(e.to_string()))?;
+                    }
+                    builder
+                        .commit_from_memory(&onnx)
+                        .map_err(|e| fail(e.to_string()))
+                        .inspect(|_| {
+                            tracing::debug!(
+                                elapsed_ms = started.elapsed().as_millis(),
+                                threads,
+                                "model session built"
+                            )
+                        })
+                };
+                let (sessions, lone) = std::thread::scope(|inner| {
+                    let build_session = &build_session;
+                    let lone = lone_threads.map(|n| inner.spawn(move || build_session(n)));
+                    let sessions: Vec<_> = (0..workers.max(1))
+                        .map(|_| inner.spawn(|| build_session(1)))
+                        .collect();
+                    let sessions = sessions
+                        .into_iter()
+                        .map(|h| h.join().expect("session builder panicked"))
+                        .collect::<Result<Vec<_>, _>>();
+                    let lone = lone
+                        .map(|h| h.join().expect("session builder panicked"))
+                        .transpose();
+                    (sessions, lone)
+                });
+                let (sessions, lone) = (sessions?, lone?);
+                Ok::<_, EmbedError>((model_id, sessions, lone))
+            })();
+            (tokenizer.join().expect("tokenizer parser panicked"), loaded)
         });
+        let (model_id, sessions, lone) = loaded?;
         let tokenizer = tokenizer?;
-        let sessions = sessions?;
-        let lone = lone?;
         let token_type_ids = sessions[0]
             .inputs()
             .iter()

@@ -31,4 +31,5 @@ mod oidc;
 mod openapi;
 mod replicas;
 mod shutdown;
+mod start;
 mod widget;

@@ -425,6 +425,13 @@ async fn metrics_need_the_admin_token_and_count_exactly_what_was_sent_by_route_c
         embedded,
         "one cache look-up a question embedded"
     );
+    // Each miss ran the model once, on one kind of session or the other.
+    assert_eq!(
+        delta("guichet_embedding_runs_total", &[("session", "lone")])
+            + delta("guichet_embedding_runs_total", &[("session", "single")]),
+        delta("guichet_query_cache_misses_total", &[]),
+        "one model run a question not in the cache"
+    );
     // Quiet now: nothing in flight, nothing waiting; the engine has its one slot.
     assert_eq!(get(&after, "guichet_http_requests_in_flight", &[]), 0.0);
     assert_eq!(get(&after, "guichet_engine_in_flight", &[]), 0.0);
