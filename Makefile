@@ -65,14 +65,15 @@ load: models build
 ## Side by side with the peer (FastAPI + Python fastembed + hnswlib, ../shared/peer) on the
 ## demo corpus, rounds alternated on loopback (guichet's per-client limits raised, as for
 ## `make load`: wrk is one client): req/s, p50, p99 per round, the median ratios
-## guichet/peer and both servers' memory. Both run the same model file (PEER_MODEL_FILE picks
-## another one for the peer, e.g. the plain export beside a faster graph). Needs wrk
+## guichet/peer and both servers' memory. The peer runs the plain int8 export
+## (model-plain.onnx, the same file as model.onnx unless `MODEL_GRAPH=fused make models`
+## built a fused model.onnx), so a faster graph of guichet's shows in the ratio. Needs wrk
 ## (apt-get install -y wrk).
 PEER ?= ../shared/peer
 COMPARE_ROUNDS ?= 3
 COMPARE_SECONDS ?= 15
 COMPARE_CONNECTIONS ?= 1 8
-PEER_MODEL_FILE ?= model.onnx
+PEER_MODEL_FILE ?= model-plain.onnx
 compare: models build
 	GUICHET_RATE_PUBLIC=1000000 GUICHET_MAX_CONNECTIONS_PER_CLIENT=4096 \
 	  PEER_MODEL=$(GUICHET_MODELS)/multilingual-e5-small PEER_MODEL_FILE=$(PEER_MODEL_FILE) \

@@ -99,7 +99,13 @@ class E5S1:
 
 
 # ------------------------------------------------------------ onnx graph --
-def build_onnx(m, out_path, opset=17):
+def build_onnx(m, out_path, opset=17, fusable=False):
+    """Writes the fp32 encoder. ``fusable`` writes the same math in the shapes ONNX
+    Runtime's transformer optimizer recognises (its patterns are literal): the mask as
+    Unsqueeze -> Unsqueeze -> Cast -> Sub -> Mul, the 1/sqrt(d) scale as a Div between the
+    QK MatMul and the mask Add (not folded into the query weights), GELU as
+    x * (1 + erf(x / sqrt 2)) * 0.5. The plain layout stays byte for byte what earlier
+    releases shipped, for the peer and for comparisons."""
     H, NL, NH, FF = m.H, m.NL, m.NH, m.FF
     hd = H // NH
     inits, nodes = [], []
@@ -136,6 +142,11 @@ def build_onnx(m, out_path, opset=17):
     c_isqrt2 = init("const_inv_sqrt2", np.array(1.0 / np.sqrt(2.0), np.float32))
     c_axis1 = init("const_axis1", np.array(1, np.int64))
     c_unsq = init("const_axes_1_2", np.array([1, 2], np.int64))
+    if fusable:
+        c_ax1 = init("const_axes_1", np.array([1], np.int64))
+        c_ax2 = init("const_axes_2", np.array([2], np.int64))
+        c_sqrt2 = init("const_sqrt2", np.array(np.sqrt(2.0), np.float32))
+        c_sqrt_hd = init("const_sqrt_head_dim", np.array(np.sqrt(hd), np.float32))
     shp_heads = init("shape_heads", np.array([0, 0, NH, hd], np.int64))
     shp_hidden = init("shape_hidden", np.array([0, 0, H], np.int64))
 
@@ -157,15 +168,22 @@ def build_onnx(m, out_path, opset=17):
     x = layernorm(x, "emb.ln.w", "emb.ln.b", "embeddings.LayerNorm")
 
     # additive attention mask [B,1,1,S]: 0 for real tokens, -1e9 for padding
-    mf = node("Cast", ["attention_mask"], name="mask/Cast", to=TensorProto.FLOAT)
-    mf = node("Sub", [c_one_f, mf], name="mask/Sub")
-    mf = node("Mul", [mf, c_neg], name="mask/Mul")
-    mbias = node("Unsqueeze", [mf, c_unsq], name="mask/Unsqueeze")
+    if fusable:
+        mf = node("Unsqueeze", ["attention_mask", c_ax1], name="mask/Unsqueeze1")
+        mf = node("Unsqueeze", [mf, c_ax2], name="mask/Unsqueeze2")
+        mf = node("Cast", [mf], name="mask/Cast", to=TensorProto.FLOAT)
+        mf = node("Sub", [c_one_f, mf], name="mask/Sub")
+        mbias = node("Mul", [mf, c_neg], name="mask/Mul")
+    else:
+        mf = node("Cast", ["attention_mask"], name="mask/Cast", to=TensorProto.FLOAT)
+        mf = node("Sub", [c_one_f, mf], name="mask/Sub")
+        mf = node("Mul", [mf, c_neg], name="mask/Mul")
+        mbias = node("Unsqueeze", [mf, c_unsq], name="mask/Unsqueeze")
 
-    scale = 1.0 / np.sqrt(hd)
+    scale = 1.0 if fusable else 1.0 / np.sqrt(hd)
     for l in range(NL):
         p = f"encoder.layer.{l}"
-        # 1/sqrt(hd) is folded into the query projection (exactly equivalent)
+        # plain: 1/sqrt(hd) is folded into the query projection (exactly equivalent)
         q = linear(x, f"l{l}.q.w", f"l{l}.q.b", H, H, p + ".attention.self.query", scale=scale)
         k = linear(x, f"l{l}.k.w", f"l{l}.k.b", H, H, p + ".attention.self.key")
         v = linear(x, f"l{l}.v.w", f"l{l}.v.b", H, H, p + ".attention.self.value")
@@ -176,6 +194,8 @@ def build_onnx(m, out_path, opset=17):
         v = node("Transpose", [node("Reshape", [v, shp_heads], name=p + "/v/Reshape")],
                  name=p + "/v/Transpose", perm=[0, 2, 1, 3])          # B,NH,S,hd
         s = node("MatMul", [q, k], name=p + "/attn/MatMul_qk")
+        if fusable:
+            s = node("Div", [s, c_sqrt_hd], name=p + "/attn/Scale")
         s = node("Add", [s, mbias], name=p + "/attn/AddMask")
         s = node("Softmax", [s], name=p + "/attn/Softmax", axis=-1)
         c = node("MatMul", [s, v], name=p + "/attn/MatMul_pv")
@@ -185,7 +205,10 @@ def build_onnx(m, out_path, opset=17):
         x = node("Add", [x, ao], name=p + "/attn/Residual")
         x = layernorm(x, f"l{l}.aln.w", f"l{l}.aln.b", p + ".attention.output.LayerNorm")
         h = linear(x, f"l{l}.fi.w", f"l{l}.fi.b", FF, H, p + ".intermediate.dense")
-        g = node("Mul", [h, c_isqrt2], name=p + "/gelu/Mul1")
+        if fusable:
+            g = node("Div", [h, c_sqrt2], name=p + "/gelu/Div")
+        else:
+            g = node("Mul", [h, c_isqrt2], name=p + "/gelu/Mul1")
         g = node("Erf", [g], name=p + "/gelu/Erf")
         g = node("Add", [g, c_one_f], name=p + "/gelu/Add")
         g = node("Mul", [h, g], name=p + "/gelu/Mul2")
@@ -407,7 +430,7 @@ def write_tokenizer_files(m, out_dir, max_len=512):
 
 
 # ----------------------------------------------------------- quantise --
-def quantize(fp32_path, int8_path, exclude, weight_type="QInt8", per_channel=True):
+def quantize(fp32_path, int8_path, exclude, weight_type="QInt8", per_channel=True, fused=False):
     """Dynamic int8 (MatMulInteger + int8 Gather for the embeddings). The two
     activation x activation attention MatMuls stay fp32. QInt8 per-channel
     verified best against e5.c (min cos ~0.996; QUInt8 per-channel ~0.995,
@@ -415,11 +438,38 @@ def quantize(fp32_path, int8_path, exclude, weight_type="QInt8", per_channel=Tru
     import logging
     from onnxruntime.quantization import QuantType, quantize_dynamic
     logging.getLogger().setLevel(logging.ERROR)   # "consider pre-processing" nag
+    extra = {"MatMulConstBOnly": True}
+    if fused:
+        # the fused contrib ops (Attention, SkipLayerNormalization...) have no ONNX type
+        # inference: their outputs are float
+        extra["DefaultTensorType"] = TensorProto.FLOAT
     quantize_dynamic(fp32_path, int8_path,
                      weight_type=getattr(QuantType, weight_type),
                      per_channel=per_channel,
                      nodes_to_exclude=exclude,
-                     extra_options={"MatMulConstBOnly": True})
+                     extra_options=extra)
+
+
+def fuse(fp32_path, fused_path, num_heads, hidden):
+    """ONNX Runtime's transformer optimizer on the fusable fp32 graph: Attention,
+    SkipLayerNormalization, BiasGelu. The word-embedding Gather stays unfused: the fused
+    EmbedLayerNormalization quantises the 250k-row table worse. The attention keeps the
+    raw 0/1 mask (no 1-D lengths that would assume right padding). Returns the fused
+    operator counts; fails if any layer was left unfused."""
+    import logging
+    from onnxruntime.transformers import optimizer
+    from onnxruntime.transformers.fusion_options import FusionOptions
+    logging.getLogger("onnxruntime.transformers").setLevel(logging.ERROR)
+    opts = FusionOptions("bert")
+    opts.enable_embed_layer_norm = False
+    opts.use_raw_attention_mask(True)
+    # opt_level 0: the Python fusions only; ONNX Runtime applies its own at session load
+    model = optimizer.optimize_model(fp32_path, model_type="bert", num_heads=num_heads,
+                                     hidden_size=hidden, optimization_options=opts,
+                                     opt_level=0, use_gpu=False)
+    stats = {k: v for k, v in model.get_fused_operator_statistics().items() if v}
+    model.save_model_to_file(fused_path)
+    return stats
 
 
 def main():
@@ -430,6 +480,12 @@ def main():
     ap.add_argument("--weight-type", default="QInt8", choices=["QInt8", "QUInt8"])
     ap.add_argument("--per-tensor", action="store_true", help="disable per-channel weights")
     ap.add_argument("--skip-onnx", action="store_true")
+    ap.add_argument("--graph", default="plain", choices=["plain", "fused"],
+                    help="model.onnx's graph: plain (unfused int8, the default) or fused (ONNX "
+                         "Runtime's transformer optimizer before quantising)")
+    ap.add_argument("--plain-name", default="model-plain.onnx",
+                    help="file name of the plain (unfused) int8 export, beside model.onnx "
+                         "(a hard link to it when --graph plain)")
     a = ap.parse_args()
 
     m = E5S1(a.bin)
@@ -442,16 +498,39 @@ def main():
     print("wrote tokenizer.json, config.json, special_tokens_map.json, tokenizer_config.json")
     if a.skip_onnx:
         return
+    # plain: the unfused graph, as shipped before (the peer and comparisons run it)
     fp32 = os.path.join(a.work_dir, "model_fp32.onnx")
     exclude = build_onnx(m, fp32)
-    del m
     print(f"wrote {fp32} ({os.path.getsize(fp32) / 1e6:.0f} MB)")
     out = os.path.join(a.out_dir, "model.onnx")
-    tmp = out + ".tmp"
-    quantize(fp32, tmp, exclude, a.weight_type, not a.per_tensor)
-    os.replace(tmp, out)
+    plain = os.path.join(a.out_dir, a.plain_name)
+    quantize(fp32, plain + ".tmp", exclude, a.weight_type, not a.per_tensor)
+    os.replace(plain + ".tmp", plain)
+    print(f"wrote {plain} ({os.path.getsize(plain) / 1e6:.0f} MB, {a.weight_type}"
+          f"{'' if a.per_tensor else ', per-channel'}, unfused)")
+    if a.graph == "plain":
+        # one file under both names: the peer's PEER_MODEL_FILE default works either way
+        if os.path.exists(out):
+            os.remove(out)
+        os.link(plain, out)
+        print(f"linked {out} -> {a.plain_name}")
+        return
+
+    # fused: same math, fused by ONNX Runtime's optimizer, then quantised
+    fusable = os.path.join(a.work_dir, "model_fp32_fusable.onnx")
+    build_onnx(m, fusable, fusable=True)
+    H, NH, NL = m.H, m.NH, m.NL
+    del m
+    fused = os.path.join(a.work_dir, "model_fp32_fused.onnx")
+    stats = fuse(fusable, fused, NH, H)
+    print(f"fused: {stats}")
+    want = {"Attention": NL, "BiasGelu": NL}
+    if any(stats.get(k, 0) != v for k, v in want.items()) or stats.get("SkipLayerNormalization", 0) < 2 * NL:
+        raise SystemExit(f"fusion incomplete: {stats}, expected {want} and {2 * NL} SkipLayerNormalization")
+    quantize(fused, out + ".tmp", [], a.weight_type, not a.per_tensor, fused=True)
+    os.replace(out + ".tmp", out)
     print(f"wrote {out} ({os.path.getsize(out) / 1e6:.0f} MB, {a.weight_type}"
-          f"{'' if a.per_tensor else ', per-channel'})")
+          f"{'' if a.per_tensor else ', per-channel'}, fused)")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,10 @@ Checks (exit 1 on any failure):
   2. token ids from `tokenizers` == e5.c's ids, for every test sentence;
   3. cosine(e5.c embedding, ONNX embedding) >= --min-cos for every sentence.
      e5.c mean-pools over all tokens and L2-normalises; we do the same with the
-     ONNX `last_hidden_state` (mask-weighted mean over a padded batch, then L2).
+     ONNX `last_hidden_state` (mask-weighted mean over a padded batch, then L2);
+  4. for each --reference (the unfused fp32 graph; the plain int8 export beside a fused
+     model.onnx): cosine(reference, ONNX) >= --min-cos for every sentence, padded and one
+     by one, so fusing and quantising are checked against the same math.
 """
 import argparse
 import ctypes
@@ -103,6 +106,8 @@ def main():
     ap.add_argument("--model-dir", required=True)
     ap.add_argument("--onnx", action="append", help="model(s) to check (default model-dir/model.onnx)")
     ap.add_argument("--work-dir", required=True)
+    ap.add_argument("--reference", action="append", default=[],
+                    help="model every --onnx is compared with (repeatable)")
     ap.add_argument("--min-cos", type=float, default=0.99)
     ap.add_argument("--bench", action="store_true", help="time a short query, 1 thread")
     a = ap.parse_args()
@@ -150,6 +155,14 @@ def main():
     # 3. embeddings
     ref = np.stack([c_embed(lib, m, t, q) for q, t in SENTENCES])
     batch = encode_batch(tok, texts)
+    refs = []   # (path, padded batch embeddings, one by one)
+    for rpath in a.reference:
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = 2
+        s32 = ort.InferenceSession(rpath, so, providers=["CPUExecutionProvider"])
+        refs.append((rpath, onnx_embed(s32, batch),
+                     np.stack([onnx_embed(s32, encode_batch(tok, [x]))[0] for x in texts])))
+        del s32
     for path in a.onnx or [os.path.join(a.model_dir, "model.onnx")]:
         so = ort.SessionOptions()
         so.intra_op_num_threads = 2
@@ -173,6 +186,14 @@ def main():
             print(f"  {c:.5f}  {c1:.5f}  {'Q' if q else 'P'} {t[:56]!r}{flag}")
         if worst < a.min_cos:
             ok = False
+        for rpath, rb, r1 in refs:
+            if os.path.samefile(rpath, path):
+                continue
+            cb, c1 = (emb * rb).sum(1), (single * r1).sum(1)
+            print(f"  vs {os.path.basename(rpath)}: MIN COSINE {min(cb.min(), c1.min()):.5f}, mean "
+                  f"{(cb.mean() + c1.mean()) / 2:.5f} (padded batch and one by one)")
+            if min(cb.min(), c1.min()) < a.min_cos:
+                ok = False
         if a.bench:
             so1 = ort.SessionOptions()
             so1.intra_op_num_threads = 1
