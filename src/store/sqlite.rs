@@ -1,9 +1,15 @@
 //! The SQLite [`Store`]: one file in WAL mode, embedded migrations applied at open, one
 //! connection behind a mutex (writes are small; SQLite serialises them anyway).
+//!
+//! A call waits for the connection no longer than SQLite waits for the file's lock
+//! ([`LOCK_WAIT`]): when another process holds the database, the calls queued behind the
+//! one that waits fail as busy too, instead of each waiting its turn and then its own
+//! timeout (three requests would take three timeouts, past the request's own deadline).
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
+
+use parking_lot::{Mutex, MutexGuard};
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
@@ -34,6 +40,10 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_inbox_progress.sql"),
     include_str!("migrations/0007_turn_kind.sql"),
 ];
+
+/// How long a call waits for the database file's lock, and before that for the one
+/// connection: past it the call fails as [`StoreError::Busy`] (503 with `Retry-After`).
+const LOCK_WAIT: Duration = Duration::from_secs(5);
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
@@ -125,7 +135,7 @@ impl SqliteStore {
     }
 
     fn from_connection(mut conn: Connection, routes: RouteKey) -> Result<Self, StoreError> {
-        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.busy_timeout(LOCK_WAIT)?;
         // In memory the answer is "memory": WAL applies to files only.
         let _mode: String =
             conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
@@ -151,10 +161,15 @@ impl SqliteStore {
         Ok(store)
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock leaves SQLite consistent (each call is one
-        // statement or one transaction), so a poisoned lock is still usable.
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    /// The connection, once the call holding it is done, within [`LOCK_WAIT`]. (A panic
+    /// while holding it leaves SQLite consistent: each call is one statement or one
+    /// transaction; parking_lot's lock is not poisoned by it.)
+    fn conn(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
+        self.conn.try_lock_for(LOCK_WAIT).ok_or_else(|| {
+            StoreError::Busy(
+                "the database connection is held by a call that waits for the database".into(),
+            )
+        })
     }
 
     fn ticket_in(&self, conn: &Connection, id: i64) -> Result<Option<Ticket>, StoreError> {
@@ -364,7 +379,7 @@ impl Store for SqliteStore {
         external: &Pseudonym,
         now: DateTime<Utc>,
     ) -> Result<Conversation, StoreError> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let id: i64 = conn.query_row(
             "INSERT INTO conversations (channel, external, created_at, last_seen)
              VALUES (?1, ?2, ?3, ?3)
@@ -390,7 +405,7 @@ impl Store for SqliteStore {
         channel: Channel,
         external: &Pseudonym,
     ) -> Result<Option<Conversation>, StoreError> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let found = conn
             .query_row(
                 "SELECT c.id, (SELECT count(*) FROM turns t WHERE t.conversation = c.id)
@@ -412,7 +427,7 @@ impl Store for SqliteStore {
         turn: &NewTurn,
         now: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
-        let mut conn = self.conn();
+        let mut conn = self.conn()?;
         let tx = conn.transaction()?;
         let id = insert_turn(&tx, conversation, turn, now)?;
         tx.commit()?;
@@ -424,7 +439,7 @@ impl Store for SqliteStore {
         exchange: &Exchange,
         now: DateTime<Utc>,
     ) -> Result<Exchanged, StoreError> {
-        let mut conn = self.conn();
+        let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let active = match &exchange.ticket {
             TicketStep::None => None,
@@ -452,7 +467,7 @@ impl Store for SqliteStore {
         author: Option<Author>,
         after: i64,
     ) -> Result<Vec<Turn>, StoreError> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut stmt = conn.prepare(
             "SELECT id, author, text, outcome, entry_id, at, agent, answer_sha256, kind FROM turns
              WHERE conversation = ?1 AND id > ?2 AND (?3 IS NULL OR author = ?3)
@@ -466,7 +481,7 @@ impl Store for SqliteStore {
     }
 
     fn open_ticket(&self, ticket: &NewTicket, now: DateTime<Utc>) -> Result<Ticket, StoreError> {
-        let mut conn = self.conn();
+        let mut conn = self.conn()?;
         let tx = conn.transaction()?;
         let id = self.open_ticket_in(&tx, ticket, now)?;
         let t = self.ticket_in(&tx, id)?.ok_or(StoreError::NotFound)?;
@@ -475,7 +490,7 @@ impl Store for SqliteStore {
     }
 
     fn active_ticket(&self, conversation: i64) -> Result<Option<Ticket>, StoreError> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let row = conn
             .query_row(
                 &format!(
@@ -491,15 +506,15 @@ impl Store for SqliteStore {
     }
 
     fn add_question(&self, ticket: i64, question: &Redacted) -> Result<(), StoreError> {
-        add_question_in(&self.conn(), ticket, question)
+        add_question_in(&*self.conn()?, ticket, question)
     }
 
     fn ticket(&self, id: i64) -> Result<Option<Ticket>, StoreError> {
-        self.ticket_in(&self.conn(), id)
+        self.ticket_in(&*self.conn()?, id)
     }
 
     fn tickets(&self, status: Option<TicketStatus>) -> Result<Vec<Ticket>, StoreError> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut stmt = conn.prepare(&format!(
             "SELECT {TICKET_COLUMNS} FROM tickets WHERE (?1 IS NULL OR status = ?1)
              ORDER BY id LIMIT 500"
@@ -518,7 +533,7 @@ impl Store for SqliteStore {
         event: TicketEvent<'_>,
         now: DateTime<Utc>,
     ) -> Result<Ticket, StoreError> {
-        let mut conn = self.conn();
+        let mut conn = self.conn()?;
         // Immediate: the write lock is taken before the read, so of two events at once,
         // whatever the process, the second reads what the first wrote.
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -544,7 +559,7 @@ impl Store for SqliteStore {
     }
 
     fn note_ticket(&self, id: i64, note: &Redacted) -> Result<(), StoreError> {
-        let changed = self.conn().execute(
+        let changed = self.conn()?.execute(
             "UPDATE tickets SET note = ?2 WHERE id = ?1",
             params![id, note.as_str()],
         )?;
@@ -555,7 +570,7 @@ impl Store for SqliteStore {
     }
 
     fn record_feedback(&self, feedback: &Feedback, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.conn().execute(
+        self.conn()?.execute(
             "INSERT INTO feedback (entry_id, answer_sha256, helpful, at) VALUES (?1, ?2, ?3, ?4)",
             params![
                 feedback.entry_id,
@@ -574,7 +589,7 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         Ok(mark_processed(
-            &self.conn(),
+            &*self.conn()?,
             channel.as_str(),
             &message_hash(message_id),
             now,
@@ -596,7 +611,7 @@ impl Store for SqliteStore {
                 message,
             ))?);
         let claimed_until = now + lease;
-        let mut conn = self.conn();
+        let mut conn = self.conn()?;
         // Immediate: the write lock first, so that replicas sharing the file queue up
         // here instead of failing on a stale read snapshot.
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -630,7 +645,7 @@ impl Store for SqliteStore {
     }
 
     fn stale_inbound(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<i64>, StoreError> {
-        let mut conn = self.conn();
+        let mut conn = self.conn()?;
         // Workers gone (known dead here, or silent too long): their leases end now.
         let workers: Vec<(Worker, i64)> = {
             let mut stmt =
@@ -687,7 +702,7 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
         lease: chrono::Duration,
     ) -> Result<Claim, StoreError> {
-        let mut conn = self.conn();
+        let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let row = tx
             .query_row(
@@ -743,7 +758,7 @@ impl Store for SqliteStore {
 
     fn inbox_depth(&self) -> Result<InboxDepth, StoreError> {
         let (rows, oldest): (i64, Option<i64>) =
-            self.conn()
+            self.conn()?
                 .query_row("SELECT count(*), min(received_at) FROM inbox", [], |r| {
                     Ok((r.get(0)?, r.get(1)?))
                 })?;
@@ -754,17 +769,17 @@ impl Store for SqliteStore {
     }
 
     fn finish_inbound(&self, id: i64) -> Result<(), StoreError> {
-        self.conn()
+        self.conn()?
             .execute("DELETE FROM inbox WHERE id = ?1", [id])?;
         Ok(())
     }
 
     fn record_reply(&self, id: i64, reply: &serde_json::Value) -> Result<(), StoreError> {
-        keep_reply(&self.conn(), id, reply)
+        keep_reply(&*self.conn()?, id, reply)
     }
 
     fn record_sent(&self, id: i64, sent: u32) -> Result<(), StoreError> {
-        self.conn().execute(
+        self.conn()?.execute(
             "UPDATE inbox SET sent = ?2 WHERE id = ?1",
             params![id, sent],
         )?;
@@ -773,7 +788,7 @@ impl Store for SqliteStore {
 
     fn beat(&self, now: DateTime<Utc>) -> Result<(), StoreError> {
         let w = &self.worker;
-        self.conn().execute(
+        self.conn()?.execute(
             "INSERT INTO workers (id, pid, started, boot_id, heartbeat) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (id) DO UPDATE SET heartbeat = excluded.heartbeat",
             params![w.id, w.pid, w.started, w.boot_id, ts(now)],
@@ -782,7 +797,7 @@ impl Store for SqliteStore {
     }
 
     fn record_delivery(&self, delivery: &Delivery, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.conn().execute(
+        self.conn()?.execute(
             "INSERT INTO deliveries (channel, ticket, ok, attempts, detail, at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
@@ -798,7 +813,7 @@ impl Store for SqliteStore {
     }
 
     fn purge(&self, before: DateTime<Utc>, now: DateTime<Utc>) -> Result<Purged, StoreError> {
-        let mut conn = self.conn();
+        let mut conn = self.conn()?;
         let tx = conn.transaction()?;
         let cutoff = ts(before);
         let processed_cutoff = ts(now) - PROCESSED_KEEP_DAYS * 86_400;
@@ -832,7 +847,7 @@ impl Store for SqliteStore {
     }
 
     fn daily_counts(&self) -> Result<Vec<(String, String, String, u64)>, StoreError> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut stmt = conn.prepare(
             "SELECT day, channel, kind, n FROM daily_counts ORDER BY day, channel, kind",
         )?;
@@ -847,7 +862,7 @@ impl Store for SqliteStore {
         since: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<Turn>, StoreError> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut stmt = conn.prepare(
             "SELECT t.id, t.author, t.text, t.outcome, t.entry_id, t.at, t.agent, t.answer_sha256, t.kind
              FROM turns t
@@ -866,7 +881,7 @@ impl Store for SqliteStore {
     }
 
     fn traffic_since(&self, since: DateTime<Utc>) -> Result<Vec<TrafficCount>, StoreError> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         // `scores` is JSON written by us: `candidates` best first.
         let mut stmt = conn.prepare(
             "SELECT date(at, 'unixepoch') AS day, channel, outcome,
@@ -927,6 +942,7 @@ mod tests {
         let s = SqliteStore::open(&path).unwrap();
         let mode: String = s
             .conn()
+            .unwrap()
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .unwrap();
         assert_eq!(mode, "wal");

@@ -145,14 +145,14 @@ fn label_row(r: &Row<'_>) -> rusqlite::Result<Label> {
 impl KbStore for SqliteStore {
     fn kb_version(&self) -> Result<i64, StoreError> {
         Ok(self
-            .conn()
+            .conn()?
             .query_row("SELECT version FROM kb_state WHERE id = 1", [], |r| {
                 r.get(0)
             })?)
     }
 
     fn kb_live(&self) -> Result<Vec<LiveFile>, StoreError> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut stmt = conn.prepare(
             "SELECT l.path, l.revision, l.entry_id, r.content FROM kb_live l
              JOIN kb_revisions r ON r.id = l.revision ORDER BY l.path",
@@ -169,12 +169,12 @@ impl KbStore for SqliteStore {
     }
 
     fn kb_live_revision(&self, path: &str) -> Result<Option<i64>, StoreError> {
-        live_revision(&self.conn(), path)
+        live_revision(&*self.conn()?, path)
     }
 
     fn kb_entry_path(&self, entry_id: &str) -> Result<Option<String>, StoreError> {
         Ok(self
-            .conn()
+            .conn()?
             .query_row(
                 "SELECT path FROM kb_live WHERE entry_id = ?1",
                 [entry_id],
@@ -189,7 +189,7 @@ impl KbStore for SqliteStore {
         by: &Decider<'_>,
         now: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
-        let mut conn = self.conn();
+        let mut conn = self.conn()?;
         let tx = conn.transaction()?;
         // Withdrawals first: a file renamed in one import frees its entry id before the
         // new path takes it.
@@ -212,12 +212,12 @@ impl KbStore for SqliteStore {
     }
 
     fn kb_propose(&self, new: &NewRevision, now: DateTime<Utc>) -> Result<i64, StoreError> {
-        insert_revision(&self.conn(), new, RevisionStatus::Draft, None, now)
+        insert_revision(&*self.conn()?, new, RevisionStatus::Draft, None, now)
     }
 
     fn kb_revision(&self, id: i64) -> Result<Option<Revision>, StoreError> {
         Ok(self
-            .conn()
+            .conn()?
             .query_row(
                 &format!("SELECT {REVISION_COLUMNS} FROM kb_revisions WHERE id = ?1"),
                 [id],
@@ -227,7 +227,7 @@ impl KbStore for SqliteStore {
     }
 
     fn kb_history(&self, path: &str) -> Result<Vec<Revision>, StoreError> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut stmt = conn.prepare(&format!(
             "SELECT {REVISION_COLUMNS} FROM kb_revisions WHERE path = ?1 ORDER BY id DESC"
         ))?;
@@ -236,7 +236,7 @@ impl KbStore for SqliteStore {
     }
 
     fn kb_drafts(&self, services: Option<&[String]>) -> Result<Vec<Revision>, StoreError> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut stmt = conn.prepare(&format!(
             "SELECT {REVISION_COLUMNS} FROM kb_revisions WHERE status = 'draft' ORDER BY id"
         ))?;
@@ -263,7 +263,7 @@ impl KbStore for SqliteStore {
         by: &Decider<'_>,
         now: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
-        let mut conn = self.conn();
+        let mut conn = self.conn()?;
         let tx = conn.transaction()?;
         let draft = tx
             .query_row(
@@ -309,7 +309,7 @@ impl KbStore for SqliteStore {
             status,
             RevisionStatus::SentBack | RevisionStatus::Cancelled
         ));
-        let changed = self.conn().execute(
+        let changed = self.conn()?.execute(
             "UPDATE kb_revisions SET status = ?2, comment = COALESCE(?3, comment),
                  decided_by = ?4, decided_staff = ?5, decided_at = ?6
              WHERE id = ?1 AND status = 'draft'",
@@ -325,7 +325,7 @@ impl KbStore for SqliteStore {
 
     fn kb_self_validation(&self, service: &str) -> Result<bool, StoreError> {
         Ok(self
-            .conn()
+            .conn()?
             .query_row(
                 "SELECT 1 FROM kb_self_validation WHERE service = ?1",
                 [service],
@@ -342,7 +342,7 @@ impl KbStore for SqliteStore {
         staff: Option<i64>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         if allowed {
             conn.execute(
                 "INSERT INTO kb_self_validation (service, staff, set_at) VALUES (?1, ?2, ?3)
@@ -359,7 +359,7 @@ impl KbStore for SqliteStore {
     }
 
     fn kb_add_label(&self, label: &NewLabel, now: DateTime<Utc>) -> Result<i64, StoreError> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         conn.execute(
             "INSERT INTO kb_labels (question, lang, entry_id, decision, service, staff, revision,
                  created_at)
@@ -379,7 +379,7 @@ impl KbStore for SqliteStore {
     }
 
     fn kb_labels(&self) -> Result<Vec<Label>, StoreError> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut stmt = conn.prepare(
             "SELECT id, question, lang, entry_id, service, decision, staff, revision, created_at
              FROM kb_labels ORDER BY id",

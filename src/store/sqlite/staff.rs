@@ -46,7 +46,7 @@ impl SqliteStore {
         arg: &dyn rusqlite::ToSql,
     ) -> Result<Option<Account>, StoreError> {
         Ok(self
-            .conn()
+            .conn()?
             .query_row(
                 &format!("SELECT {STAFF_COLUMNS} FROM staff WHERE {clause}"),
                 [arg],
@@ -66,7 +66,7 @@ fn changed_one(n: usize) -> Result<(), StoreError> {
 
 impl StaffStore for SqliteStore {
     fn add_staff(&self, new: &NewAccount, now: DateTime<Utc>) -> Result<Account, StoreError> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let (issuer, subject) = new.sso.clone().unzip();
         let inserted = conn.execute(
             "INSERT INTO staff (email, name, roles, services, oidc_issuer, oidc_subject, created_at)
@@ -107,7 +107,7 @@ impl StaffStore for SqliteStore {
 
     fn staff_password(&self, email: &str) -> Result<Option<(Account, Option<String>)>, StoreError> {
         Ok(self
-            .conn()
+            .conn()?
             .query_row(
                 &format!("SELECT {STAFF_COLUMNS}, password_hash FROM staff WHERE email = ?1"),
                 [email],
@@ -118,7 +118,7 @@ impl StaffStore for SqliteStore {
 
     fn staff_by_sso(&self, issuer: &str, subject: &str) -> Result<Option<Account>, StoreError> {
         Ok(self
-            .conn()
+            .conn()?
             .query_row(
                 &format!(
                     "SELECT {STAFF_COLUMNS} FROM staff WHERE oidc_issuer = ?1 AND oidc_subject = ?2"
@@ -130,7 +130,7 @@ impl StaffStore for SqliteStore {
     }
 
     fn list_staff(&self) -> Result<Vec<Account>, StoreError> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut stmt =
             conn.prepare(&format!("SELECT {STAFF_COLUMNS} FROM staff ORDER BY email"))?;
         let rows = stmt.query_map([], account_row)?;
@@ -138,21 +138,21 @@ impl StaffStore for SqliteStore {
     }
 
     fn set_password(&self, id: i64, hash: &str) -> Result<(), StoreError> {
-        changed_one(self.conn().execute(
+        changed_one(self.conn()?.execute(
             "UPDATE staff SET password_hash = ?2 WHERE id = ?1",
             params![id, hash],
         )?)
     }
 
     fn set_roles(&self, id: i64, roles: &[Role], services: &[String]) -> Result<(), StoreError> {
-        changed_one(self.conn().execute(
+        changed_one(self.conn()?.execute(
             "UPDATE staff SET roles = ?2, services = ?3 WHERE id = ?1",
             params![id, roles_text(roles), serde_json::to_string(services)?],
         )?)
     }
 
     fn set_disabled(&self, id: i64, disabled: bool, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let mut conn = self.conn();
+        let mut conn = self.conn()?;
         let tx = conn.transaction()?;
         let at = disabled.then(|| ts(now));
         changed_one(tx.execute(
@@ -167,7 +167,7 @@ impl StaffStore for SqliteStore {
     }
 
     fn link_sso(&self, id: i64, issuer: &str, subject: &str) -> Result<(), StoreError> {
-        changed_one(self.conn().execute(
+        changed_one(self.conn()?.execute(
             "UPDATE staff SET oidc_issuer = ?2, oidc_subject = ?3 WHERE id = ?1",
             params![id, issuer, subject],
         )?)
@@ -179,7 +179,7 @@ impl StaffStore for SqliteStore {
         staff: i64,
         expires_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.conn().execute(
+        self.conn()?.execute(
             "INSERT INTO staff_setup (token_hash, staff, expires_at) VALUES (?1, ?2, ?3)",
             params![hash, staff, ts(expires_at)],
         )?;
@@ -188,7 +188,7 @@ impl StaffStore for SqliteStore {
 
     fn setup_token_staff(&self, hash: &str, now: DateTime<Utc>) -> Result<Option<i64>, StoreError> {
         Ok(self
-            .conn()
+            .conn()?
             .query_row(
                 "SELECT staff FROM staff_setup WHERE token_hash = ?1 AND expires_at > ?2",
                 params![hash, ts(now)],
@@ -198,7 +198,7 @@ impl StaffStore for SqliteStore {
     }
 
     fn use_setup_token(&self, hash: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        Ok(self.conn().execute(
+        Ok(self.conn()?.execute(
             "DELETE FROM staff_setup WHERE token_hash = ?1 AND expires_at > ?2",
             params![hash, ts(now)],
         )? == 1)
@@ -211,7 +211,7 @@ impl StaffStore for SqliteStore {
         csrf: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.conn().execute(
+        self.conn()?.execute(
             "INSERT INTO staff_sessions (token_hash, staff, csrf, created_at, last_seen)
              VALUES (?1, ?2, ?3, ?4, ?4)",
             params![hash, staff, csrf, ts(now)],
@@ -221,7 +221,7 @@ impl StaffStore for SqliteStore {
 
     fn session_row(&self, hash: &str) -> Result<Option<SessionRow>, StoreError> {
         Ok(self
-            .conn()
+            .conn()?
             .query_row(
                 "SELECT staff, csrf, created_at, last_seen FROM staff_sessions WHERE token_hash = ?1",
                 [hash],
@@ -238,7 +238,7 @@ impl StaffStore for SqliteStore {
     }
 
     fn touch_session(&self, hash: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.conn().execute(
+        self.conn()?.execute(
             "UPDATE staff_sessions SET last_seen = ?2 WHERE token_hash = ?1",
             params![hash, ts(now)],
         )?;
@@ -246,19 +246,19 @@ impl StaffStore for SqliteStore {
     }
 
     fn delete_session(&self, hash: &str) -> Result<(), StoreError> {
-        self.conn()
+        self.conn()?
             .execute("DELETE FROM staff_sessions WHERE token_hash = ?1", [hash])?;
         Ok(())
     }
 
     fn delete_sessions_of(&self, staff: i64) -> Result<usize, StoreError> {
         Ok(self
-            .conn()
+            .conn()?
             .execute("DELETE FROM staff_sessions WHERE staff = ?1", [staff])?)
     }
 
     fn record_signin_failure(&self, key: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.conn().execute(
+        self.conn()?.execute(
             "INSERT INTO signin_failures (key, at) VALUES (?1, ?2)",
             params![key, ts(now)],
         )?;
@@ -270,7 +270,7 @@ impl StaffStore for SqliteStore {
         key: &str,
         since: DateTime<Utc>,
     ) -> Result<Vec<DateTime<Utc>>, StoreError> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut stmt =
             conn.prepare("SELECT at FROM signin_failures WHERE key = ?1 AND at > ?2 ORDER BY at")?;
         let rows = stmt.query_map(params![key, ts(since)], |r| r.get::<_, i64>(0))?;
@@ -278,7 +278,7 @@ impl StaffStore for SqliteStore {
     }
 
     fn clear_signin_failures(&self, key: &str) -> Result<(), StoreError> {
-        self.conn()
+        self.conn()?
             .execute("DELETE FROM signin_failures WHERE key = ?1", [key])?;
         Ok(())
     }
@@ -291,7 +291,7 @@ impl StaffStore for SqliteStore {
         detail: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.conn().execute(
+        self.conn()?.execute(
             "INSERT INTO audit (at, staff, actor, action, target, detail)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![ts(now), actor.staff, actor.label, action, target, detail],
@@ -300,7 +300,7 @@ impl StaffStore for SqliteStore {
     }
 
     fn audit_log(&self, limit: usize, before: Option<i64>) -> Result<Vec<AuditEvent>, StoreError> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut stmt = conn.prepare(
             "SELECT id, at, staff, actor, action, target, detail FROM audit
              WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
@@ -325,7 +325,7 @@ impl StaffStore for SqliteStore {
         pending: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.conn().execute(
+        self.conn()?.execute(
             "INSERT INTO oidc_logins (state_hash, pending, created_at) VALUES (?1, ?2, ?3)",
             params![state_hash, pending, ts(now)],
         )?;
@@ -337,7 +337,7 @@ impl StaffStore for SqliteStore {
         state_hash: &str,
         since: DateTime<Utc>,
     ) -> Result<Option<String>, StoreError> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let pending: Option<String> = conn
             .query_row(
                 "DELETE FROM oidc_logins WHERE state_hash = ?1 AND created_at > ?2 RETURNING pending",
@@ -353,7 +353,7 @@ impl StaffStore for SqliteStore {
         audit_before: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        let mut conn = self.conn();
+        let mut conn = self.conn()?;
         let tx = conn.transaction()?;
         let now_s = ts(now);
         let mut n = 0;
