@@ -34,8 +34,11 @@ fn setup() -> (Arc<dyn Embedder>, Engine, OnnxEmbedder) {
     let models =
         std::env::var_os("GUICHET_MODELS").map_or_else(|| root().join("models"), PathBuf::from);
     let load = || {
-        OnnxEmbedder::load(&ModelPaths::in_folder(&models), WORKERS)
-            .expect("run `make models` first")
+        let e = OnnxEmbedder::load(&ModelPaths::in_folder(&models), WORKERS)
+            .expect("run `make models` first");
+        // Measured with every session built.
+        e.wait_for_sessions();
+        e
     };
     // The model itself, every time: no memory of questions.
     let embedder: Arc<dyn Embedder> = Arc::new(load().with_query_cache(0));

@@ -669,10 +669,12 @@ fn serve(config: Config) -> Result<()> {
                 }
                 Ok(Err(e)) => {
                     tracing::error!("cannot start: {e:#}");
+                    crate::embedder::before_exit();
                     std::process::exit(1);
                 }
                 Err(e) => {
                     tracing::error!("cannot start: {e}");
+                    crate::embedder::before_exit();
                     std::process::exit(1);
                 }
             }

@@ -8,7 +8,7 @@ mod query_cache;
 
 pub use cache::embed_cached;
 pub use hashing::HashingEmbedder;
-pub use onnx::{ModelPaths, OnnxEmbedder, QUERY_CACHE_ENTRIES, SessionKind, Threads};
+pub use onnx::{ModelPaths, OnnxEmbedder, QUERY_CACHE_ENTRIES, SessionKind, Threads, before_exit};
 
 /// Which side of a retrieval pair a text is on: e5 was trained with `query: ` and
 /// `passage: ` prefixes, and scores are only comparable when they are used.

@@ -8,11 +8,13 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() {
     guichet::cli::init_tracing();
     let cli = guichet::cli::parse();
-    match guichet::cli::run(cli) {
-        Ok(code) => std::process::exit(code),
+    let code = match guichet::cli::run(cli) {
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            std::process::exit(2);
+            2
         }
-    }
+    };
+    guichet::embedder::before_exit();
+    std::process::exit(code);
 }

@@ -46,6 +46,8 @@ fn load_and_report_rss() {
     };
     let e = OnnxEmbedder::load_with(&ModelPaths::in_folder(&models), workers, threads)
         .expect("run `make models` first");
+    // Memory with every session built (the first at load, the others just after).
+    e.wait_for_sessions();
     let vectors: Vec<Vec<f32>> = TEXTS
         .iter()
         .map(|t| e.embed(t, TextKind::Query).unwrap().as_slice().to_vec())

@@ -1,26 +1,31 @@
 //! multilingual-e5-small through `ort` (a dynamically loaded ONNX Runtime) and `tokenizers`.
-//! One tokenizer serves every worker (`encode` takes `&self`; the XLM-R vocabulary is
-//! ~280 MiB in memory); a session's `run` takes `&mut self`, so a small pool of sessions
-//! serves threads, all sharing the model's big tensors and repacked weights. fastembed's
-//! `TextEmbedding` cannot share a tokenizer or a tensor between sessions (each instance
-//! owns and parses its own), hence these two crates directly.
+//! One tokenizer serves every worker (`encode` takes `&self`), its 250,002-piece vocabulary
+//! held compactly ([`unigram`]: ~6 MiB where `tokenizers`' own model takes ~280 MiB); a
+//! session's `run` takes `&mut self`, so a small pool of sessions serves threads, all
+//! sharing the model's big tensors and repacked weights. fastembed's `TextEmbedding`
+//! cannot share a tokenizer or a tensor between sessions (each instance owns and parses
+//! its own), hence these two crates directly.
 //!
 //! Two kinds of session: one thread each, for questions that come together (each runs on
 //! its caller's thread, the cores split between them with no hand-over), and one spread
 //! over every core, for a question that comes alone (nothing else wants the cores).
 
 mod initializers;
+mod unigram;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::time::Instant;
 
 use ort::session::Session;
 use ort::session::builder::{GraphOptimizationLevel, PrepackedWeights};
-use ort::value::Tensor;
+use ort::value::{DynValue, Tensor};
 use prost::bytes::Bytes;
 use sha2::{Digest, Sha256};
-use tokenizers::{Tokenizer, TruncationParams};
+use tokenizers::TruncationParams;
+
+use unigram::CompactTokenizer;
 
 use super::query_cache::QueryCache;
 use super::{EmbedError, Embedder, Embedding, QueryCacheStats, TextKind};
@@ -122,6 +127,115 @@ fn runtime(path: &Path) -> Result<ort::environment::Environment, EmbedError> {
         .map_err(fail)
 }
 
+/// Set once the process is about to exit: no session is started after it.
+static EXITING: AtomicBool = AtomicBool::new(false);
+/// Held while a session is built after load (ONNX Runtime's static state must outlive it).
+static BUILDING: Mutex<()> = Mutex::new(());
+
+/// Call before `std::process::exit`: waits for a session being built in the background to
+/// be done and starts no other one (exiting while ONNX Runtime builds one crashes the
+/// process as its static state is torn down under it).
+pub fn before_exit() {
+    EXITING.store(true, Ordering::SeqCst);
+    std::mem::forget(BUILDING.lock());
+}
+
+/// The sessions of an embedder: the first is built at load, the others by a thread of
+/// their own just after (see [`SessionFactory::fill`]).
+struct Pool {
+    /// One thread each.
+    sessions: Vec<OnceLock<Mutex<Session>>>,
+    /// Every core, for a question alone (with [`Threads::Adaptive`]).
+    lone: OnceLock<Mutex<Session>>,
+    /// True once every session is built or given up.
+    complete: (Mutex<bool>, Condvar),
+}
+
+impl Pool {
+    fn mark_complete(&self) {
+        let (done, built) = &self.complete;
+        *done.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        built.notify_all();
+    }
+}
+
+/// What building a session takes: the model's bytes, the tensors all sessions share in
+/// place and the weights ONNX Runtime repacks once for all of them.
+struct SessionFactory {
+    env: ort::environment::Environment,
+    onnx: Bytes,
+    shared: Vec<(String, Arc<DynValue>)>,
+    prepacked: PrepackedWeights,
+    /// model.onnx, for errors.
+    path: PathBuf,
+    started: Instant,
+}
+
+impl SessionFactory {
+    fn build(&self, threads: usize) -> Result<Session, EmbedError> {
+        let fail = |e: String| EmbedError::ModelFiles {
+            path: self.path.display().to_string(),
+            detail: e,
+        };
+        let mut builder = Session::builder(&self.env)
+            .map_err(|e| fail(e.to_string()))?
+            .with_optimization_level(GraphOptimizationLevel::Level3)
+            .map_err(|e| fail(e.to_string()))?
+            .with_prepacked_weights(&self.prepacked)
+            .map_err(|e| fail(e.to_string()))?
+            .with_intra_threads(threads)
+            .map_err(|e| fail(e.to_string()))?;
+        if threads > 1 {
+            // Spinning hands work to the threads fast while a question runs; they stop at
+            // its end instead of burning the cores between questions.
+            builder = builder
+                .with_intra_op_spinning(true)
+                .map_err(|e| fail(e.to_string()))?
+                .with_config_entry("session.force_spinning_stop", "1")
+                .map_err(|e| fail(e.to_string()))?;
+        }
+        for (name, value) in &self.shared {
+            builder = builder
+                .with_initializer(name, Arc::clone(value))
+                .map_err(|e| fail(e.to_string()))?;
+        }
+        let session = builder
+            .commit_from_memory(&self.onnx)
+            .map_err(|e| fail(e.to_string()))?;
+        tracing::debug!(
+            elapsed_ms = self.started.elapsed().as_millis(),
+            threads,
+            "model session built"
+        );
+        Ok(session)
+    }
+
+    /// Builds the sessions `pool` still lacks, the one of every core first (it serves the
+    /// quiet times, which are most of them), one at a time; stops when the embedder is
+    /// dropped or the process exits. A session that cannot be built is left out (the
+    /// others serve), and said in the log.
+    fn fill(self, pool: &Arc<Pool>, lone_threads: Option<usize>) {
+        let wanted = lone_threads
+            .map(|n| (None, n))
+            .into_iter()
+            .chain((1..pool.sessions.len()).map(|i| (Some(i), 1)));
+        for (slot, threads) in wanted {
+            let _building = BUILDING.lock().unwrap_or_else(|e| e.into_inner());
+            if EXITING.load(Ordering::SeqCst) || Arc::strong_count(pool) == 1 {
+                break;
+            }
+            match self.build(threads) {
+                Ok(session) => {
+                    let target = slot.map_or(&pool.lone, |i| &pool.sessions[i]);
+                    let _ = target.set(Mutex::new(session));
+                }
+                Err(e) => tracing::warn!(threads, "a model session was left out: {e}"),
+            }
+        }
+        pool.mark_complete();
+    }
+}
+
 /// Counts a question as computed from its start to its end (the guard's drop).
 struct InFlight<'a>(&'a AtomicUsize);
 
@@ -141,11 +255,9 @@ impl Drop for InFlight<'_> {
 
 pub struct OnnxEmbedder {
     threads: Threads,
-    tokenizer: Tokenizer,
-    /// One thread each.
-    sessions: Vec<Mutex<Session>>,
-    /// Every core, for a question alone (with [`Threads::Adaptive`]).
-    lone: Option<Mutex<Session>>,
+    tokenizer: CompactTokenizer,
+    /// The sessions, built the first at load and the others just after.
+    pool: Arc<Pool>,
     /// Questions being computed now.
     in_flight: AtomicUsize,
     /// Model runs on the lone session, and on the one-thread ones.
@@ -187,9 +299,10 @@ impl OnnxEmbedder {
         }
         let started = std::time::Instant::now();
         let tokenizer_json = read(tokenizer_file)?;
-        let parse_tokenizer = || -> Result<Tokenizer, EmbedError> {
+        let parse_tokenizer = || -> Result<CompactTokenizer, EmbedError> {
             let fail = |e: String| files_error(format!("{tokenizer_file}: {e}"));
-            let mut t = Tokenizer::from_bytes(&tokenizer_json).map_err(|e| fail(e.to_string()))?;
+            let mut t =
+                CompactTokenizer::from_bytes(&tokenizer_json).map_err(|e| fail(e.to_string()))?;
             t.with_truncation(Some(TruncationParams {
                 max_length: MAX_TOKENS,
                 ..TruncationParams::default()
@@ -207,17 +320,23 @@ impl OnnxEmbedder {
             Threads::PerSession => None,
             Threads::Adaptive(n) => Some(n.max(2)),
         };
-        // The tokenizer (the longest part of a load: 250k pieces in a trie) is parsed from
-        // the start, while the model is read and each session built on a thread of its
-        // own: a load takes the longest of them, not their sum.
+        // The tokenizer (the longest part of a load) is parsed from the start, while the
+        // model is read and its first session built: the embedder is ready once both are
+        // done. The other sessions are built after, one at a time, while it answers.
         let (tokenizer, loaded) = std::thread::scope(|s| {
             let tokenizer = s.spawn(parse_tokenizer);
             let loaded = (|| {
                 let onnx = Bytes::from(read(model)?);
-                let mut hasher = Sha256::new();
-                hasher.update(&onnx);
-                hasher.update(&tokenizer_json);
-                let model_id = format!("e5-small-{}", &hex::encode(hasher.finalize())[..16]);
+                // The id that keys the embedding cache, hashed beside the session build.
+                let hashing = s.spawn({
+                    let (onnx, tokenizer_json) = (onnx.clone(), &tokenizer_json);
+                    move || {
+                        let mut hasher = Sha256::new();
+                        hasher.update(&onnx);
+                        hasher.update(tokenizer_json);
+                        format!("e5-small-{}", &hex::encode(hasher.finalize())[..16])
+                    }
+                });
                 // The tensors every session uses in place, and the weights ONNX Runtime
                 // repacks for its kernels, once for all of them.
                 let shared = initializers::big_ones(&onnx)
@@ -230,75 +349,43 @@ impl OnnxEmbedder {
                 tracing::debug!(
                     elapsed_ms = started.elapsed().as_millis(),
                     shared = shared.len(),
-                    "model read, hashed and its big tensors taken out"
+                    "model read and its big tensors taken out"
                 );
-                let prepacked = PrepackedWeights::new();
-                let build_session = |threads: usize| -> Result<Session, EmbedError> {
-                    let fail = |e: String| files_error(format!("{model}: {e}"));
-                    let mut builder = Session::builder(&env)
-                        .map_err(|e| fail(e.to_string()))?
-                        .with_optimization_level(GraphOptimizationLevel::Level3)
-                        .map_err(|e| fail(e.to_string()))?
-                        .with_prepacked_weights(&prepacked)
-                        .map_err(|e| fail(e.to_string()))?
-                        .with_intra_threads(threads)
-                        .map_err(|e| fail(e.to_string()))?;
-                    if threads > 1 {
-                        // Spinning hands work to the threads fast while a question runs; they
-                        // stop at its end instead of burning the cores between questions.
-                        builder = builder
-                            .with_intra_op_spinning(true)
-                            .map_err(|e| fail(e.to_string()))?
-                            .with_config_entry("session.force_spinning_stop", "1")
-                            .map_err(|e| fail(e.to_string()))?;
-                    }
-                    for (name, value) in &shared {
-                        builder = builder
-                            .with_initializer(name, Arc::clone(value))
-                            .map_err(|e| fail(e.to_string()))?;
-                    }
-                    builder
-                        .commit_from_memory(&onnx)
-                        .map_err(|e| fail(e.to_string()))
-                        .inspect(|_| {
-                            tracing::debug!(
-                                elapsed_ms = started.elapsed().as_millis(),
-                                threads,
-                                "model session built"
-                            )
-                        })
+                let factory = SessionFactory {
+                    env,
+                    onnx,
+                    shared,
+                    prepacked: PrepackedWeights::new(),
+                    path: dir.join(model),
+                    started,
                 };
-                let (sessions, lone) = std::thread::scope(|inner| {
-                    let build_session = &build_session;
-                    let lone = lone_threads.map(|n| inner.spawn(move || build_session(n)));
-                    let sessions: Vec<_> = (0..workers.max(1))
-                        .map(|_| inner.spawn(|| build_session(1)))
-                        .collect();
-                    let sessions = sessions
-                        .into_iter()
-                        .map(|h| h.join().expect("session builder panicked"))
-                        .collect::<Result<Vec<_>, _>>();
-                    let lone = lone
-                        .map(|h| h.join().expect("session builder panicked"))
-                        .transpose();
-                    (sessions, lone)
-                });
-                let (sessions, lone) = (sessions?, lone?);
-                Ok::<_, EmbedError>((model_id, sessions, lone))
+                let first = factory.build(1)?;
+                let model_id = hashing.join().expect("model hasher panicked");
+                Ok::<_, EmbedError>((model_id, factory, first))
             })();
             (tokenizer.join().expect("tokenizer parser panicked"), loaded)
         });
-        let (model_id, sessions, lone) = loaded?;
+        let (model_id, factory, first) = loaded?;
         let tokenizer = tokenizer?;
-        let token_type_ids = sessions[0]
-            .inputs()
-            .iter()
-            .any(|i| i.name() == "token_type_ids");
+        let token_type_ids = first.inputs().iter().any(|i| i.name() == "token_type_ids");
+        let pool = Arc::new(Pool {
+            sessions: (0..workers.max(1)).map(|_| OnceLock::new()).collect(),
+            lone: OnceLock::new(),
+            complete: (Mutex::new(false), Condvar::new()),
+        });
+        let _ = pool.sessions[0].set(Mutex::new(first));
+        let background = Arc::clone(&pool);
+        let spawned = std::thread::Builder::new()
+            .name("guichet-sessions".into())
+            .spawn(move || factory.fill(&background, lone_threads));
+        if let Err(e) = spawned {
+            tracing::warn!("cannot build the other model sessions: {e}");
+            pool.mark_complete();
+        }
         Ok(Self {
             threads: lone_threads.map_or(Threads::PerSession, Threads::Adaptive),
             tokenizer,
-            sessions: sessions.into_iter().map(Mutex::new).collect(),
-            lone: lone.map(Mutex::new),
+            pool,
             in_flight: AtomicUsize::new(0),
             runs: Default::default(),
             token_type_ids,
@@ -306,6 +393,16 @@ impl OnnxEmbedder {
             model_id,
             queries: Some(QueryCache::new(QUERY_CACHE_ENTRIES)),
         })
+    }
+
+    /// Returns once every session is built (or given up): a measure of the whole pool
+    /// waits for it.
+    pub fn wait_for_sessions(&self) {
+        let (done, built) = &self.pool.complete;
+        let mut done = done.lock().unwrap_or_else(|e| e.into_inner());
+        while !*done {
+            done = built.wait(done).unwrap_or_else(|e| e.into_inner());
+        }
     }
 
     /// The threads its sessions run on.
@@ -329,7 +426,11 @@ impl OnnxEmbedder {
     }
 
     /// Token ids of a text as the model reads it (prefixed, normalised, truncated).
-    fn encode(&self, prefixed: &str) -> Result<Vec<u32>, EmbedError> {
+    pub fn token_ids(&self, text: &str, kind: TextKind) -> Result<Vec<u32>, EmbedError> {
+        let prefixed = match kind {
+            TextKind::Query => format!("query: {text}"),
+            TextKind::Passage => format!("passage: {text}"),
+        };
         let encoding = self
             .tokenizer
             .encode(prefixed, true)
@@ -343,7 +444,7 @@ impl OnnxEmbedder {
     fn session(&self) -> Taken<'_> {
         let alone = self.in_flight.fetch_add(1, Ordering::AcqRel) == 0;
         let in_flight = InFlight(&self.in_flight);
-        if alone && let Some(session) = self.lone.as_ref().and_then(|l| l.try_lock().ok()) {
+        if alone && let Some(session) = self.pool.lone.get().and_then(|l| l.try_lock().ok()) {
             return Taken {
                 session,
                 kind: SessionKind::Lone,
@@ -351,10 +452,15 @@ impl OnnxEmbedder {
             };
         }
         let start = self.next.fetch_add(1, Ordering::Relaxed);
-        let k = self.sessions.len();
-        let free = (0..k).find_map(|i| self.sessions[(start + i) % k].try_lock().ok());
+        let slots = &self.pool.sessions;
+        let k = slots.len();
+        // The sessions built so far, from the next in turn.
+        let turn = |i: usize| slots[(start + i) % k].get();
+        let free = (0..k).filter_map(turn).find_map(|m| m.try_lock().ok());
         let session = free.unwrap_or_else(|| {
-            self.sessions[start % k]
+            (0..k)
+                .find_map(turn)
+                .expect("the first session is built at load")
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
         });
@@ -419,11 +525,7 @@ impl Embedder for OnnxEmbedder {
     }
 
     fn embed(&self, text: &str, kind: TextKind) -> Result<Embedding, EmbedError> {
-        let prefixed = match kind {
-            TextKind::Query => format!("query: {text}"),
-            TextKind::Passage => format!("passage: {text}"),
-        };
-        let ids = self.encode(&prefixed)?;
+        let ids = self.token_ids(text, kind)?;
         let Some(queries) = self.queries.as_ref().filter(|_| kind == TextKind::Query) else {
             return Embedding::new(self.run(&ids)?);
         };
@@ -438,9 +540,9 @@ impl Embedder for OnnxEmbedder {
         Ok(e)
     }
 
-    /// One per model session.
+    /// One per one-thread session (counting those still being built).
     fn workers(&self) -> usize {
-        self.sessions.len()
+        self.pool.sessions.len()
     }
 
     fn query_cache_stats(&self) -> Option<QueryCacheStats> {
