@@ -271,7 +271,8 @@ pub struct OnnxEmbedder {
 impl OnnxEmbedder {
     /// Loads the model with `workers` sessions of one thread each (one per core serves
     /// concurrent questions best; a single question costs one core either way). The
-    /// tokenizer is parsed once, while the sessions are built, all at the same time.
+    /// tokenizer is parsed once, while the first session is built; the others are built
+    /// by a thread of their own once this returns ([`Self::wait_for_sessions`]).
     pub fn load(paths: &ModelPaths, workers: usize) -> Result<Self, EmbedError> {
         Self::load_with(paths, workers, Threads::PerSession)
     }
